@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both set themselves up first
+# (Debian packages, .venv, the project and its extras) and are safe to run again.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Debian packages the tests and the field app need (offscreen Kivy, headless Chromium).
+APT_PACKAGES :=
+SETUP_STAMP := $(VENV)/.setup-done
+
+.PHONY: setup run test lint typecheck pytest pipeline clean
+
+$(SETUP_STAMP): pyproject.toml constraints.txt Makefile
+	@.ci/apt-ensure $(APT_PACKAGES)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt \
+		-e '.[train,api,mobile,dev]'
+	@touch $@
+
+setup: $(SETUP_STAMP)
+
+## The main job on embedded defaults: prepare the bank and print its report.
+run: setup
+	iriis data prepare
+
+## Lint, format check, type check and the whole test suite.
+test: setup lint typecheck pytest
+
+lint: setup
+	ruff check .
+	ruff format --check .
+
+typecheck: setup
+	mypy model api
+
+pytest: setup
+	pytest
+
+## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
+pipeline: setup
+	dvc repro
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

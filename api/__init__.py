@@ -1,0 +1,1 @@
+"""IRIIS Phyto API service: identifications, cases, the review queue, surveillance."""

@@ -1,0 +1,1 @@
+"""IRIIS Phyto field app (Kivy): offline identification, outbox and sync."""

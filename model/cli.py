@@ -1,0 +1,58 @@
+"""The ``iriis`` command.
+
+Each component contributes its subcommands through a module with a
+``register(subparsers)`` function, listed in ``COMMAND_MODULES``. A component whose extra is not
+installed (the field app has no torch, for instance) simply contributes nothing.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from model.log import setup_logging
+from model.settings import get_settings
+
+COMMAND_MODULES = (
+    "model.commands",
+    "training.commands",
+    "api.commands",
+    "mobile.commands",
+)
+
+log = logging.getLogger(__name__)
+
+
+def _is_own_module(name: str | None) -> bool:
+    return bool(name) and str(name).split(".")[0] in {"model", "training", "api", "mobile"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iriis", description="IRIIS Phyto: crop-pest identification for the diagnostic lab."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if _is_own_module(exc.name) and exc.name != name:
+                raise  # a bug in our code, not a missing optional component
+            log.debug("commands of %s unavailable: %s", name, exc)
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging("DEBUG" if args.verbose else get_settings().log_level)
+    result: int | None = args.handler(args)
+    return result or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The one settings object of IRIIS Phyto.
+
+Values come, highest priority first, from keyword arguments, environment variables prefixed
+``IRIIS_`` (``IRIIS_HOME``, ``IRIIS_BANK_DIR``...), then an optional TOML file (``iriis.toml`` in
+the working directory, or the file named by ``IRIIS_CONFIG``), then the defaults below. Every
+field is documented in the README's settings table; keep the two in step.
+"""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from model.paths import BUNDLES_DIR, DATA_DIR, METRICS_DIR, REPO_ROOT
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("IRIIS_CONFIG", "iriis.toml"))
+
+
+class Settings(BaseSettings):
+    """Settings for every component; runtime state lives under ``home``."""
+
+    model_config = SettingsConfigDict(env_prefix="IRIIS_", extra="ignore")
+
+    # --- where things are
+    home: Path = Field(
+        default=Path("var"),
+        description="Runtime state of the service and the app: databases, photos, caches.",
+    )
+    bank_dir: Path = Field(
+        default=REPO_ROOT.parent / "shared" / "datasets" / "phyto-ref-v1",
+        description="The reference bank: a folder holding manifest.csv and the images it names.",
+    )
+    data_dir: Path = Field(
+        default=DATA_DIR, description="Committed data: label catalog, split files, reports."
+    )
+    bundles_dir: Path = Field(
+        default=BUNDLES_DIR, description="Released model bundles, one folder per version."
+    )
+    metrics_dir: Path = Field(
+        default=METRICS_DIR, description="Evaluation outputs of the pipeline."
+    )
+
+    # --- behaviour
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.yaml"
+
+    @property
+    def splits_path(self) -> Path:
+        return self.data_dir / "splits.csv"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests build their own ``Settings`` instead."""
+    return Settings()

@@ -1,0 +1,58 @@
+"""Building blocks for tests: synthetic photos and miniature banks in the bank's format."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model.manifest import BANK_COLUMNS
+
+
+def textured_image(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
+    """A distinct, natural-looking photo: smooth random blobs, different for every seed."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC)
+    noise = rng.normal(0, 6, size=(size[1], size[0], 3))
+    return Image.fromarray(np.clip(np.asarray(image) + noise, 0, 255).astype(np.uint8))
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_bank(root: Path, entries: list[dict[str, object]]) -> Path:
+    """Write a bank: each entry has ``file``, ``label`` and ``data`` (bytes, or None for a row
+    whose file is missing), optionally ``setting`` and ``category``."""
+    rows = []
+    for entry in entries:
+        path = root / str(entry["file"])
+        data = entry.get("data")
+        if isinstance(data, bytes):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        label = str(entry["label"])
+        rows.append(
+            {
+                "file": entry["file"],
+                "label": label,
+                "category": entry.get("category", "unknown" if label == "unknown" else "disease"),
+                "host": entry.get("host", ""),
+                "setting": entry.get("setting", "lab"),
+                "source": "test",
+                "license": "CC0",
+                "origin_sha256": "",
+            }
+        )
+    with open(root / "manifest.csv", "a+", newline="", encoding="utf-8") as handle:
+        handle.seek(0)
+        new_file = not handle.read(1)
+        writer = csv.DictWriter(handle, fieldnames=list(BANK_COLUMNS), lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        writer.writerows(rows)
+    return root
