@@ -18,6 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--workers", type=int, help="processes (default: all cores)")
     prepare.set_defaults(handler=_prepare)
 
+    train = subparsers.add_parser("train", help="fine-tune the classifier (resumes a stopped run)")
+    train.add_argument("--profile", help="named overrides from params.yaml train.profiles")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
+    )
+    train.add_argument("--run-dir", type=Path, help="checkpoints (default: IRIIS_HOME/runs/NAME)")
+    train.add_argument("--output", type=Path, help="final weights (default: RUN_DIR/model.pt)")
+    train.add_argument("--stop-after-epoch", type=int, help="stop early, as an interruption")
+    train.set_defaults(handler=_train)
+
 
 def _prepare(args: argparse.Namespace) -> int:
     from training.params import PrepareParams, load_params
@@ -33,4 +43,26 @@ def _prepare(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     sys.stdout.write(write_outputs(result, params, data_dir, settings.metrics_dir))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from training.params import TrainParams, load_params
+    from training.train import fit
+
+    settings = get_settings()
+    overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
+    params = load_params("train", TrainParams).with_profile(args.profile).with_overrides(overrides)
+    run_dir = args.run_dir or settings.home / "runs" / (params.profile or "default")
+    final = fit(
+        params,
+        settings.splits_path,
+        settings.bank_dir,
+        run_dir,
+        output=args.output,
+        stop_after_epoch=args.stop_after_epoch,
+    )
+    sys.stdout.write(f"{final}\n")
     return 0

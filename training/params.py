@@ -29,3 +29,45 @@ class PrepareParams(BaseModel):
 def load_params(section: str, model: type[P], path: Path = PARAMS_PATH) -> P:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
     return model.model_validate((data or {}).get(section, {}))
+
+
+class TrainParams(BaseModel):
+    """The fine-tuning recipe. ``profiles`` hold named overrides (``iriis train --profile``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backbone: str = "efficientnet_lite0"
+    image_size: int = 224
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.02
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    # Layers before this stage stay frozen (ImageNet weights); null trains every layer.
+    train_from_stage: int | None = 4
+    # Labels are drawn in proportion to n ** (1 - power): 0.5 halves the imbalance on a log scale.
+    class_balance_power: float = 0.5
+    composite_probability: float = 0.5
+    # Hosts whose field photos are left out of training (the field-free ablation: [apple]).
+    exclude_field_hosts: list[str] = []
+    seed: int = 0
+    threads: int = 2
+    workers: int = 2
+    val_every: int = 4
+    # For tests and smoke runs: at most this many training photos per label.
+    limit_per_label: int | None = None
+    profile: str | None = None
+    profiles: dict[str, dict[str, object]] = {}
+
+    def with_profile(self, name: str | None) -> "TrainParams":
+        """These parameters with the named profile's overrides applied."""
+        name = name or self.profile
+        if not name:
+            return self
+        if name not in self.profiles:
+            raise ValueError(f"unknown training profile {name!r}; known: {sorted(self.profiles)}")
+        return self.model_copy(update={**self.profiles[name], "profile": name})
+
+    def with_overrides(self, overrides: dict[str, object]) -> "TrainParams":
+        return type(self).model_validate({**self.model_dump(), **overrides})

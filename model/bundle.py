@@ -1,0 +1,114 @@
+"""Model bundles: the unit a training run releases and every identifier loads.
+
+A bundle is a folder ``model/bundles/<version>/`` (versions sort as strings, newest last)::
+
+    model.onnx        fp32 graph: input ``image`` (N, 3, S, S) float32; outputs ``logits``
+                      (N, C) and ``embedding`` (N, D), L2-normalised
+    model.int8.onnx   the same graph statically quantised (QDQ), for phones and small servers
+    labels.json       {"labels": [...]}: the label of each logit, in order
+    preprocess.json   model.preprocess.PreprocessConfig
+    calibration.json  temperature, decision thresholds, out-of-scope score (model.policy)
+    MODEL_CARD.md     data, training, metrics, known limits
+    manifest.json     {"version": ..., "files": {name: {"sha256": ..., "size": ...}}}
+
+Loading checks every file against the manifest, so a corrupt copy or partial download is
+refused rather than answering with a damaged model.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.preprocess import PreprocessConfig
+
+MANIFEST = "manifest.json"
+BUNDLE_FILES = (
+    "model.onnx",
+    "model.int8.onnx",
+    "labels.json",
+    "preprocess.json",
+    "calibration.json",
+    "MODEL_CARD.md",
+)
+
+
+class BundleError(RuntimeError):
+    """A bundle that is missing, incomplete or does not match its manifest."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, version: str) -> dict[str, Any]:
+    """Record the sha256 and size of every bundle file present in ``folder``."""
+    files = {
+        name: {"sha256": sha256_file(folder / name), "size": (folder / name).stat().st_size}
+        for name in sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
+    }
+    manifest = {"version": version, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def verify(folder: Path) -> dict[str, Any]:
+    """Check every file listed in the manifest; return the manifest."""
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{folder}: no {MANIFEST}: not a model bundle") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{folder}/{MANIFEST} is not valid JSON: {exc}") from None
+    for name in BUNDLE_FILES:
+        if name not in manifest.get("files", {}):
+            raise BundleError(f"{folder}: the manifest does not list {name}")
+    for name, expected in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"{folder}: {name} is missing")
+        if path.stat().st_size != expected["size"] or sha256_file(path) != expected["sha256"]:
+            raise BundleError(f"{folder}: {name} does not match its manifest (corrupt or partial)")
+    return manifest
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle's metadata; the ONNX files are opened by the identifier."""
+
+    folder: Path
+    version: str
+    labels: tuple[str, ...]
+    preprocess: PreprocessConfig
+    calibration: dict[str, Any]
+
+    def model_path(self, variant: str = "fp32") -> Path:
+        return self.folder / ("model.int8.onnx" if variant == "int8" else "model.onnx")
+
+
+def load_bundle(folder: Path, check: bool = True) -> Bundle:
+    manifest = verify(folder) if check else json.loads((folder / MANIFEST).read_text("utf-8"))
+
+    def read(name: str) -> Any:
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+
+    return Bundle(
+        folder=folder,
+        version=str(manifest["version"]),
+        labels=tuple(read("labels.json")["labels"]),
+        preprocess=PreprocessConfig.from_dict(read("preprocess.json")),
+        calibration=read("calibration.json"),
+    )
+
+
+def latest_bundle(bundles_dir: Path) -> Path:
+    """The newest bundle folder (versions sort as strings)."""
+    candidates = sorted(p for p in bundles_dir.iterdir() if (p / MANIFEST).exists())
+    if not candidates:
+        raise BundleError(f"no model bundle in {bundles_dir}")
+    return candidates[-1]

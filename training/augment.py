@@ -1,0 +1,36 @@
+"""The training-time augmentation for field photos (albumentations).
+
+Field photos differ from the bank's in framing, angle, light, focus and compression, so each
+of those is varied: random resized crops, flips and rotations, colour and brightness changes,
+blur, JPEG artefacts and cast shadows. Evaluation never augments: it uses
+``model.preprocess``, exactly as inference does.
+"""
+
+import albumentations as A
+import cv2
+
+
+def field_augmentation(size: int) -> A.Compose:
+    return A.Compose(
+        [
+            A.RandomResizedCrop(
+                size=(size, size),
+                scale=(0.35, 1.0),
+                ratio=(0.75, 1.333),
+                interpolation=cv2.INTER_CUBIC,
+            ),
+            A.HorizontalFlip(p=0.5),
+            A.VerticalFlip(p=0.2),
+            A.Affine(rotate=(-30, 30), border_mode=cv2.BORDER_REFLECT_101, p=0.5),
+            A.ColorJitter(
+                brightness=(0.7, 1.3),
+                contrast=(0.7, 1.3),
+                saturation=(0.7, 1.3),
+                hue=(-0.03, 0.03),
+                p=0.8,
+            ),
+            A.RandomShadow(shadow_intensity_range=(0.3, 0.6), p=0.2),
+            A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))], p=0.2),
+            A.ImageCompression(quality_range=(40, 95), p=0.3),
+        ]
+    )

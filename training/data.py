@@ -1,0 +1,163 @@
+"""Datasets over the split file, with augmentation and sampling that are pure functions of
+(seed, epoch, index): a run resumed from a checkpoint sees exactly the photos, in the same
+order and with the same augmentations, as one that was never interrupted."""
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from model.imaging import ImageError, load_image
+from model.manifest import read_manifest
+from model.preprocess import PreprocessConfig, normalize, preprocess
+from training.augment import field_augmentation
+from training.composite import composite, leaf_mask
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_LABEL = "weed.none"
+
+
+@dataclass(frozen=True)
+class Record:
+    file: str
+    label: str
+    category: str
+    host: str
+    setting: str
+    split: str
+
+
+def read_records(splits_path: Path) -> list[Record]:
+    return [
+        Record(r["file"], r["label"], r["category"], r["host"], r["setting"], r["split"])
+        for r in read_manifest(splits_path, required=("file", "label", "setting", "split"))
+    ]
+
+
+def readable(records: Sequence[Record], bank_dir: Path) -> list[Record]:
+    """Drop photos that cannot be read now (the bank may have changed since preparation),
+    naming each one, so that training goes on with the rest."""
+    kept = []
+    for record in records:
+        if (bank_dir / record.file).is_file():
+            kept.append(record)
+        else:
+            log.warning("skipping %s: file not found in %s", record.file, bank_dir)
+    return kept
+
+
+def _load(bank_dir: Path, record: Record) -> np.ndarray | None:
+    try:
+        return np.asarray(load_image(bank_dir / record.file))
+    except ImageError as exc:
+        log.warning("skipping %s: %s", record.file, exc)
+        return None
+
+
+class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Augmented training photos; lab photos are sometimes laid on field backgrounds."""
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        bank_dir: Path,
+        label_index: dict[str, int],
+        preprocess_config: PreprocessConfig,
+        seed: int,
+        composite_probability: float,
+        backgrounds: Sequence[Record] = (),
+    ) -> None:
+        self.records = list(records)
+        self.bank_dir = bank_dir
+        self.label_index = label_index
+        self.config = preprocess_config
+        self.seed = seed
+        self.composite_probability = composite_probability
+        self.backgrounds = list(backgrounds)
+        self.augment = field_augmentation(preprocess_config.size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        record = self.records[index]
+        pixels = _load(self.bank_dir, record)
+        if pixels is None:  # unreadable since preparation: a plain grey image, still labelled
+            pixels = np.full((self.config.size, self.config.size, 3), 127, np.uint8)
+        elif (
+            record.setting == "lab"
+            and self.backgrounds
+            and rng.random() < self.composite_probability
+        ):
+            mask = leaf_mask(pixels)
+            background = _load(self.bank_dir, self.backgrounds[rng.integers(len(self.backgrounds))])
+            if mask is not None and background is not None:
+                pixels = composite(pixels, mask, background, rng)
+        self.augment.set_random_seed(int(rng.integers(2**31)))
+        augmented = self.augment(image=pixels)["image"]
+        return torch.from_numpy(normalize(augmented, self.config)), self.label_index[record.label]
+
+
+class EvalDataset(Dataset[tuple[torch.Tensor, int]]):
+    """Photos preprocessed exactly as at inference (``model.preprocess``)."""
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        bank_dir: Path,
+        label_index: dict[str, int],
+        preprocess_config: PreprocessConfig,
+    ) -> None:
+        self.records = list(records)
+        self.bank_dir = bank_dir
+        self.label_index = label_index
+        self.config = preprocess_config
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        record = self.records[index]
+        image = load_image(self.bank_dir / record.file)
+        return torch.from_numpy(preprocess(image, self.config)), self.label_index.get(
+            record.label, -1
+        )
+
+
+def balanced_weights(records: Sequence[Record], power: float) -> torch.Tensor:
+    """Sampling weight per photo so that a label of n photos is drawn in proportion to
+    n ** (1 - power): power 0 keeps the bank's imbalance, 1 draws every label equally."""
+    counts = Counter(record.label for record in records)
+    return torch.tensor([counts[r.label] ** -power for r in records], dtype=torch.double)
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """Class-balanced sampling with replacement, seeded by (seed, epoch)."""
+
+    def __init__(self, weights: torch.Tensor, seed: int) -> None:
+        self.weights = weights
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        yield from torch.multinomial(
+            self.weights, len(self.weights), replacement=True, generator=generator
+        ).tolist()

@@ -1,0 +1,289 @@
+"""Fine-tuning with checkpoints every epoch, so that a run can span several working sessions.
+
+A checkpoint holds the weights, optimiser, scheduler, the epoch reached and the random states;
+data order and augmentation are functions of (seed, epoch, index) (``training.data``), so a
+resumed run continues exactly where the interrupted one stopped.
+"""
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from model.preprocess import PreprocessConfig
+from training.backbones import BACKBONES, create_model
+from training.data import (
+    BACKGROUND_LABEL,
+    EpochSampler,
+    EvalDataset,
+    Record,
+    TrainDataset,
+    balanced_weights,
+    read_records,
+    readable,
+)
+from training.params import TrainParams
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+FINAL = "model.pt"
+
+
+@dataclass(frozen=True)
+class TrainData:
+    labels: list[str]
+    train: list[Record]
+    val: list[Record]
+    backgrounds: list[Record]
+
+
+def select_data(params: TrainParams, splits_path: Path, bank_dir: Path) -> TrainData:
+    records = readable(read_records(splits_path), bank_dir)
+    train = [r for r in records if r.split == "train"]
+    labels = sorted({r.label for r in train})
+    if params.exclude_field_hosts:
+        train = [
+            r for r in train if not (r.setting == "field" and r.host in params.exclude_field_hosts)
+        ]
+    if params.limit_per_label:
+        kept: dict[str, int] = {}
+        limited = []
+        for record in train:
+            if kept.get(record.label, 0) < params.limit_per_label:
+                kept[record.label] = kept.get(record.label, 0) + 1
+                limited.append(record)
+        train = limited
+    val = [r for r in records if r.split == "val"]
+    backgrounds = [r for r in train if r.label == BACKGROUND_LABEL]
+    return TrainData(labels, train, val, backgrounds)
+
+
+def preprocess_config(params: TrainParams) -> PreprocessConfig:
+    base = BACKBONES[params.backbone].preprocess
+    return PreprocessConfig(params.image_size, base.interpolation, base.mean, base.std)
+
+
+def freeze_before(network: nn.Module, stage: int | None) -> None:
+    """Freeze the stem and the stages before ``stage``; their batch norms stay in eval mode."""
+    if stage is None:
+        return
+    frozen = [network.conv_stem, network.bn1, *list(network.blocks)[:stage]]
+    for module in frozen:
+        module.eval()
+        for parameter in module.parameters():
+            parameter.requires_grad = False
+
+
+def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _quiet_worker(_: int) -> None:
+    """One thread per data-loading worker: the workers already use every core."""
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _save_atomic(state: dict[str, Any], path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def fit(
+    params: TrainParams,
+    splits_path: Path,
+    bank_dir: Path,
+    run_dir: Path,
+    output: Path | None = None,
+    stop_after_epoch: int | None = None,
+) -> Path:
+    """Train (or resume) in ``run_dir``; the final weights go to ``output`` (default
+    ``run_dir/model.pt``), whose path is returned.
+
+    ``stop_after_epoch`` ends the process's work after that epoch, as an interruption would
+    (tests use it to prove that resuming changes nothing).
+    """
+    torch.manual_seed(params.seed)
+    device = _device()
+    if device.type == "cpu":
+        torch.set_num_threads(params.threads)
+    data = select_data(params, splits_path, bank_dir)
+    label_index = {label: i for i, label in enumerate(data.labels)}
+    config = preprocess_config(params)
+
+    network = create_model(params.backbone, len(data.labels)).to(device)
+    if device.type == "cuda":
+        network = network.to(memory_format=torch.channels_last)
+    freeze_before(network, params.train_from_stage)
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
+    dataset = TrainDataset(
+        data.train,
+        bank_dir,
+        label_index,
+        config,
+        params.seed,
+        params.composite_probability,
+        data.backgrounds,
+    )
+    sampler = EpochSampler(balanced_weights(data.train, params.class_balance_power), params.seed)
+    loader = DataLoader(
+        dataset,
+        batch_size=params.batch_size,
+        sampler=sampler,
+        num_workers=params.workers,
+        drop_last=len(dataset) > params.batch_size,
+        worker_init_fn=_quiet_worker,
+        pin_memory=device.type == "cuda",
+    )
+    steps_per_epoch = len(loader)
+    scheduler = _schedule(
+        optimizer, int(params.warmup_epochs * steps_per_epoch), params.epochs * steps_per_epoch
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=params.label_smoothing)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start_epoch, history = _resume(run_dir, params, network, optimizer, scheduler)
+    for epoch in range(start_epoch, params.epochs):
+        started = time.perf_counter()
+        network.train()
+        freeze_before(network, params.train_from_stage)
+        dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        loss_sum, correct, seen = 0.0, 0, 0
+        progress = tqdm(loader, desc=f"epoch {epoch + 1}/{params.epochs}", unit="batch")
+        for images, targets in progress:
+            images = images.to(device, non_blocking=True)
+            targets = targets.to(device, non_blocking=True)
+            if device.type == "cuda":
+                images = images.to(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = network(images)
+                loss = criterion(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += float(loss.detach()) * len(targets)
+            correct += int((logits.argmax(1) == targets).sum())
+            seen += len(targets)
+            progress.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(1, seen),
+            "train_accuracy": correct / max(1, seen),
+            "seconds": time.perf_counter() - started,
+            "images_per_second": seen / (time.perf_counter() - started),
+        }
+        last = epoch + 1 == params.epochs
+        if data.val and (last or (params.val_every and (epoch + 1) % params.val_every == 0)):
+            record["val_accuracy"] = accuracy(
+                network, data.val, bank_dir, label_index, config, params
+            )
+        history.append(record)
+        log.info("epoch %d: %s", epoch + 1, json.dumps(record))
+        _save_atomic(
+            {
+                "params": params.model_dump(),
+                "epoch": epoch + 1,
+                "model": network.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                "history": history,
+            },
+            run_dir / CHECKPOINT,
+        )
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and not last:
+            log.info("stopping after epoch %d as asked; resume with the same command", epoch + 1)
+            return run_dir / CHECKPOINT
+
+    final = output or run_dir / FINAL
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _save_atomic(
+        {
+            "backbone": params.backbone,
+            "labels": data.labels,
+            "preprocess": config.to_dict(),
+            "params": params.model_dump(),
+            "history": history,
+            "model": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+        },
+        final,
+    )
+    return final
+
+
+def _resume(
+    run_dir: Path,
+    params: TrainParams,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> tuple[int, list[dict[str, Any]]]:
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["params"] != params.model_dump():
+        raise RuntimeError(
+            f"{path} was written with other parameters; use another run folder or delete it"
+        )
+    network.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+    return int(state["epoch"]), list(state["history"])
+
+
+@torch.no_grad()
+def accuracy(
+    network: nn.Module,
+    records: list[Record],
+    bank_dir: Path,
+    label_index: dict[str, int],
+    config: PreprocessConfig,
+    params: TrainParams,
+) -> float:
+    device = next(network.parameters()).device
+    network.eval()
+    loader = DataLoader(
+        EvalDataset(records, bank_dir, label_index, config),
+        batch_size=params.batch_size * 2,
+        num_workers=params.workers,
+        worker_init_fn=_quiet_worker,
+    )
+    correct = total = 0
+    for images, targets in tqdm(loader, desc="validating", unit="batch", leave=False):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = network(images.to(device))
+        correct += int((logits.argmax(1).cpu() == targets).sum())
+        total += len(targets)
+    network.train()
+    return correct / max(1, total)
