@@ -13,4 +13,3 @@ DEFAULT_LANGUAGE: Language = "fr"
 # grower and citizen get what to do now; advisor the diagnosis; researcher what is known.
 Profile = Literal["grower", "advisor", "citizen", "researcher"]
 PROFILES: tuple[Profile, ...] = get_args(Profile)
-DEFAULT_PROFILE: Profile = "grower"

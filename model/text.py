@@ -19,7 +19,7 @@ _FUNCTION_WORDS = """
     au aux avec ce ces dans de des du elle en est et il la le les leur leurs ne ou par pas plus
     pour qu qui sa se ses son sur un une
 """
-STOPWORDS = frozenset(_FUNCTION_WORDS.split())
+_STOPWORDS = frozenset(_FUNCTION_WORDS.split())
 
 
 def fold(text: str) -> str:
@@ -57,4 +57,4 @@ def terms(text: str) -> list[str]:
     """The search terms of ``text``, in order: folded, without function words or elided letters
     (the l of "l'alternariose"), stemmed."""
     words = _WORD.findall(fold(text))
-    return [stem(word) for word in words if len(word) > 1 and word not in STOPWORDS]
+    return [stem(word) for word in words if len(word) > 1 and word not in _STOPWORDS]
