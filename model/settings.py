@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     @property
-    def catalog_path(self) -> Path:
-        return self.data_dir / "catalog.yaml"
+    def catalog_dir(self) -> Path:
+        """The label catalog: a folder of YAML files merged on load (``model/catalog.py``)."""
+        return self.data_dir / "catalog"
 
     @property
     def splits_path(self) -> Path:
