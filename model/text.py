@@ -50,6 +50,8 @@ def stem(word: str) -> str:
         word = word[:-1]
     if word.endswith(("che", "she", "sse", "xe", "ze")):
         word = word[:-1]  # taches, tache -> tach; patches -> patch
+    if word.endswith("ie"):
+        word = word[:-2] + "y"  # maladie(s) -> malady, meeting flies -> fly
     return word
 
 

@@ -273,3 +273,11 @@ def test_catalog_show_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Potato late blight" in out and "Phytophthora infestans" in out
     assert "advice (advisor)" in out and "advice (grower)" not in out
     assert main(["catalog", "show", "potato.late_blite"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [("maladies", "maladie"), ("flies", "fly"), ("taches", "tâche"), ("patches", "patch")],
+)
+def test_plural_and_singular_meet(typed: str, written: str) -> None:
+    assert terms(typed) == terms(written)
