@@ -6,8 +6,14 @@ blur, JPEG artefacts and cast shadows. Evaluation never augments: it uses
 ``model.preprocess``, exactly as inference does.
 """
 
-import albumentations as A
-import cv2
+import os
+
+# albumentations checks PyPI for a newer version at import time unless told not to: this
+# project never reaches the network at run time.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
 
 
 def field_augmentation(size: int) -> A.Compose:

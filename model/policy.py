@@ -1,0 +1,140 @@
+"""The decision policy: when to answer, when to ask a specialist, when to say "out of scope".
+
+This is the one documented place where scores are combined into a decision. Every threshold
+comes from ``calibration.json`` in the bundle, chosen on the validation split by
+``training/calibrate.py`` (evaluation runs this same code, so the figures in the model card are
+those of what ships):
+
+1. Probabilities are the softmax of ``logits / temperature`` (temperature scaling).
+2. Out of scope when the out-of-scope score (higher = less like the training photos) is above
+   ``ood_threshold``. The score's method is chosen at calibration among energy, maximum logit,
+   maximum probability and the Mahalanobis distance of the embedding.
+3. Otherwise accepted when the top probability reaches ``accept_threshold``, set so that
+   accepted answers on the validation split reach the target precision (98% by default).
+4. Otherwise a specialist is needed: "ambiguous" when the two best labels are within
+   ``ambiguity_margin`` of each other, "low confidence" when not.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from model.result import Decision, Reason
+
+OOD_METHODS = ("energy", "max_logit", "max_probability", "mahalanobis")
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    result: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return result
+
+
+@dataclass(frozen=True)
+class Mahalanobis:
+    """Class-conditional Gaussians with a shared covariance, in a reduced embedding space
+    (``projection``: a PCA of the training embeddings, which keeps the stored statistics small
+    and the covariance well conditioned)."""
+
+    projection: np.ndarray  # (D, d)
+    center: np.ndarray  # (D,)
+    means: np.ndarray  # (C, d)
+    precision: np.ndarray  # (d, d)
+
+    def distance(self, embeddings: np.ndarray) -> np.ndarray:
+        """Squared distance to the nearest class mean, for each row of ``embeddings``."""
+        reduced = (np.atleast_2d(embeddings) - self.center) @ self.projection
+        offsets = reduced[:, None, :] - self.means[None, :, :]
+        squared = np.einsum("ncd,de,nce->nc", offsets, self.precision, offsets)
+        result: np.ndarray = squared.min(axis=1)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: np.round(v, 6).tolist() for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Mahalanobis":
+        return cls(**{k: np.asarray(data[k], dtype=np.float64) for k in cls.__annotations__})
+
+
+def ood_scores(
+    method: str,
+    logits: np.ndarray,
+    embeddings: np.ndarray,
+    temperature: float,
+    mahalanobis: Mahalanobis | None = None,
+) -> np.ndarray:
+    """Out-of-scope score of each row: higher means less like the training photos."""
+    logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
+    if method == "energy":
+        scaled = logits / temperature
+        top = scaled.max(axis=1)
+        return -temperature * (top + np.log(np.exp(scaled - top[:, None]).sum(axis=1)))
+    if method == "max_logit":
+        return -logits.max(axis=1)
+    if method == "max_probability":
+        return -softmax(logits, temperature).max(axis=1)
+    if method == "mahalanobis":
+        if mahalanobis is None:
+            raise ValueError("the mahalanobis score needs its statistics")
+        return mahalanobis.distance(embeddings)
+    raise ValueError(f"unknown out-of-scope method {method!r}; known: {OOD_METHODS}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    temperature: float = 1.0
+    accept_threshold: float = 0.9
+    ambiguity_margin: float = 0.15
+    ood_method: str = "max_probability"
+    ood_threshold: float = float("inf")
+    mahalanobis: Mahalanobis | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        return softmax(logits, self.temperature)
+
+    def ood(self, logits: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        return ood_scores(
+            self.ood_method, logits, embeddings, self.temperature, self.mahalanobis
+        )
+
+    def decide(self, probabilities: np.ndarray, ood_score: float) -> tuple[Decision, Reason | None]:
+        """The decision for one photo (or one combined specimen) from its probabilities."""
+        if ood_score > self.ood_threshold:
+            return Decision.OUT_OF_SCOPE, Reason.UNKNOWN_SUBJECT
+        first, second = np.sort(probabilities)[::-1][:2]
+        if first >= self.accept_threshold:
+            return Decision.ACCEPTED, None
+        if first - second < self.ambiguity_margin:
+            return Decision.NEEDS_SPECIALIST, Reason.AMBIGUOUS
+        return Decision.NEEDS_SPECIALIST, Reason.LOW_CONFIDENCE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "accept_threshold": self.accept_threshold,
+            "ambiguity_margin": self.ambiguity_margin,
+            "ood_method": self.ood_method,
+            "ood_threshold": self.ood_threshold,
+            "mahalanobis": self.mahalanobis.to_dict() if self.mahalanobis else None,
+            **self.extras,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Policy":
+        known = {"temperature", "accept_threshold", "ambiguity_margin", "ood_method"}
+        stats = data.get("mahalanobis")
+        return cls(
+            **{k: data[k] for k in known if k in data},
+            ood_threshold=float(data.get("ood_threshold", float("inf"))),
+            mahalanobis=Mahalanobis.from_dict(stats) if stats else None,
+            extras={
+                k: v
+                for k, v in data.items()
+                if k not in known | {"ood_threshold", "mahalanobis"}
+            },
+        )
