@@ -16,10 +16,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from api.db import make_engine, session_factory, upgrade
 from api.models import Base, Case, Identification, Photo, Role, User, utcnow
 from api.photostore import PhotoStore, prepare
@@ -137,6 +140,25 @@ def catalog() -> Catalog:
 @pytest.fixture
 def store(api_settings: Settings) -> PhotoStore:
     return PhotoStore(api_settings.photos_dir)
+
+
+@pytest.fixture
+def app(api_settings: Settings) -> FastAPI:
+    return create_app(api_settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+def bearer(client: TestClient, user: User | str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign in through the API; the headers that carry the access token."""
+    name = user if isinstance(user, str) else user.username
+    response = client.post("/v1/auth/token", data={"username": name, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @dataclass
