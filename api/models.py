@@ -163,6 +163,7 @@ class Case(Base):
 
     identification: Mapped[Identification] = relationship(back_populates="case")
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    claimant: Mapped[User | None] = relationship(foreign_keys=[claimed_by])
     photos: Mapped[list["Photo"]] = relationship(
         order_by="Photo.position", cascade="all, delete-orphan"
     )

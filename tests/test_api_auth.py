@@ -92,7 +92,8 @@ def test_tokens_expire_and_refresh(client: TestClient, app: FastAPI, seed: Seede
     assert response.status_code == 401
     assert response.json()["detail"] == "the token has expired; sign in again or refresh it"
     assert response.headers["www-authenticate"] == "Bearer"
-    forged = create_token("another key, thirty-two bytes or more", user.id, ACCESS, timedelta(minutes=5))
+    other_key = "another key, thirty-two bytes or more"
+    forged = create_token(other_key, user.id, ACCESS, timedelta(minutes=5))
     response = client.get("/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401 and response.json()["detail"] == "invalid token"
 
