@@ -92,23 +92,28 @@ class Bundle:
 
 
 def load_bundle(folder: Path, check: bool = True) -> Bundle:
-    manifest = verify(folder) if check else json.loads((folder / MANIFEST).read_text("utf-8"))
+    """A verified bundle; ``check=False`` is for the release itself, which reads a bundle
+    still being written (no manifest or calibration yet) to calibrate and evaluate it."""
+    version = str(verify(folder)["version"]) if check else folder.name
 
     def read(name: str) -> Any:
-        return json.loads((folder / name).read_text(encoding="utf-8"))
+        path = folder / name
+        return json.loads(path.read_text(encoding="utf-8")) if check or path.exists() else {}
 
     return Bundle(
         folder=folder,
-        version=str(manifest["version"]),
+        version=version,
         labels=tuple(read("labels.json")["labels"]),
         preprocess=PreprocessConfig.from_dict(read("preprocess.json")),
         calibration=read("calibration.json"),
     )
 
 
-def latest_bundle(bundles_dir: Path) -> Path:
-    """The newest bundle folder (versions sort as strings)."""
-    candidates = sorted(p for p in bundles_dir.iterdir() if (p / MANIFEST).exists())
+def latest_bundle(bundles_dir: Path, complete: bool = True) -> Path:
+    """The newest bundle folder (versions sort as strings); ``complete=False`` also considers
+    a bundle still being released (no manifest yet)."""
+    marker = MANIFEST if complete else "model.onnx"
+    candidates = sorted(p for p in bundles_dir.iterdir() if (p / marker).exists())
     if not candidates:
         raise BundleError(f"no model bundle in {bundles_dir}")
     return candidates[-1]

@@ -61,7 +61,10 @@ def decode_image(
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"the image is truncated or corrupt ({exc})") from None
-    return to_rgb(ImageOps.exif_transpose(image) or image)
+    upright = to_rgb(ImageOps.exif_transpose(image) or image)
+    # the size as taken, before reduced decoding: "too small to judge" is about the photo
+    upright.info["original_min_side"] = min(width, height)
+    return upright
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

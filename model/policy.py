@@ -98,9 +98,7 @@ class Policy:
         return softmax(logits, self.temperature)
 
     def ood(self, logits: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-        return ood_scores(
-            self.ood_method, logits, embeddings, self.temperature, self.mahalanobis
-        )
+        return ood_scores(self.ood_method, logits, embeddings, self.temperature, self.mahalanobis)
 
     def decide(self, probabilities: np.ndarray, ood_score: float) -> tuple[Decision, Reason | None]:
         """The decision for one photo (or one combined specimen) from its probabilities."""
@@ -133,8 +131,6 @@ class Policy:
             ood_threshold=float(data.get("ood_threshold", float("inf"))),
             mahalanobis=Mahalanobis.from_dict(stats) if stats else None,
             extras={
-                k: v
-                for k, v in data.items()
-                if k not in known | {"ood_threshold", "mahalanobis"}
+                k: v for k, v in data.items() if k not in known | {"ood_threshold", "mahalanobis"}
             },
         )

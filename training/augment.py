@@ -12,8 +12,8 @@ import os
 # project never reaches the network at run time.
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import albumentations as A  # noqa: E402
-import cv2  # noqa: E402
+import albumentations as A
+import cv2
 
 
 def field_augmentation(size: int) -> A.Compose:

@@ -1,6 +1,7 @@
 """Subcommands of the training side: ``iriis data prepare`` (more stages add theirs here)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--output", type=Path, help="final weights (default: RUN_DIR/model.pt)")
     train.add_argument("--stop-after-epoch", type=int, help="stop early, as an interruption")
     train.set_defaults(handler=_train)
+
+    export = subparsers.add_parser("export", help="trained weights to a calibrated ONNX bundle")
+    export.add_argument("--weights", type=Path, default=Path("data/checkpoints/model.pt"))
+    export.add_argument("--version", help="bundle version (default: params.yaml export.version)")
+    export.set_defaults(handler=_export)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="measure a bundle on the test split; writes its model card and manifest"
+    )
+    evaluate.add_argument("--bundle", type=Path, help="bundle folder (default: the latest)")
+    evaluate.add_argument("--weights", type=Path, default=Path("data/checkpoints/model.pt"))
+    evaluate.set_defaults(handler=_evaluate)
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -65,4 +78,66 @@ def _train(args: argparse.Namespace) -> int:
         stop_after_epoch=args.stop_after_epoch,
     )
     sys.stdout.write(f"{final}\n")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from training.calibrate import CalibrateParams
+    from training.params import load_params
+    from training.release import ExportParams, export_bundle
+
+    settings = get_settings()
+    params = load_params("export", ExportParams)
+    version = args.version or params.version
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    report = export_bundle(
+        args.weights,
+        settings.bundles_dir / version,
+        settings.splits_path,
+        settings.bank_dir,
+        params,
+        load_params("calibrate", CalibrateParams),
+    )
+    settings.metrics_dir.mkdir(parents=True, exist_ok=True)
+    (settings.metrics_dir / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(f"{settings.bundles_dir / version}\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from model.bundle import latest_bundle, write_manifest
+    from model.catalog import load_catalog
+    from training.evaluation import evaluate_bundle
+    from training.model_card import read_json, render
+
+    settings = get_settings()
+    folder = args.bundle or latest_bundle(settings.bundles_dir, complete=False)
+    metrics = evaluate_bundle(
+        folder,
+        settings.splits_path,
+        settings.bank_dir,
+        settings.metrics_dir,
+        load_catalog(settings.catalog_dir),
+        threads=max(1, os.cpu_count() or 1),
+    )
+    training = torch.load(args.weights, map_location="cpu", weights_only=False)
+    training.pop("model")
+    card = render(
+        folder.name,
+        training,
+        read_json(folder / "calibration.json") or {},
+        metrics,
+        read_json(settings.metrics_dir / "baseline.json"),
+        read_json(settings.metrics_dir / "ablations.json"),
+        {p.name: p.stat().st_size for p in sorted(folder.glob("*.onnx"))},
+    )
+    (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    write_manifest(folder, folder.name)
+    sys.stdout.write(card)
     return 0

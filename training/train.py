@@ -105,6 +105,12 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _hardware(device: torch.device, params: TrainParams) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {params.threads} threads"
+
+
 def _save_atomic(state: dict[str, Any], path: Path) -> None:
     temporary = path.with_suffix(".tmp")
     torch.save(state, temporary)
@@ -230,6 +236,7 @@ def fit(
             "preprocess": config.to_dict(),
             "params": params.model_dump(),
             "history": history,
+            "hardware": _hardware(device, params),
             "model": {k: v.detach().cpu() for k, v in network.state_dict().items()},
         },
         final,

@@ -1,0 +1,170 @@
+"""The identifier: one photo, or up to five photos of one specimen, to a calibrated decision.
+
+Used as it is by the CLI, the API and the field app: decode (``model.imaging``), measure
+quality (``model.quality``), preprocess (``model.preprocess``), run the ONNX graph (ONNX
+Runtime, fp32 or int8), then decide (``model.policy``). Formatting for a user (names, advice,
+language) is done by the callers from the returned :class:`~model.result.Identification`.
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from model.bundle import Bundle, load_bundle
+from model.imaging import decode_image
+from model.policy import Policy
+from model.preprocess import preprocess
+from model.quality import measure
+from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTOS = 5
+TOP_K = 5
+Photo = bytes | Image.Image
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A photo ready for the network, with its quality measures."""
+
+    tensor: np.ndarray
+    quality: dict[str, float]
+
+
+class Identifier:
+    """A loaded bundle with its ONNX Runtime session and decision policy."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        session: ort.InferenceSession,
+        groups: Mapping[str, str] | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.session = session
+        self.policy = Policy.from_dict(bundle.calibration)
+        self.groups = dict(groups or {})
+
+    @classmethod
+    def from_bundle(
+        cls,
+        folder: Path,
+        variant: str = "fp32",
+        threads: int = 1,
+        groups: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> "Identifier":
+        """Load and verify a bundle; ``groups`` maps labels to catalog groups, for the coarser
+        answer given when a label is uncertain but its group is not."""
+        bundle = load_bundle(folder, check=check)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(
+            str(bundle.model_path(variant)), options, providers=["CPUExecutionProvider"]
+        )
+        return cls(bundle, session, groups)
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.bundle.labels
+
+    def prepare(self, photo: Photo) -> Prepared:
+        image = (
+            decode_image(photo, min_side=self.bundle.preprocess.size)
+            if isinstance(photo, bytes)
+            else photo
+        )
+        return Prepared(preprocess(image, self.bundle.preprocess), measure(image))
+
+    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and embeddings of a batch of preprocessed photos."""
+        logits, embeddings = self.session.run(None, {"image": batch.astype(np.float32)})
+        return logits, embeddings
+
+    def identify(self, photos: Sequence[Photo]) -> Identification:
+        """Identify one specimen from 1 to 5 photos; raises ``ImageError`` on an unusable one."""
+        if not 1 <= len(photos) <= MAX_PHOTOS:
+            raise ValueError(
+                f"between 1 and {MAX_PHOTOS} photos of one specimen, not {len(photos)}"
+            )
+        prepared = [self.prepare(photo) for photo in photos]
+        logits, embeddings = self.infer(np.stack([p.tensor for p in prepared]))
+        return self.decide(logits, embeddings, [p.quality for p in prepared])
+
+    def decide(
+        self,
+        logits: np.ndarray,
+        embeddings: np.ndarray,
+        qualities: Sequence[dict[str, float]] = (),
+    ) -> Identification:
+        """The decision for the photos of one specimen, from the network's outputs."""
+        return decide(
+            self.policy, self.labels, self.groups, logits, embeddings, qualities, self.version
+        )
+
+
+def decide(
+    policy: Policy,
+    labels: Sequence[str],
+    groups: Mapping[str, str],
+    logits: np.ndarray,
+    embeddings: np.ndarray,
+    qualities: Sequence[dict[str, float]] = (),
+    version: str = "",
+) -> Identification:
+    """The decision for the photos of one specimen: the one place where the outputs of the
+    network for 1 to 5 photos become an answer (evaluation calls it too)."""
+    probabilities = policy.probabilities(logits).mean(axis=0)
+    ood = float(policy.ood(logits, embeddings).mean())
+    decision, reason = policy.decide(probabilities, ood)
+    order = np.argsort(-probabilities)[:TOP_K]
+    top_k = [LabelScore(labels[i], round(float(probabilities[i]), 6)) for i in order]
+    group = None
+    if decision is not Decision.ACCEPTED and reason is not Reason.UNKNOWN_SUBJECT:
+        group = _group_answer(policy, labels, groups, probabilities)
+    return Identification(
+        top_k=top_k,
+        decision=decision,
+        reason=reason,
+        group=group,
+        out_of_scope_score=round(ood, 6),
+        quality=_best(qualities),
+        model_version=version,
+        photos=len(logits),
+    )
+
+
+def _group_answer(
+    policy: Policy, labels: Sequence[str], groups: Mapping[str, str], probabilities: np.ndarray
+) -> GroupAnswer | None:
+    totals: dict[str, float] = {}
+    for label, probability in zip(labels, probabilities, strict=True):
+        group = groups.get(label)
+        if group:
+            totals[group] = totals.get(group, 0.0) + float(probability)
+    if not totals:
+        return None
+    best = max(totals, key=lambda g: totals[g])
+    if totals[best] >= policy.accept_threshold:
+        return GroupAnswer(best, round(totals[best], 6))
+    return None
+
+
+def _best(qualities: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The quality of a specimen's photos is that of its best photo on each measure."""
+    if not qualities:
+        return {}
+    return {key: max(q[key] for q in qualities) for key in qualities[0]}

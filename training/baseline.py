@@ -1,0 +1,123 @@
+"""The baseline every release must beat: a frozen ImageNet backbone with a logistic-regression
+head, calibrated and measured by exactly the same code as the fine-tuned bundle.
+
+``python -m training.baseline`` writes ``metrics/baseline.json``.
+"""
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.catalog import load_catalog
+from model.identifier import Identifier
+from model.settings import get_settings
+from training.backbones import BACKBONES, create_model
+from training.calibrate import CalibrateParams, Outputs, calibrate
+from training.data import read_records, readable
+from training.evaluation import MEASURE_HOST, figures, score
+from training.export import export_onnx, write_json
+from training.outputs import collect
+from training.params import load_params
+from training.release import CALIBRATION_HOST
+
+log = logging.getLogger(__name__)
+
+
+def fit_logistic(features: np.ndarray, targets: np.ndarray, weight_decay: float) -> torch.nn.Linear:
+    """Multinomial logistic regression with L2 penalty, fitted to convergence with L-BFGS."""
+    x = torch.from_numpy(features).float()
+    y = torch.from_numpy(targets).long()
+    head = torch.nn.Linear(x.shape[1], int(y.max()) + 1)
+    optimizer = torch.optim.LBFGS(
+        head.parameters(), lr=1, max_iter=500, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (
+            torch.nn.functional.cross_entropy(head(x), y)
+            + weight_decay * head.weight.square().sum()
+        )
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return head
+
+
+def logits_of(head: torch.nn.Linear, outputs: Outputs) -> Outputs:
+    with torch.no_grad():
+        logits = head(torch.from_numpy(outputs.embeddings).float()).numpy()
+    return Outputs(logits, outputs.embeddings, outputs.targets)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    torch.set_num_threads(2)
+    records = readable(read_records(settings.splits_path), settings.bank_dir)
+    labels = sorted({r.label for r in records if r.split == "train"})
+    with tempfile.TemporaryDirectory() as folder:
+        bundle = Path(folder)
+        export_onnx(create_model("efficientnet_lite0", 1000).eval(), 224, bundle / "model.onnx")
+        write_json(bundle / "labels.json", {"labels": [str(i) for i in range(1000)]})
+        write_json(bundle / "preprocess.json", BACKBONES["efficientnet_lite0"].preprocess.to_dict())
+        identifier = Identifier.from_bundle(bundle, check=False, threads=2)
+        sets = {
+            "train": [r for r in records if r.split == "train"],
+            "val": [r for r in records if r.split == "val"],
+            "test": [r for r in records if r.split == "test"],
+            "blueberry": [
+                r for r in records if r.split == "unknown" and r.host == CALIBRATION_HOST
+            ],
+            "raspberry": [r for r in records if r.split == "unknown" and r.host == MEASURE_HOST],
+        }
+        features = {
+            name: collect(identifier, rows, settings.bank_dir, name, labels)
+            for name, rows in sets.items()
+        }
+    train, val = features["train"][0], features["val"][0]
+    best = max(
+        (1e-4, 1e-3, 1e-2),
+        key=lambda wd: float(
+            (
+                logits_of(fit_logistic(train.embeddings, train.targets, wd), val).logits.argmax(1)
+                == val.targets
+            ).mean()
+        ),
+    )
+    head = fit_logistic(train.embeddings, train.targets, best)
+    outputs = {name: logits_of(head, out) for name, (out, _) in features.items()}
+    policy, report = calibrate(
+        outputs["train"],
+        outputs["val"],
+        outputs["blueberry"],
+        load_params("calibrate", CalibrateParams),
+    )
+    catalog = load_catalog(settings.catalog_dir)
+    groups = {label: catalog.entry(label).group for label in labels}
+    metrics = figures(
+        score(policy, labels, groups, outputs["test"]),
+        features["test"][1],
+        score(policy, labels, groups, outputs["raspberry"]),
+        labels,
+    )
+    metrics["weight_decay"] = best
+    metrics["calibration"] = report
+    path = settings.metrics_dir / "baseline.json"
+    path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    log.info(
+        "baseline: top-1 %.3f, macro-F1 %.3f, coverage %.3f -> %s",
+        metrics["top1"],
+        metrics["macro_f1"],
+        metrics["coverage"],
+        path,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Calibration on the validation split: temperature, out-of-scope score, decision thresholds.
+
+Everything is chosen on validation photos (and the bank's blueberry ``unknown`` photos for the
+out-of-scope score), never on the test split, and never on the raspberry photos, which are
+kept to measure how often an unknown crop is accepted.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from model.policy import OOD_METHODS, Mahalanobis, Policy, ood_scores, softmax
+
+log = logging.getLogger(__name__)
+
+
+class CalibrateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Accepted answers must be at least this often right on the validation split...
+    target_precision: float = 0.98
+    # ...plus this margin, because the threshold is estimated on a finite sample.
+    precision_margin: float = 0.005
+    # Share of in-scope validation photos we accept to lose to the out-of-scope check.
+    ood_in_scope_loss: float = 0.03
+    # "Ambiguous" rather than "low confidence" when the two best are this close.
+    ambiguity_margin: float = 0.2
+    # Dimensions kept for the Mahalanobis score (a PCA of the training embeddings).
+    mahalanobis_dims: int = 64
+    # Methods compared for the out-of-scope score.
+    ood_methods: list[str] = list(OOD_METHODS)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What the network said about a set of photos, with their labels (-1: not a known label)."""
+
+    logits: np.ndarray
+    embeddings: np.ndarray
+    targets: np.ndarray
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature minimising the validation negative log-likelihood (golden section on
+    log T: the NLL is unimodal in T)."""
+
+    def nll(log_t: float) -> float:
+        probabilities = softmax(logits, float(np.exp(log_t)))
+        return float(-np.log(probabilities[np.arange(len(targets)), targets] + 1e-12).mean())
+
+    low, high = np.log(0.05), np.log(20.0)
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a = high - ratio * (high - low)
+        b = low + ratio * (high - low)
+        if nll(a) < nll(b):
+            high = b
+        else:
+            low = a
+    return float(np.exp((low + high) / 2))
+
+
+def fit_mahalanobis(embeddings: np.ndarray, targets: np.ndarray, dims: int) -> Mahalanobis:
+    center = embeddings.mean(axis=0)
+    centered = embeddings - center
+    _, _, components = np.linalg.svd(centered, full_matrices=False)
+    projection = components[:dims].T
+    reduced = centered @ projection
+    classes = np.unique(targets)
+    means = np.stack([reduced[targets == c].mean(axis=0) for c in classes])
+    residual = reduced - means[np.searchsorted(classes, targets)]
+    covariance = residual.T @ residual / len(residual) + 1e-6 * np.eye(dims)
+    return Mahalanobis(projection, center, means, np.linalg.inv(covariance))
+
+
+def auroc(in_scope: np.ndarray, out_of_scope: np.ndarray) -> float:
+    """Probability that an out-of-scope photo scores higher than an in-scope one."""
+    scores = np.concatenate([in_scope, out_of_scope])
+    ranks = scores.argsort().argsort() + 1.0
+    positive = ranks[len(in_scope) :].sum() - len(out_of_scope) * (len(out_of_scope) + 1) / 2
+    return float(positive / (len(in_scope) * len(out_of_scope)))
+
+
+def accept_threshold(confidence: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """The lowest threshold at which the accepted answers still reach ``precision``: the most
+    confident photos are accepted, as many as can be while their precision holds (1.0 when no
+    set of them does)."""
+    order = np.argsort(-confidence)
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    reaching = np.flatnonzero(running >= precision)
+    if not len(reaching):
+        return 1.0
+    return float(confidence[order][reaching[-1]])
+
+
+def calibrate(
+    train: Outputs, val: Outputs, unknown: Outputs, params: CalibrateParams
+) -> tuple[Policy, dict[str, object]]:
+    """The shipped policy and a report of what was compared."""
+    temperature = fit_temperature(val.logits, val.targets)
+    mahalanobis = fit_mahalanobis(train.embeddings, train.targets, params.mahalanobis_dims)
+    comparison: dict[str, float] = {}
+    for method in params.ood_methods:
+        in_scope = ood_scores(method, val.logits, val.embeddings, temperature, mahalanobis)
+        outside = ood_scores(method, unknown.logits, unknown.embeddings, temperature, mahalanobis)
+        comparison[method] = auroc(in_scope, outside)
+    method = max(comparison, key=lambda m: comparison[m])
+    in_scope = ood_scores(method, val.logits, val.embeddings, temperature, mahalanobis)
+    outside = ood_scores(method, unknown.logits, unknown.embeddings, temperature, mahalanobis)
+    ood_threshold = float(np.quantile(in_scope, 1 - params.ood_in_scope_loss))
+
+    kept = in_scope <= ood_threshold
+    probabilities = softmax(val.logits[kept], temperature)
+    correct = probabilities.argmax(axis=1) == val.targets[kept]
+    threshold = accept_threshold(
+        probabilities.max(axis=1), correct, params.target_precision + params.precision_margin
+    )
+    policy = Policy(
+        temperature=temperature,
+        accept_threshold=threshold,
+        ambiguity_margin=params.ambiguity_margin,
+        ood_method=method,
+        ood_threshold=ood_threshold,
+        mahalanobis=mahalanobis if method == "mahalanobis" else None,
+    )
+    report = {
+        "temperature": temperature,
+        "ood_auroc_val_vs_blueberry": comparison,
+        "ood_method": method,
+        "blueberry_flagged_out_of_scope": float((outside > ood_threshold).mean()),
+        "accept_threshold": threshold,
+    }
+    log.info("calibration: %s", report)
+    return policy, report

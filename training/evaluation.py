@@ -1,0 +1,152 @@
+"""``iriis evaluate``: the bundle on the test split, through the shipped decision policy.
+
+Writes ``metrics/test.json`` (fp32 figures at the top level, the int8 copy under ``int8``),
+the confusion matrix, reliability diagram and risk-coverage curve (PNG, plus CSV/JSON data
+for ``dvc plots``), then the bundle's ``MODEL_CARD.md`` and ``manifest.json``, which complete
+the release.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from model.catalog import Catalog
+from model.identifier import Identifier, decide
+from model.policy import Policy
+from model.result import Decision
+from training.calibrate import Outputs
+from training.data import Record, read_records, readable
+from training.metrics import (
+    Scored,
+    confusion,
+    per_label,
+    reliability,
+    risk_coverage,
+    summary,
+)
+from training.outputs import collect
+
+log = logging.getLogger(__name__)
+
+MEASURE_HOST = "raspberry"  # unknown crop never used for tuning
+FAMILIES: dict[str, Callable[[str], bool]] = {
+    "crops": lambda label: label.split(".")[0] in {"apple", "strawberry", "potato", "corn", "bean"},
+    "invertebrates": lambda label: label.startswith("invertebrate."),
+    "weeds": lambda label: label.startswith("weed."),
+}
+
+
+def score(
+    policy: Policy, labels: Sequence[str], groups: dict[str, str], outputs: Outputs
+) -> Scored:
+    """Each photo decided alone, exactly as the identifier decides a one-photo request."""
+    decisions = [
+        decide(policy, labels, groups, outputs.logits[i : i + 1], outputs.embeddings[i : i + 1])
+        for i in range(len(outputs.targets))
+    ]
+    return Scored(
+        policy.probabilities(outputs.logits), outputs.targets, [d.decision for d in decisions]
+    )
+
+
+def figures(
+    test: Scored, test_records: Sequence[Record], unknown: Scored, labels: Sequence[str]
+) -> dict[str, Any]:
+    result: dict[str, Any] = summary(test)
+    result["unknown_accepted"] = float(np.mean([d is Decision.ACCEPTED for d in unknown.decisions]))
+    result["unknown_out_of_scope"] = float(
+        np.mean([d is Decision.OUT_OF_SCOPE for d in unknown.decisions])
+    )
+    for name, member in FAMILIES.items():
+        mask = np.array([member(r.label) for r in test_records])
+        result[f"family/{name}"] = summary(test.subset(mask))
+    for setting in ("lab", "field"):
+        mask = np.array([r.setting == setting for r in test_records])
+        result[f"setting/{setting}"] = summary(test.subset(mask))
+    result["per_label"] = per_label(test, labels)
+    return result
+
+
+def evaluate_bundle(
+    folder: Path,
+    splits_path: Path,
+    bank_dir: Path,
+    metrics_dir: Path,
+    catalog: Catalog,
+    threads: int = 2,
+) -> dict[str, Any]:
+    records = readable(read_records(splits_path), bank_dir)
+    test = [r for r in records if r.split == "test"]
+    unknown = [r for r in records if r.split == "unknown" and r.host == MEASURE_HOST]
+    results: dict[str, Any] = {}
+    for variant in ("fp32", "int8"):
+        identifier = Identifier.from_bundle(folder, variant=variant, threads=threads, check=False)
+        groups = {label: catalog.entry(label).group for label in identifier.labels}
+        test_out, test_kept = collect(identifier, test, bank_dir, f"test ({variant})")
+        unknown_out, _ = collect(identifier, unknown, bank_dir, f"unknown ({variant})")
+        scored = score(identifier.policy, identifier.labels, groups, test_out)
+        results[variant] = figures(
+            scored,
+            test_kept,
+            score(identifier.policy, identifier.labels, groups, unknown_out),
+            identifier.labels,
+        )
+        if variant == "fp32":
+            fp32_predictions = scored.predictions
+            write_plots(scored, identifier.labels, metrics_dir)
+        else:
+            results[variant]["top1_agreement_with_fp32"] = float(
+                np.mean(scored.predictions == fp32_predictions)
+            )
+    metrics = {**results["fp32"], "int8": results["int8"]}
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    (metrics_dir / "test.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
+    return metrics
+
+
+def write_plots(scored: Scored, labels: Sequence[str], metrics_dir: Path) -> None:
+    plots = metrics_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    correct = scored.predictions == scored.targets
+
+    curve = risk_coverage(scored.confidence, correct)
+    (plots / "risk_coverage.json").write_text(json.dumps(curve, indent=1) + "\n", "utf-8")
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot([p["coverage"] for p in curve], [p["precision"] for p in curve])
+    axis.axhline(0.98, color="grey", linestyle="--", linewidth=0.8)
+    axis.set(xlabel="coverage (share of photos answered)", ylabel="precision of answers")
+    axis.set_title("Risk-coverage, test split")
+    figure.tight_layout()
+    figure.savefig(plots / "risk_coverage.png", dpi=120)
+    plt.close(figure)
+
+    bins = reliability(scored.confidence, correct)
+    (plots / "reliability.json").write_text(json.dumps(bins, indent=1) + "\n", "utf-8")
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    axis.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o")
+    axis.set(xlabel="calibrated confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+    axis.set_title("Reliability, test split")
+    figure.tight_layout()
+    figure.savefig(plots / "reliability.png", dpi=120)
+    plt.close(figure)
+
+    matrix = confusion(scored, len(labels))
+    figure, axis = plt.subplots(figsize=(12, 11))
+    normalised = matrix / np.maximum(1, matrix.sum(axis=1, keepdims=True))
+    axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+    axis.set_yticks(range(len(labels)), labels, fontsize=6)
+    axis.set(xlabel="predicted", ylabel="true")
+    axis.set_title("Confusion matrix (row-normalised), test split")
+    figure.tight_layout()
+    figure.savefig(plots / "confusion.png", dpi=120)
+    plt.close(figure)

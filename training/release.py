@@ -1,0 +1,109 @@
+"""``iriis export``: trained weights to a calibrated bundle (ONNX fp32 + int8, calibration).
+
+Steps: export the graph; check it against torch on validation photos (probabilities within
+1e-4); quantise a static int8 copy calibrated on training photos of every label; run the fp32
+graph through the shipped identifier on the training, validation and blueberry photos and
+calibrate the decision policy (``training.calibrate``). ``iriis evaluate`` then measures the
+bundle on the test split and writes its model card and manifest, which completes it.
+"""
+
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from model.identifier import Identifier
+from model.imaging import load_image
+from model.policy import softmax
+from model.preprocess import PreprocessConfig, preprocess
+from training.calibrate import CalibrateParams, calibrate
+from training.data import Record, read_records, readable
+from training.export import export_onnx, load_trained, quantize_int8, write_json
+from training.outputs import collect
+
+log = logging.getLogger(__name__)
+
+
+class ExportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = "0000.00.00"
+    # Training photos per label that calibrate the int8 activation ranges.
+    int8_photos_per_label: int = 6
+    # Validation photos on which ONNX must match torch.
+    parity_photos: int = 64
+    seed: int = 0
+
+
+CALIBRATION_HOST = "blueberry"  # the unknown crop used for tuning; raspberry is for measuring
+
+
+def export_bundle(
+    weights: Path,
+    folder: Path,
+    splits_path: Path,
+    bank_dir: Path,
+    params: ExportParams,
+    calibrate_params: CalibrateParams,
+) -> dict[str, Any]:
+    network, state = load_trained(weights)
+    config = PreprocessConfig.from_dict(state["preprocess"])
+    records = readable(read_records(splits_path), bank_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("manifest.json", "MODEL_CARD.md"):  # a bundle is complete only after evaluate
+        (folder / stale).unlink(missing_ok=True)
+
+    export_onnx(network, config.size, folder / "model.onnx")
+    write_json(folder / "labels.json", {"labels": state["labels"]})
+    write_json(folder / "preprocess.json", config.to_dict())
+    val = [r for r in records if r.split == "val"]
+    parity = check_parity(
+        network, folder, val[:: max(1, len(val) // params.parity_photos)], bank_dir
+    )
+    rng = random.Random(params.seed)
+    by_label: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        if record.split == "train":
+            by_label[record.label].append(record)
+    calibration_photos = [
+        bank_dir / r.file
+        for label in sorted(by_label)
+        for r in rng.sample(
+            by_label[label], min(params.int8_photos_per_label, len(by_label[label]))
+        )
+    ]
+    quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", calibration_photos, config)
+
+    identifier = Identifier.from_bundle(folder, check=False, threads=torch.get_num_threads())
+    train_out, _ = collect(
+        identifier, [r for r in records if r.split == "train"], bank_dir, "train"
+    )
+    val_out, _ = collect(identifier, val, bank_dir, "val")
+    unknown = [r for r in records if r.split == "unknown" and r.host == CALIBRATION_HOST]
+    unknown_out, _ = collect(identifier, unknown, bank_dir, "unknown (blueberry)")
+    policy, report = calibrate(train_out, val_out, unknown_out, calibrate_params)
+    write_json(folder / "calibration.json", policy.to_dict())
+    return {"parity_max_probability_difference": parity, "calibration": report}
+
+
+def check_parity(
+    network: torch.nn.Module, folder: Path, records: list[Record], bank_dir: Path
+) -> float:
+    """Largest difference between torch's and ONNX Runtime's probabilities; refuses the export
+    above 1e-4."""
+    identifier = Identifier.from_bundle(folder, check=False)
+    config = identifier.bundle.preprocess
+    batch = np.stack([preprocess(load_image(bank_dir / r.file), config) for r in records])
+    with torch.no_grad():
+        expected = softmax(network(torch.from_numpy(batch)).numpy())
+    logits, _ = identifier.infer(batch)
+    difference = float(np.abs(softmax(logits) - expected).max())
+    if difference > 1e-4:
+        raise RuntimeError(f"ONNX and torch disagree: probabilities differ by {difference:.2e}")
+    log.info("ONNX matches torch: largest probability difference %.2e", difference)
+    return difference
