@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages the tests and the field app need (offscreen Kivy, headless Chromium).
-APT_PACKAGES :=
+APT_PACKAGES := chromium
 SETUP_STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run test lint typecheck pytest pipeline clean
