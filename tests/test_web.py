@@ -5,6 +5,7 @@ application ``iriis serve`` runs, on a SQLite file), driven by a real headless C
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from api.app import create_app
 from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
 from api.photostore import PhotoStore
+from api.security import ACCESS, create_token
 from api.web.i18n import MESSAGES
 from model.catalog import Catalog
 from model.i18n import LANGUAGES
@@ -163,7 +165,7 @@ def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     expect(page.get_by_role("heading", name="File d'attente des cas")).to_be_visible()
     row = page.locator(f"tr[data-case='{case_id}']")
     expect(row).to_contain_text("Producteur")
-    expect(row).to_contain_text("Demande de l'utilisateur")
+    expect(row).to_contain_text(identified.json()["name"])  # the model's label, in French
 
     page.get_by_role("button", name="Prendre le cas suivant").click()
     expect(page).to_have_url(f"{server}/lab/cases/{case_id}")
@@ -229,6 +231,22 @@ def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder
     expect(page.locator(f"tr[data-case='{waiting.id}']")).to_have_count(0)
     page.goto(f"{server}/lab/photos/{waiting.identification.photos[0].sha256}")
     expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
+
+
+def test_an_expired_session_asks_to_sign_in_again(
+    server: str, web_seed: Seeder, web_settings: Settings
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    assert web_settings.secret_key is not None
+    expired = create_token(web_settings.secret_key, specialist.id, ACCESS, timedelta(seconds=-1))
+    with httpx.Client(base_url=server, cookies={"iriis_lab": expired}) as client:
+        response = client.get("/lab/history")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/lab/sign-in?next=%2Flab%2Fhistory&why=expired"
+        page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert "Votre session a expiré ; veuillez vous reconnecter." in page.text
+    assert 'name="next" value="/lab/history"' in page.text  # back to the history after
 
 
 def test_the_language_switch_shows_the_pages_in_english(
