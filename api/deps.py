@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -22,10 +22,8 @@ from api.photostore import PhotoStore
 from api.security import ACCESS, TokenError, read_token
 from model.bundle import BundleError, latest_bundle
 from model.catalog import Catalog, load_catalog
+from model.identifier import Identifier
 from model.settings import Settings
-
-if TYPE_CHECKING:
-    from model.identifier import Identifier
 
 log = logging.getLogger(__name__)
 
@@ -65,29 +63,33 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 @lru_cache(maxsize=2)
-def _load_identifier(bundle: Path) -> "Identifier":
+def _load_identifier(
+    bundle: Path, variant: str, threads: int, groups: tuple[tuple[str, str], ...]
+) -> Identifier:
     """One identifier per bundle and process: loading checks every file's sha256 and opens the
     ONNX session, which takes seconds; the session is thread-safe and shared by requests."""
-    from model.identifier import Identifier
-
-    log.info("loading the identifier from %s", bundle)
-    return Identifier.from_bundle(bundle)
+    log.info("loading the identifier from %s (%s, %d thread(s))", bundle, variant, threads)
+    return Identifier.from_bundle(bundle, variant=variant, threads=threads, groups=dict(groups))
 
 
-def get_identifier(settings: SettingsDep) -> "Identifier":
-    """The identifier of the newest bundle, loaded on first use (503 while none is installed)."""
+def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
+    """The identifier of the newest bundle, loaded on first use (503 while none is installed).
+    The catalog's groups give it the coarser answer for uncertain labels."""
     try:
         bundle = latest_bundle(settings.bundles_dir)
     except (BundleError, FileNotFoundError):
         raise Unavailable("no model bundle is installed on this server") from None
+    groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
     with _identifier_lock:
         try:
-            return _load_identifier(bundle.resolve())
+            return _load_identifier(
+                bundle.resolve(), settings.serve_model_variant, settings.serve_model_threads, groups
+            )
         except BundleError as exc:
             raise Unavailable(f"the model bundle cannot be loaded: {exc}") from None
 
 
-IdentifierDep = Annotated["Identifier", Depends(get_identifier)]
+IdentifierDep = Annotated[Identifier, Depends(get_identifier)]
 
 
 def _unauthorized(message: str) -> HTTPException:

@@ -9,6 +9,7 @@ field is documented in the README's settings table; keep the two in step.
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -65,6 +66,15 @@ class Settings(BaseSettings):
     )
     serve_host: str = Field(default="127.0.0.1", description="Address `iriis serve` listens on.")
     serve_port: int = Field(default=8000, description="Port `iriis serve` listens on.")
+    serve_model_variant: Literal["fp32", "int8"] = Field(
+        default="fp32", description="Which graph of the bundle the API runs (int8: smaller CPUs)."
+    )
+    serve_model_threads: int = Field(
+        default=1,
+        ge=1,
+        description="ONNX Runtime threads per identification in the API; "
+        "concurrent requests already use the cores.",
+    )
     access_token_minutes: int = Field(
         default=30, gt=0, description="Lifetime of an access token; refresh tokens renew it."
     )

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,9 +28,9 @@ from api.services.ratelimits import (
 from api.services.uploads import prepare_uploads, stored
 from model.catalog import Catalog
 from model.i18n import Language, Profile
+from model.identifier import Identifier
 from model.imaging import ImageError
 from model.result import Decision
-from model.result import Identification as Result
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,6 @@ DEFAULT_PROFILE: dict[str, Profile] = {
     Role.SPECIALIST: "advisor",
     Role.ADMIN: "advisor",
 }
-
-
-class Identifies(Protocol):
-    """What the service needs of ``model.identifier.Identifier``."""
-
-    def identify(self, photos: list[bytes]) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +64,7 @@ class IdentificationRequest:
 def identify(
     session: Session,
     store: PhotoStore,
-    identifier: Identifies,
+    identifier: Identifier,
     catalog: Catalog,
     settings: Settings,
     user: User,
