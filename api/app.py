@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import web
 from api.db import database_url, make_engine, session_factory
 from api.errors import ServiceError
 from api.metrics import Metrics
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         surveillance,
         distribution,
         ops,
+        web,  # the specialists' pages, under /lab/
     ):
         app.include_router(module.router)
     app.add_exception_handler(ServiceError, _service_error)
