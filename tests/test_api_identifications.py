@@ -224,6 +224,7 @@ def _bad_requests(samples: dict[str, bytes]) -> list[tuple[str, Files, dict[str,
         ("latitude out of range", _files(good), {"latitude": "146", "longitude": "1"}, 422, ""),
         ("bad client id", _files(good), {"client_id": "a b"}, 422, "client_id"),
         ("unknown profile", _files(good), {"profile": "farmer"}, 422, "profile"),
+        ("in the future", _files(good), {"observed_at": "2999-01-01T00:00:00Z"}, 422, "clock"),
     ]
 
 

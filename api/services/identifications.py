@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,8 @@ from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How far ahead of the server's clock a device's clock may be.
+CLOCK_SKEW = timedelta(days=1)
 # The advice a role reads when the request names no profile.
 DEFAULT_PROFILE: dict[str, Profile] = {
     Role.GROWER: "grower",
@@ -75,6 +77,8 @@ def identify(
     identification, False when it is a retry of an earlier request with the same client id."""
     if (request.latitude is None) != (request.longitude is None):
         raise InvalidInput("give both latitude and longitude, or neither")
+    if request.observed_at is not None and request.observed_at > utcnow() + CLOCK_SKEW:
+        raise InvalidInput("observed_at is in the future; check the device's clock")
     if request.client_id:
         earlier = _by_client_id(session, user, request.client_id)
         if earlier is not None:
