@@ -67,6 +67,16 @@ def queue_length(session: Session) -> int:
     return session.scalar(select(func.count()).where(Case.status.in_(PENDING))) or 0
 
 
+def _claimed(specialist: User, settings: Settings, now: datetime) -> dict[str, object]:
+    """The columns of a case claimed now by ``specialist``."""
+    return {
+        "status": CaseStatus.CLAIMED,
+        "claimed_by": specialist.id,
+        "claim_expires_at": now + timedelta(minutes=settings.claim_timeout_minutes),
+        "updated_at": now,
+    }
+
+
 def claim_next(session: Session, specialist: User, settings: Settings) -> Case | None:
     """Atomically claim the highest-priority waiting case; None when the queue is empty."""
     _require_specialist(specialist)
@@ -82,12 +92,7 @@ def claim_next(session: Session, specialist: User, settings: Settings) -> Case |
     case_id = session.execute(
         update(Case)
         .where(Case.id == candidate, _claimable(now))
-        .values(
-            status=CaseStatus.CLAIMED,
-            claimed_by=specialist.id,
-            claim_expires_at=now + timedelta(minutes=settings.claim_timeout_minutes),
-            updated_at=now,
-        )
+        .values(_claimed(specialist, settings, now))
         .returning(Case.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
@@ -111,12 +116,7 @@ def claim(session: Session, case: Case, specialist: User, settings: Settings) ->
                 and_(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id),
             ),
         )
-        .values(
-            status=CaseStatus.CLAIMED,
-            claimed_by=specialist.id,
-            claim_expires_at=now + timedelta(minutes=settings.claim_timeout_minutes),
-            updated_at=now,
-        )
+        .values(_claimed(specialist, settings, now))
         .returning(Case.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
