@@ -38,6 +38,8 @@ class Role(StrEnum):
 
 # Who may create their own account; an admin grants every other role.
 SELF_REGISTERED_ROLES = (Role.GROWER, Role.CITIZEN)
+# The longest message between a user and a specialist, either way.
+MAX_MESSAGE_CHARS = 4000
 # Whose cases the queue serves first: the lab's mandate is agriculture.
 AGRICULTURAL_ROLES = (Role.GROWER, Role.ADVISOR)
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import Action, CaseStatus, Role
+from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role
 from model.i18n import Language, Profile
 
 _ID = "3f0c2a9e-7b1d-4c55-9a6e-0b8f7d2c1e44"
@@ -295,7 +295,7 @@ class IdentificationOut(BaseModel):
 
 class AskIn(BaseModel):
     model_config = _example({"message": "Les taches s'étendent vite, que faire?"})
-    message: str | None = Field(default=None, max_length=4000)
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
 
 
 # --- review queue
@@ -372,7 +372,7 @@ class DecisionIn(BaseModel):
         "or answer (no label)."
     )
     label: str | None = Field(default=None, description="A catalog label; only with correct.")
-    message: str = Field(description="The message to the user.", max_length=4000)
+    message: str = Field(description="The message to the user.", max_length=MAX_MESSAGE_CHARS)
 
 
 # --- model distribution

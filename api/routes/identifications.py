@@ -14,6 +14,7 @@ from api.deps import (
     SettingsDep,
     StoreDep,
 )
+from api.models import MAX_MESSAGE_CHARS
 from api.routes import (
     AUTH_ERRORS,
     CONFLICT,
@@ -93,7 +94,8 @@ def create_identification(
         bool, Form(description="Open a case for a specialist whatever the model says.")
     ] = False,
     message: Annotated[
-        str | None, Form(max_length=4000, description="The question for the specialist.")
+        str | None,
+        Form(max_length=MAX_MESSAGE_CHARS, description="The question for the specialist."),
     ] = None,
 ) -> IdentificationOut:
     """Identify a specimen from 1 to 5 photos.

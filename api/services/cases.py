@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict, InvalidInput, NotFound
 from api.models import (
     AGRICULTURAL_ROLES,
+    MAX_MESSAGE_CHARS,
     Case,
     CaseStatus,
     Identification,
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 REGULATED_SUSPICION = 0.05
 # Photos a user may add to one case, over all requests, on top of the identification's.
 MAX_ADDED_PHOTOS = 2 * MAX_PHOTOS
-MAX_MESSAGE_CHARS = 4000
 
 
 def priority_tier(catalog: Catalog, role: str, top_k: Sequence[dict[str, Any]]) -> int:
@@ -49,7 +49,8 @@ def priority_tier(catalog: Catalog, role: str, top_k: Sequence[dict[str, Any]]) 
     return 1 if role in AGRICULTURAL_ROLES else 2
 
 
-def _message(message: str | None) -> str | None:
+def clean_message(message: str | None) -> str | None:
+    """A message stripped of surrounding blanks; None when empty; refused when too long."""
     text = (message or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(f"the message is too long: at most {MAX_MESSAGE_CHARS} characters")
@@ -73,7 +74,7 @@ def new_case(
         user_id=user.id,
         status=CaseStatus.OPEN,
         reason=reason,
-        message=_message(message),
+        message=clean_message(message),
         asked_at=now if asked else None,
         tier=priority_tier(catalog, user.role, identification.result["top_k"]),
         uncertainty=1.0 - identification.probability,
@@ -107,7 +108,7 @@ def ask_specialist(
     if case is not None:
         if case.asked_at is None or (case.message is None and message):
             case.asked_at = case.asked_at or now
-            case.message = case.message or _message(message)
+            case.message = case.message or clean_message(message)
             case.updated_at = now
             session.commit()
         return case, False

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.models import Action, Case, CaseDecision, CaseStatus, Role, User, utcnow
+from api.services.cases import clean_message
 from model.catalog import Catalog
 from model.settings import Settings
 
@@ -157,8 +158,8 @@ def decide(
         action = Action(action)
     except ValueError:
         raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(Action)}") from None
-    message = (message or "").strip()
-    if not message:
+    text = clean_message(message)
+    if text is None:
         raise InvalidInput("write a message to the user with every decision")
     label = (label or "").strip() or None
     model_label = case.identification.label
@@ -183,7 +184,7 @@ def decide(
         case,
         specialist,
         status=status,
-        answer=message,
+        answer=text,
         label=label if answered else None,
         answered_at=now if answered else None,
     )
@@ -192,7 +193,7 @@ def decide(
         specialist_id=specialist.id,
         action=action,
         label=label,
-        message=message,
+        message=text,
         created_at=now,
     )
     session.add(decision)
