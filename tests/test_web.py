@@ -254,6 +254,10 @@ def test_the_language_switch_shows_the_pages_in_english(
 ) -> None:
     specialist = web_seed.user(Role.SPECIALIST)
     case = web_seed.case(web_seed.user(Role.GROWER), label="potato.late_blight")
+    # A similar photo of the reference bank, as the identifier returns its neighbours.
+    neighbour = {"label": "potato.late_blight", "similarity": 0.91, "photo_id": "0a1b2c3d4e5f"}
+    case.identification.result = {**case.identification.result, "neighbours": [neighbour]}
+    web_seed.session.commit()
     sign_in(page, server, specialist.username)
     expect(page.get_by_role("button", name="Prendre le cas suivant")).to_be_visible()
 
@@ -268,6 +272,11 @@ def test_the_language_switch_shows_the_pages_in_english(
     page.get_by_role("button", name="Claim next case").click()
     expect(page.get_by_role("heading", name="Model's suggestions")).to_be_visible()
     expect(page.locator("#catalog-entry")).to_have_text("Catalog entry: Potato late blight")
+    reference = page.locator("figure[data-label='potato.late_blight']")
+    expect(reference).to_contain_text("Potato late blight — similarity 0.91")
+    expect(page.get_by_role("img", name="Reference photo: Potato late blight")).to_have_attribute(
+        "src", "/v1/gallery/thumbnails/0a1b2c3d4e5f"
+    )
     expect(page.get_by_label("Correct the label")).to_be_visible()
     options = page.get_by_label("Corrected label").locator("option")
     expect(options.filter(has_text="Apple scab")).to_have_count(1)
