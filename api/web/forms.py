@@ -9,7 +9,9 @@ the label list from sending a label with an action that takes none.
 from dataclasses import dataclass
 from typing import get_args
 
-from api.models import Action
+from api.errors import InvalidInput
+from api.models import MAX_MESSAGE_CHARS, Action
+from api.services.cases import clean_message
 from api.web.pages import Message
 from model.catalog import Catalog, Category
 from model.i18n import Language
@@ -41,7 +43,11 @@ class DecisionForm:
             return Message("decision.label_required")
         if label is not None and label not in catalog.labels:
             return Message("decision.unknown_label", {"label": label})
-        if not self.message.strip():
+        try:
+            message = clean_message(self.message)
+        except InvalidInput:
+            return Message("decision.message_too_long", {"max": MAX_MESSAGE_CHARS})
+        if message is None:
             return Message("decision.message_required")
         return None
 

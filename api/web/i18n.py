@@ -172,6 +172,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "fr": "Choisissez l'étiquette corrigée dans la liste.",
         "en": "Choose the corrected label from the list.",
     },
+    "decision.message_too_long": {
+        "fr": "Le message est trop long : {max} caractères au plus.",
+        "en": "The message is too long: at most {max} characters.",
+    },
     "decision.message_required": {
         "fr": "Écrivez un message à l'utilisateur.",
         "en": "Write a message to the user.",

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api.answers import identification_out
 from api.deps import CatalogDep, SessionDep, SettingsDep, StoreDep
 from api.errors import Conflict, NotFound, ServiceError
-from api.models import Case, CaseStatus, Role, User, utcnow
+from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
 from api.services import queue, users
 from api.services.cases import check_photo_access
 from api.web import session as lab_session
@@ -297,6 +297,7 @@ def _case_response(
         can_claim=status == CaseStatus.OPEN,
         form=form or DecisionForm(),
         actions=ACTIONS,
+        max_message=MAX_MESSAGE_CHARS,
         label_choices=label_choices(catalog, lang),
         error=error,
     )
