@@ -32,7 +32,7 @@ class DecisionForm:
     def chosen_label(self) -> str | None:
         """The label for the service: the list's choice only when correcting, since the list
         stays filled in whatever action is ticked."""
-        return self.label.strip() or None if self.action == Action.CORRECT else None
+        return (self.label.strip() or None) if self.action == Action.CORRECT else None
 
     def problem(self, catalog: Catalog) -> Message | None:
         """The first mistake of the form, or None when the service may be asked."""
