@@ -113,6 +113,8 @@ def run_level(
     for thread in threads:
         thread.join()
     wall = time.monotonic() - began
+    if len(latencies) < 2:
+        raise SystemExit(f"no successful identification; statuses: {sorted(set(errors))}")
     cut = statistics.quantiles(latencies, n=100)
     return {
         "clients": len(users),
