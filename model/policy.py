@@ -8,7 +8,8 @@ those of what ships):
 1. Probabilities are the softmax of ``logits / temperature`` (temperature scaling).
 2. Out of scope when the out-of-scope score (higher = less like the training photos) is above
    ``ood_threshold``. The score's method is chosen at calibration among energy, maximum logit,
-   maximum probability and the Mahalanobis distance of the embedding.
+   maximum probability and two Mahalanobis distances of the embedding (to the nearest label,
+   or to the predicted label relative to that label's spread).
 3. Otherwise accepted when the top probability reaches ``accept_threshold``, set so that
    accepted answers on the validation split reach the target precision (98% by default).
 4. Otherwise a specialist is needed: "ambiguous" when the two best labels are within
@@ -22,7 +23,7 @@ import numpy as np
 
 from model.result import Decision, Reason
 
-OOD_METHODS = ("energy", "max_logit", "max_probability", "mahalanobis")
+OOD_METHODS = ("energy", "max_logit", "max_probability", "mahalanobis", "class_mahalanobis")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -37,27 +38,47 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 class Mahalanobis:
     """Class-conditional Gaussians with a shared covariance, in a reduced embedding space
     (``projection``: a PCA of the training embeddings, which keeps the stored statistics small
-    and the covariance well conditioned)."""
+    and the covariance well conditioned).
+
+    ``class_scale``, when present, holds for each label the distance that 97% (say) of its
+    validation photos stay within: the score is then the distance to the *predicted* label's
+    mean divided by that label's scale, so that a tight label (lab photos of healthy
+    strawberry leaves) rejects look-alikes (raspberry leaves) that a loose one would keep.
+    """
 
     projection: np.ndarray  # (D, d)
     center: np.ndarray  # (D,)
     means: np.ndarray  # (C, d)
     precision: np.ndarray  # (d, d)
+    class_scale: np.ndarray | None = None  # (C,)
 
-    def distance(self, embeddings: np.ndarray) -> np.ndarray:
-        """Squared distance to the nearest class mean, for each row of ``embeddings``."""
+    def distances(self, embeddings: np.ndarray) -> np.ndarray:
+        """Squared distance of each row of ``embeddings`` to each class mean: (N, C)."""
         reduced = (np.atleast_2d(embeddings) - self.center) @ self.projection
         offsets = reduced[:, None, :] - self.means[None, :, :]
-        squared = np.einsum("ncd,de,nce->nc", offsets, self.precision, offsets)
-        result: np.ndarray = squared.min(axis=1)
+        result: np.ndarray = np.einsum("ncd,de,nce->nc", offsets, self.precision, offsets)
         return result
 
+    def score(self, logits: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        distances = self.distances(embeddings)
+        if self.class_scale is None:
+            result: np.ndarray = distances.min(axis=1)
+            return result
+        predicted = np.atleast_2d(logits).argmax(axis=1)
+        rows = np.arange(len(predicted))
+        return distances[rows, predicted] / self.class_scale[predicted]
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: np.round(v, 6).tolist() for k, v in self.__dict__.items()}
+        return {k: None if v is None else np.round(v, 6).tolist() for k, v in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Mahalanobis":
-        return cls(**{k: np.asarray(data[k], dtype=np.float64) for k in cls.__annotations__})
+        return cls(
+            **{
+                k: None if data.get(k) is None else np.asarray(data[k], dtype=np.float64)
+                for k in cls.__annotations__
+            }
+        )
 
 
 def ood_scores(
@@ -77,10 +98,10 @@ def ood_scores(
         return -logits.max(axis=1)
     if method == "max_probability":
         return -softmax(logits, temperature).max(axis=1)
-    if method == "mahalanobis":
+    if method in ("mahalanobis", "class_mahalanobis"):
         if mahalanobis is None:
-            raise ValueError("the mahalanobis score needs its statistics")
-        return mahalanobis.distance(embeddings)
+            raise ValueError(f"the {method} score needs its statistics")
+        return mahalanobis.score(logits, embeddings)
     raise ValueError(f"unknown out-of-scope method {method!r}; known: {OOD_METHODS}")
 
 

@@ -16,12 +16,14 @@ import albumentations as A
 import cv2
 
 
-def field_augmentation(size: int) -> A.Compose:
+def field_augmentation(size: int, crop_scale_min: float = 0.35) -> A.Compose:
+    """``crop_scale_min``: the smallest share of the photo a random crop keeps (too small a
+    crop can lose a small insect altogether)."""
     return A.Compose(
         [
             A.RandomResizedCrop(
                 size=(size, size),
-                scale=(0.35, 1.0),
+                scale=(crop_scale_min, 1.0),
                 ratio=(0.75, 1.333),
                 interpolation=cv2.INTER_CUBIC,
             ),

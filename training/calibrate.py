@@ -27,8 +27,8 @@ class CalibrateParams(BaseModel):
     ood_in_scope_loss: float = 0.03
     # "Ambiguous" rather than "low confidence" when the two best are this close.
     ambiguity_margin: float = 0.2
-    # Dimensions kept for the Mahalanobis score (a PCA of the training embeddings).
-    mahalanobis_dims: int = 64
+    # Dimensions compared for the Mahalanobis scores (a PCA of the training embeddings).
+    mahalanobis_dims: list[int] = [8, 16, 32, 64]
     # Methods compared for the out-of-scope score.
     ood_methods: list[str] = list(OOD_METHODS)
 
@@ -75,6 +75,23 @@ def fit_mahalanobis(embeddings: np.ndarray, targets: np.ndarray, dims: int) -> M
     return Mahalanobis(projection, center, means, np.linalg.inv(covariance))
 
 
+def with_class_scale(base: Mahalanobis, val: Outputs, quantile: float) -> Mahalanobis:
+    """Scale each label's distances by the ``quantile`` of its validation photos' distances
+    (photos predicted as that label); labels with too few such photos use the overall one."""
+    predicted = val.logits.argmax(axis=1)
+    distances = base.distances(val.embeddings)[np.arange(len(predicted)), predicted]
+    overall = float(np.quantile(distances, quantile))
+    scale = np.array(
+        [
+            float(np.quantile(distances[predicted == c], quantile))
+            if (predicted == c).sum() >= 10
+            else overall
+            for c in range(len(base.means))
+        ]
+    )
+    return Mahalanobis(base.projection, base.center, base.means, base.precision, scale)
+
+
 def auroc(in_scope: np.ndarray, out_of_scope: np.ndarray) -> float:
     """Probability that an out-of-scope photo scores higher than an in-scope one."""
     scores = np.concatenate([in_scope, out_of_scope])
@@ -98,18 +115,37 @@ def accept_threshold(confidence: np.ndarray, correct: np.ndarray, precision: flo
 def calibrate(
     train: Outputs, val: Outputs, unknown: Outputs, params: CalibrateParams
 ) -> tuple[Policy, dict[str, object]]:
-    """The shipped policy and a report of what was compared."""
+    """The shipped policy and a report of what was compared.
+
+    Out-of-scope candidates are compared at the operating point that matters: the share of
+    unknown (blueberry) photos caught when ``ood_in_scope_loss`` of the validation photos may
+    be lost; the best one is shipped, its threshold set at that loss.
+    """
     temperature = fit_temperature(val.logits, val.targets)
-    mahalanobis = fit_mahalanobis(train.embeddings, train.targets, params.mahalanobis_dims)
-    comparison: dict[str, float] = {}
+    keep = 1 - params.ood_in_scope_loss
+    candidates: dict[str, tuple[str, Mahalanobis | None]] = {}
     for method in params.ood_methods:
-        in_scope = ood_scores(method, val.logits, val.embeddings, temperature, mahalanobis)
-        outside = ood_scores(method, unknown.logits, unknown.embeddings, temperature, mahalanobis)
-        comparison[method] = auroc(in_scope, outside)
-    method = max(comparison, key=lambda m: comparison[m])
-    in_scope = ood_scores(method, val.logits, val.embeddings, temperature, mahalanobis)
-    outside = ood_scores(method, unknown.logits, unknown.embeddings, temperature, mahalanobis)
-    ood_threshold = float(np.quantile(in_scope, 1 - params.ood_in_scope_loss))
+        if method in ("mahalanobis", "class_mahalanobis"):
+            for dims in params.mahalanobis_dims:
+                stats = fit_mahalanobis(train.embeddings, train.targets, dims)
+                if method == "class_mahalanobis":
+                    stats = with_class_scale(stats, val, keep)
+                candidates[f"{method}/{dims}"] = (method, stats)
+        else:
+            candidates[method] = (method, None)
+    comparison: dict[str, dict[str, float]] = {}
+    for name, (method, stats) in candidates.items():
+        in_scope = ood_scores(method, val.logits, val.embeddings, temperature, stats)
+        outside = ood_scores(method, unknown.logits, unknown.embeddings, temperature, stats)
+        threshold = float(np.quantile(in_scope, keep))
+        comparison[name] = {
+            "auroc": auroc(in_scope, outside),
+            "unknown_caught": float((outside > threshold).mean()),
+        }
+    best = max(comparison, key=lambda n: (comparison[n]["unknown_caught"], comparison[n]["auroc"]))
+    method, stats = candidates[best]
+    in_scope = ood_scores(method, val.logits, val.embeddings, temperature, stats)
+    ood_threshold = float(np.quantile(in_scope, keep))
 
     kept = in_scope <= ood_threshold
     probabilities = softmax(val.logits[kept], temperature)
@@ -123,13 +159,12 @@ def calibrate(
         ambiguity_margin=params.ambiguity_margin,
         ood_method=method,
         ood_threshold=ood_threshold,
-        mahalanobis=mahalanobis if method == "mahalanobis" else None,
+        mahalanobis=stats,
     )
     report = {
         "temperature": temperature,
-        "ood_auroc_val_vs_blueberry": comparison,
-        "ood_method": method,
-        "blueberry_flagged_out_of_scope": float((outside > ood_threshold).mean()),
+        "ood_candidates_val_vs_blueberry": comparison,
+        "ood_method": best,
         "accept_threshold": threshold,
     }
     log.info("calibration: %s", report)

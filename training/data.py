@@ -72,6 +72,7 @@ class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
         seed: int,
         composite_probability: float,
         backgrounds: Sequence[Record] = (),
+        crop_scale_min: float = 0.35,
     ) -> None:
         self.records = list(records)
         self.bank_dir = bank_dir
@@ -80,7 +81,7 @@ class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
         self.seed = seed
         self.composite_probability = composite_probability
         self.backgrounds = list(backgrounds)
-        self.augment = field_augmentation(preprocess_config.size)
+        self.augment = field_augmentation(preprocess_config.size, crop_scale_min)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -49,6 +49,8 @@ class TrainParams(BaseModel):
     # Labels are drawn in proportion to n ** (1 - power): 0.5 halves the imbalance on a log scale.
     class_balance_power: float = 0.5
     composite_probability: float = 0.5
+    # Smallest share of a photo kept by a random crop.
+    crop_scale_min: float = 0.35
     # Hosts whose field photos are left out of training (the field-free ablation: [apple]).
     exclude_field_hosts: list[str] = []
     seed: int = 0

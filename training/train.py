@@ -153,6 +153,7 @@ def fit(
         params.seed,
         params.composite_probability,
         data.backgrounds,
+        params.crop_scale_min,
     )
     sampler = EpochSampler(balanced_weights(data.train, params.class_balance_power), params.seed)
     loader = DataLoader(
