@@ -17,6 +17,7 @@ refused rather than answering with a damaged model.
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,10 @@ def write_manifest(folder: Path, version: str) -> dict[str, Any]:
     return manifest
 
 
-def verify(folder: Path) -> dict[str, Any]:
-    """Check every file listed in the manifest; return the manifest."""
+def verify(folder: Path, skip: Collection[str] = ()) -> dict[str, Any]:
+    """Check every file listed in the manifest; return the manifest. ``skip`` names files the
+    reader never opens and need not keep (the field app runs int8 only and leaves the fp32
+    graph on the server): they must still be listed, but may be absent."""
     try:
         manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -69,6 +72,8 @@ def verify(folder: Path) -> dict[str, Any]:
         if name not in manifest.get("files", {}):
             raise BundleError(f"{folder}: the manifest does not list {name}")
     for name, expected in manifest["files"].items():
+        if name in skip:
+            continue
         path = folder / name
         if not path.is_file():
             raise BundleError(f"{folder}: {name} is missing")

@@ -130,6 +130,40 @@ class Settings(BaseSettings):
         description="`license` column of the researchers' export for users' photos.",
     )
 
+    # --- field app (mobile/)
+    app_server_url: str = Field(
+        default="",
+        description="Server address the field app proposes on first launch; empty: none "
+        "(the app identifies offline and asks for an address when it first needs one).",
+    )
+    app_model_threads: int = Field(
+        default=2, ge=1, description="ONNX Runtime threads of the field app's identifier."
+    )
+    app_similar_photos: int = Field(
+        default=6, ge=0, description="Similar reference photos shown on the app's result screen."
+    )
+    app_request_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The field app's HTTP timeout (connect and each read); a request that "
+        "times out is retried later with the same client id.",
+    )
+    app_sync_backoff_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait after the field app's first failed sync; it doubles with each "
+        "further failure (exponential backoff).",
+    )
+    app_sync_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait between the field app's sync attempts."
+    )
+    app_sync_interval_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often the running field app syncs when nothing failed (to send "
+        "requests and fetch the specialists' answers).",
+    )
+
     @property
     def catalog_dir(self) -> Path:
         """The label catalog: a folder of YAML files merged on load (``model/catalog.py``)."""
@@ -143,6 +177,11 @@ class Settings(BaseSettings):
     def photos_dir(self) -> Path:
         """The API's photo store: content-addressed, EXIF-free JPEG files."""
         return self.home / "photos"
+
+    @property
+    def app_home(self) -> Path:
+        """The field app's state: its SQLite database, outbox photos and downloaded models."""
+        return self.home / "app"
 
     @classmethod
     def settings_customise_sources(

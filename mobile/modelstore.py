@@ -1,0 +1,105 @@
+"""Which model and gallery the field app runs, and the atomic switch to a downloaded one.
+
+The app ships with a built-in bundle (``IRIIS_BUNDLES_DIR``, the newest one). Downloaded
+releases live under ``IRIIS_HOME/app/models/<version>/`` (bundle files and gallery pack side by
+side), and ``models/current.json`` names the one in use. Installing a release means filling a
+staging folder, verifying it whole, renaming it into place, then replacing ``current.json`` in one
+rename: the bundle and its gallery switch together, and a kill at any instant leaves either the
+old pair or the new one. A staging folder left by an interrupted download is never read, and is
+removed by the next download or start.
+"""
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mobile.store import fsync_dir, write_durably
+from model.bundle import BundleError, latest_bundle, verify
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current.json"
+# Bundle files the phone does without: it runs the int8 graph only.
+NOT_ON_DEVICE = frozenset({"model.onnx"})
+GALLERY_PATTERN = "gallery-*.zip"
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    version: str
+    folder: Path  # the bundle's files
+    gallery_pack: Path | None  # gallery-<version>.zip, when the release has one
+    builtin: bool  # shipped with the app rather than downloaded
+
+    @property
+    def size_bytes(self) -> int:
+        """What the model and gallery take on the device."""
+        files = [p for p in self.folder.iterdir() if p.is_file()]
+        if self.builtin:  # the built-in folder also holds files the app never opens
+            files = [p for p in files if p.name not in NOT_ON_DEVICE]
+        return sum(p.stat().st_size for p in files)
+
+
+def _gallery_pack(folder: Path) -> Path | None:
+    return next(iter(sorted(folder.glob(GALLERY_PATTERN))), None)
+
+
+class ModelStore:
+    """The installed models of one app installation."""
+
+    def __init__(self, home: Path, builtin_bundles: Path) -> None:
+        self.root = home / "models"
+        self.builtin_bundles = builtin_bundles
+
+    def active(self) -> InstalledModel:
+        """The downloaded model named by ``current.json`` if it is whole, else the built-in
+        one: a damaged download never leaves the app without a model."""
+        try:
+            version = json.loads((self.root / CURRENT).read_text(encoding="utf-8"))["version"]
+        except FileNotFoundError:
+            return self.builtin()
+        folder = self.root / version
+        try:
+            verify(folder, skip=NOT_ON_DEVICE)
+        except BundleError as exc:
+            log.error("downloaded model unusable, using the built-in one: %s", exc)
+            return self.builtin()
+        return InstalledModel(version, folder, _gallery_pack(folder), builtin=False)
+
+    def builtin(self) -> InstalledModel:
+        folder = latest_bundle(self.builtin_bundles)
+        version = str(verify(folder)["version"])
+        return InstalledModel(version, folder, _gallery_pack(folder), builtin=True)
+
+    def staging(self, version: str) -> Path:
+        """An empty folder to download ``version`` into."""
+        folder = self.root / f".staging-{version}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    def install(self, staging: Path, version: str) -> InstalledModel:
+        """Verify a fully downloaded release and make it the active one, atomically."""
+        manifest = verify(staging, skip=NOT_ON_DEVICE)
+        if manifest["version"] != version:
+            raise BundleError(f"release {version} holds a bundle of version {manifest['version']}")
+        folder = self.root / version
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+        fsync_dir(self.root)
+        write_durably(self.root / CURRENT, json.dumps({"version": version}).encode())
+        log.info("model %s installed and active", version)
+        return self.active()
+
+    def remove_unused(self) -> None:
+        """Delete staging folders and downloaded models other than the active one; run at start,
+        when no identifier still reads an older model."""
+        if not self.root.is_dir():
+            return
+        active = self.active()
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder != active.folder:
+                log.info("removing unused model folder %s", folder.name)
+                shutil.rmtree(folder, ignore_errors=True)
