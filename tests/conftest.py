@@ -2,8 +2,9 @@ import pytest
 
 from model.settings import Settings, get_settings
 
-# The API's fixtures (databases, users, cases), for its tests and the specialists' pages'.
-pytest_plugins = ("tests.api_support",)
+# Fixtures of the API (databases, users, cases) and of the field app (a live server, a network
+# that fails on cue).
+pytest_plugins = ("tests.api_support", "tests.mobile_support")
 
 
 @pytest.fixture(scope="session")
