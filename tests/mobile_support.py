@@ -306,6 +306,24 @@ def _close(*sockets: socket.socket) -> None:
         item.close()
 
 
+def sync_in_a_process(settings: Settings) -> subprocess.Popen[bytes]:
+    """``iriis app --sync``: the app's own sync pass, in a process the test can kill."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "IRIIS_HOME": str(settings.home),
+        "IRIIS_BUNDLES_DIR": str(settings.bundles_dir),
+        "IRIIS_APP_REQUEST_TIMEOUT_S": "60",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "model.cli", "app", "--sync"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 # --- fixtures
 
 

@@ -3,10 +3,7 @@ on cue: server down, server stopped in the middle of an upload, answers lost aft
 committed, a slow server, repeated retries, the app killed in the middle of a sync. After each,
 the server's database must hold every request exactly once, with exactly one case each."""
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +13,6 @@ import pytest
 from mobile.controller import FieldController
 from mobile.prefs import SyncState
 from mobile.sync import backoff_delay
-from model.paths import REPO_ROOT
 from model.settings import Settings
 from tests.mobile_support import (
     Fault,
@@ -24,6 +20,7 @@ from tests.mobile_support import (
     LiveServer,
     judge,
     signed_in_phone,
+    sync_in_a_process,
 )
 
 UPLOAD = "POST /v1/identifications "
@@ -153,24 +150,6 @@ def test_repeated_retries_through_every_fault(
     assert counts["on_server"] == 12
 
 
-def _sync_in_a_process(settings: Settings) -> subprocess.Popen[bytes]:
-    """``iriis app --sync``: the app's own sync pass, in a process the test can kill."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "IRIIS_HOME": str(settings.home),
-        "IRIIS_BUNDLES_DIR": str(settings.bundles_dir),
-        "IRIIS_APP_REQUEST_TIMEOUT_S": "60",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "model.cli", "app", "--sync"],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize("moment", ["during the upload", "after the server committed"])
 def test_app_killed_in_the_middle_of_a_sync(
     moment: str,
@@ -185,7 +164,7 @@ def test_app_killed_in_the_middle_of_a_sync(
         fault = proxy.inject(Fault("hold", UPLOAD, after=8_000))
     else:
         fault = proxy.inject(Fault("delay_response", UPLOAD, delay=30.0))
-    process = _sync_in_a_process(phone_settings)
+    process = sync_in_a_process(phone_settings)
     try:
         assert fault.reached.wait(60), "the app never got that far"
         process.send_signal(signal.SIGKILL)

@@ -1,0 +1,112 @@
+"""Model updates from the real server: a newer release is downloaded, checked and switched to
+atomically; a corrupt, cut or killed download leaves the current model answering."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mobile.controller import FieldController
+from mobile.modelstore import CURRENT, NOT_ON_DEVICE
+from model.bundle import latest_bundle, write_manifest
+from model.settings import Settings
+from tests.mobile_support import Fault, FaultProxy, LiveServer, signed_in_phone, sync_in_a_process
+
+NEWER = "2099.01.01"
+DOWNLOAD = f"GET /v1/models/{NEWER}/files/model.int8.onnx "
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def release_server(tmp_path: Path, settings: Settings) -> LiveServer:
+    """A server whose newest bundle is the committed one released again as a newer version."""
+    bundles = tmp_path / "released"
+    folder = bundles / NEWER
+    shutil.copytree(latest_bundle(settings.bundles_dir), folder)
+    write_manifest(folder, NEWER)
+    server = LiveServer(tmp_path / "server", bundles).start()
+    yield server
+    server.stop()
+
+
+def _identifies(phone: FieldController, photo: bytes) -> str:
+    return phone.identify([photo]).view.model_version
+
+
+def test_a_newer_model_is_downloaded_checked_and_switched_to(
+    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+) -> None:
+    phone = signed_in_phone(phone_settings, release_server.url, "ferme.update")
+    builtin = phone.models.active()
+    assert builtin.builtin and _identifies(phone, test_photos[0]) == builtin.version
+    report = phone.sync()
+    assert report is not None and report.model == NEWER and report.error is None
+    active = phone.models.active()
+    assert (active.version, active.builtin) == (NEWER, False)
+    assert active.folder == phone_settings.app_home / "models" / NEWER
+    assert not any((active.folder / name).exists() for name in NOT_ON_DEVICE)  # int8 only
+    assert _identifies(phone, test_photos[0]) == NEWER
+    assert phone.sync().model is None  # type: ignore[union-attr]  # already the latest
+    phone.start()  # the next start removes nothing in use
+    assert phone.models.active().version == NEWER
+
+
+@pytest.mark.parametrize("kind", ["corrupt_response", "cut_response"])
+def test_a_corrupt_or_partial_download_leaves_the_current_model(
+    kind: str,
+    release_server: LiveServer,
+    phone_settings: Settings,
+    test_photos: list[bytes],
+) -> None:
+    proxy = FaultProxy(release_server.port)
+    phone = signed_in_phone(phone_settings, proxy.url, "ferme.corrupt")
+    builtin = phone.models.active().version
+    fault = proxy.inject(Fault(kind, DOWNLOAD, after=200_000))
+    report = phone.sync()
+    assert fault.reached.is_set()
+    assert report is not None and report.model is None and report.error
+    assert phone.models.active().version == builtin
+    assert not (phone_settings.app_home / "models" / CURRENT).exists()
+    assert [p.name for p in (phone_settings.app_home / "models").iterdir()] == []
+    assert _identifies(phone, test_photos[0]) == builtin  # still answering
+    report = phone.sync()  # the next pass, on a sound network, installs it
+    assert report is not None and report.model == NEWER
+
+
+def test_a_damaged_installed_model_falls_back_to_the_builtin_one(
+    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+) -> None:
+    phone = signed_in_phone(phone_settings, release_server.url, "ferme.damaged")
+    phone.sync()
+    installed = phone.models.active()
+    assert installed.version == NEWER
+    model = installed.folder / "model.int8.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    fallback = phone.models.active()
+    assert fallback.builtin and fallback.version != NEWER
+    assert _identifies(phone, test_photos[0]) == fallback.version
+
+
+def test_the_app_killed_during_a_download_keeps_its_model(
+    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+) -> None:
+    proxy = FaultProxy(release_server.port)
+    phone = signed_in_phone(phone_settings, proxy.url, "ferme.interrupted")
+    builtin = phone.models.active().version
+    fault = proxy.inject(Fault("delay_response", DOWNLOAD, delay=30.0))
+    process = sync_in_a_process(phone_settings)
+    try:
+        assert fault.reached.wait(60), "the download never started"
+        process.kill()
+        process.wait(10)
+    finally:
+        fault.release.set()
+    models = phone_settings.app_home / "models"
+    assert [p.name for p in models.iterdir()] == [f".staging-{NEWER}"]  # what the kill left
+    restarted = FieldController(phone_settings)
+    restarted.start()
+    assert list(models.iterdir()) == []
+    assert _identifies(restarted, test_photos[0]) == builtin
