@@ -150,10 +150,6 @@ class Outbox:
         """Observations a specialist was asked about or has a case for, newest first."""
         return self._select("ask = 1 OR case_id IS NOT NULL ORDER BY created_at DESC, rowid DESC")
 
-    def count(self) -> int:
-        with opened(self.db_path) as connection:
-            return int(connection.execute("SELECT count(*) FROM observations").fetchone()[0])
-
     # --- what the sync does
 
     def due(self) -> list[Observation]:

@@ -1,0 +1,150 @@
+"""What the result and case screens say, from real identifier results and the real catalog,
+in French and English, without a window."""
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from mobile.controller import FieldController
+from mobile.outbox import Outbox
+from mobile.presenter import present_case, present_result
+from mobile.texts import TEXTS, percent
+from model.catalog import Catalog
+from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
+from model.settings import Settings
+
+
+def _result(decision: Decision, reason: Reason | None = None, **fields: object) -> Identification:
+    top_k = [
+        LabelScore("apple.scab", 0.62),
+        LabelScore("apple.black_rot", 0.30),
+        LabelScore("apple.healthy", 0.005),
+    ]
+    return Identification(
+        top_k=top_k, decision=decision, reason=reason, model_version="v1", **fields
+    )  # type: ignore[arg-type]
+
+
+def test_both_languages_have_the_same_texts_and_placeholders() -> None:
+    assert TEXTS["fr"].keys() == TEXTS["en"].keys()
+    for key, french in TEXTS["fr"].items():
+        english = TEXTS["en"][key]
+        assert french.strip() and english.strip()
+        assert _placeholders(french) == _placeholders(english), key
+    assert percent(0.963, "fr") == "96\u00a0%" and percent(0.963, "en") == "96%"
+
+
+def _placeholders(text: str) -> set[str]:
+    return {part.split("}")[0] for part in text.split("{")[1:]}
+
+
+def test_an_accepted_answer_names_the_label_and_its_advice(catalog: Catalog) -> None:
+    result = replace(
+        _result(Decision.ACCEPTED),
+        top_k=[LabelScore("apple.scab", 0.985), LabelScore("apple.black_rot", 0.01)],
+    )
+    view = present_result(result, catalog, "fr", "grower", gallery_installed=False)
+    assert view.title == "Tavelure du pommier" and view.subtitle == "Venturia inaequalis"
+    assert view.confidence == "Confiance : très probable (98\u00a0%)"
+    assert view.decision == "Identification retenue" and view.decision_code == "accepted"
+    assert view.reason is None and not view.retake
+    assert [(o.name, o.figure) for o in view.others] == [
+        ("Pourriture noire du pommier", "1\u00a0%")
+    ]
+    assert view.advice == catalog.advice("apple.scab", "grower", "fr")
+    assert view.advice_title == "Que faire"
+    assert view.similar == [] and "pas encore installées" in (view.similar_note or "")
+    english = present_result(result, catalog, "en", "advisor", gallery_installed=False)
+    assert english.title == "Apple scab" and english.confidence == "Confidence: very likely (98%)"
+    assert english.advice == catalog.advice("apple.scab", "advisor", "en")
+
+
+def test_a_doubtful_answer_says_why_and_lists_the_label_among_possibilities(
+    catalog: Catalog,
+) -> None:
+    result = _result(
+        Decision.NEEDS_SPECIALIST, Reason.AMBIGUOUS, group=GroupAnswer("leaf_spots", 0.95)
+    )
+    view = present_result(result, catalog, "fr", "grower", gallery_installed=False)
+    assert view.title == "Probablement : Taches foliaires" and view.subtitle == ""
+    assert view.decision == "Un spécialiste doit confirmer"
+    assert view.reason == "Deux identifications sont trop proches pour trancher."
+    assert [o.name for o in view.others] == ["Tavelure du pommier", "Pourriture noire du pommier"]
+    assert view.advice_title == "Que faire, si c'est bien « Tavelure du pommier »"
+
+
+def test_an_unknown_subject_gets_no_advice_for_a_label(catalog: Catalog) -> None:
+    view = present_result(
+        _result(Decision.OUT_OF_SCOPE, Reason.UNKNOWN_SUBJECT), catalog, "en", "citizen", False
+    )
+    assert view.title == "Not recognised" and view.decision_code == "out_of_scope"
+    assert view.advice == TEXTS["en"]["advice_unknown"]
+    assert view.regulated is None
+
+
+def test_a_dark_photo_asks_for_another(catalog: Catalog) -> None:
+    view = present_result(
+        _result(Decision.NEEDS_SPECIALIST, Reason.TOO_DARK), catalog, "fr", "grower", False
+    )
+    assert view.retake and view.reason == "La photo est trop sombre : reprenez-la à la lumière."
+
+
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> FieldController:
+    phone = FieldController(settings.model_copy(update={"home": tmp_path_factory.mktemp("phone")}))
+    phone.start()
+    return phone
+
+
+def test_a_bank_photo_gets_its_label_on_the_phone(
+    phone: FieldController, bank_dir: Path, settings: Settings
+) -> None:
+    from model.manifest import read_manifest
+
+    row = next(
+        r
+        for r in read_manifest(settings.splits_path)
+        if r["split"] == "test" and r["label"] == "potato.late_blight"
+    )
+    identified = phone.identify([(bank_dir / row["file"]).read_bytes()])
+    assert identified.view.title == "Mildiou de la pomme de terre"
+    assert identified.view.decision_code == "accepted"
+    assert identified.view.model_version == phone.models.active().version
+    assert identified.observation.result["label"] == "potato.late_blight"
+
+
+@pytest.mark.parametrize("damage", ["dark", "blurry"])
+def test_a_dark_or_blurry_bank_photo_gets_the_retake_hint(
+    damage: str, phone: FieldController, bank_dir: Path, settings: Settings
+) -> None:
+    from model.manifest import read_manifest
+
+    row = next(r for r in read_manifest(settings.splits_path) if r["split"] == "test")
+    image = Image.open(bank_dir / row["file"]).convert("RGB")
+    if damage == "dark":
+        image = ImageEnhance.Brightness(image).enhance(0.04)
+    else:
+        image = image.filter(ImageFilter.GaussianBlur(8))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    view = phone.identify([buffer.getvalue()]).view
+    assert view.retake and view.decision_code == "needs_specialist"
+    assert "Reprenez-la" in (view.reason or "") or "reprenez-la" in (view.reason or "")
+
+
+def test_case_states_in_words(tmp_path: Path, catalog: Catalog) -> None:
+    outbox = Outbox(tmp_path)
+    observation = outbox.ask(outbox.record([b"photo"], {"label": "apple.scab"}).id, "Que faire?")
+    assert present_case(observation, catalog, "fr").state == "En attente d'envoi"
+    outbox.mark_sent(observation.id, True, {"id": "s1", "case": {
+        "id": "c1", "identification_id": "s1", "status": "open"}})  # fmt: skip
+    assert present_case(outbox.get(observation.id), catalog, "en").state == "Sent to the lab"
+    outbox.update_cases([{"id": "c1", "identification_id": "s1", "status": "answered",
+                          "label": "apple.black_rot", "answer": "Taillez les chancres."}])  # fmt: skip
+    case = present_case(outbox.get(observation.id), catalog, "fr")
+    assert case.answered and case.state == "Réponse du spécialiste"
+    assert case.detail == "Identification : Pourriture noire du pommier\nTaillez les chancres."
+    assert case.title == "Tavelure du pommier"
