@@ -43,7 +43,7 @@ def _app(args: argparse.Namespace) -> int:
         controller.start()
         report = controller.sync()
         sys.stdout.write(f"{report}\n")
-        return 1 if report is None or (report.error and not report.sign_in_needed) else 0
+        return 1 if report.error and not report.sign_in_needed else 0
     kivyenv.prepare(settings, offscreen=args.screenshots is not None)
     if args.screenshots is not None:
         from mobile.screenshots import save_screenshots

@@ -132,14 +132,11 @@ class FieldController:
         lang = self.preferences.language
         return [present_case(o, self.catalog, lang) for o in self.outbox.cases()]
 
-    def sync(self, update: bool = True) -> SyncReport | None:
-        """One pass now; None when another pass is already running."""
-        if not self._sync_lock.acquire(blocking=False):
-            return None
-        try:
+    def sync(self, update: bool = True) -> SyncReport:
+        """One pass now, after the one already running if any (its report may predate a request
+        the user just made)."""
+        with self._sync_lock:
             return self.syncer.run(update=update)
-        finally:
-            self._sync_lock.release()
 
     def status(self) -> Status:
         return Status(

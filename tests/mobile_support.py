@@ -19,10 +19,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from mobile import kivyenv
 from mobile.controller import FieldController
 from mobile.outbox import Observation
 from mobile.prefs import Preferences
@@ -389,3 +391,13 @@ def judge(server: LiveServer, sent: list[Observation]) -> dict[str, int]:
     log.info("server database against the phone's outbox: %s", counts)
     assert (lost, duplicated, extra, cases_wrong) == ([], [], [], []), counts
     return counts
+
+
+@pytest.fixture(scope="session")
+def kivy_ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Kivy set up offscreen (no display needed), once per process: ``mobile.headless``."""
+    home = tmp_path_factory.mktemp("kivy")
+    kivyenv.prepare(Settings(home=home), offscreen=True)
+    from mobile import headless
+
+    return headless

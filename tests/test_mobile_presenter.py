@@ -139,12 +139,12 @@ def test_case_states_in_words(tmp_path: Path, catalog: Catalog) -> None:
     outbox = Outbox(tmp_path)
     observation = outbox.ask(outbox.record([b"photo"], {"label": "apple.scab"}).id, "Que faire?")
     assert present_case(observation, catalog, "fr").state == "En attente d'envoi"
-    outbox.mark_sent(observation.id, True, {"id": "s1", "case": {
-        "id": "c1", "identification_id": "s1", "status": "open"}})  # fmt: skip
+    case = {"id": "c1", "identification_id": "s1", "status": "open"}
+    outbox.mark_sent(observation.id, True, {"id": "s1", "case": case})
     assert present_case(outbox.get(observation.id), catalog, "en").state == "Sent to the lab"
-    outbox.update_cases([{"id": "c1", "identification_id": "s1", "status": "answered",
-                          "label": "apple.black_rot", "answer": "Taillez les chancres."}])  # fmt: skip
-    case = present_case(outbox.get(observation.id), catalog, "fr")
-    assert case.answered and case.state == "Réponse du spécialiste"
-    assert case.detail == "Identification : Pourriture noire du pommier\nTaillez les chancres."
-    assert case.title == "Tavelure du pommier"
+    answer = {"status": "answered", "label": "apple.black_rot", "answer": "Taillez les chancres."}
+    outbox.update_cases([{**case, **answer}])
+    view = present_case(outbox.get(observation.id), catalog, "fr")
+    assert view.answered and view.state == "Réponse du spécialiste"
+    assert view.detail == "Identification : Pourriture noire du pommier\nTaillez les chancres."
+    assert view.title == "Tavelure du pommier"

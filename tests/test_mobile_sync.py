@@ -51,7 +51,7 @@ def test_server_down_then_back(
     waits = []
     for _ in range(4):
         report = phone.sync()
-        assert report is not None and report.error and report.sent == 0
+        assert report.error and report.sent == 0
         state = phone.prefs.load(SyncState)
         waits.append(state.next_attempt_at - clock[0])
         assert not phone.syncer.is_due()
@@ -61,7 +61,7 @@ def test_server_down_then_back(
     assert len(phone.outbox.due()) == 4  # nothing lost while the server was away
     live_server.start()
     report = phone.sync()
-    assert report is not None and report.sent == 4 and report.error is None
+    assert report.sent == 4 and report.error is None
     assert phone.prefs.load(SyncState).failures == 0
     assert phone.outbox.due() == []
     judge(live_server, [phone.outbox.get(i) for i in asked])
@@ -81,12 +81,12 @@ def test_server_stopped_in_the_middle_of_an_upload(
     live_server.kill()  # the server dies with half the photos received
     fault.release.set()
     worker.join(30)
-    assert reports[0] is not None and reports[0].sent == 0 and reports[0].error
+    assert reports[0].sent == 0 and reports[0].error
     assert phone.outbox.get(asked).upload == "pending"
     live_server.start()
     assert asked not in live_server.records()  # the half upload left nothing
     report = phone.sync()
-    assert report is not None and report.sent == 1
+    assert report.sent == 1
     judge(live_server, [phone.outbox.get(asked)])
 
 
@@ -98,11 +98,11 @@ def test_answer_lost_after_the_server_committed(
     asked = ask_about(phone, [test_photos[0]])
     proxy.inject(Fault("drop_response", UPLOAD))
     report = phone.sync()
-    assert report is not None and report.sent == 0 and report.error
+    assert report.sent == 0 and report.error
     assert live_server.records()[asked] == (1, 1)  # committed, but the phone cannot know
     assert phone.outbox.get(asked).upload == "pending"
     report = phone.sync()  # the same client id again: the server answers with its record
-    assert report is not None and report.sent == 1
+    assert report.sent == 1
     observation = phone.outbox.get(asked)
     assert observation.upload == "sent" and observation.case_id
     judge(live_server, [observation])
@@ -118,10 +118,10 @@ def test_slow_server(
     # has committed; the retry must find that record rather than make a second.
     proxy.inject(Fault("delay_response", UPLOAD, delay=5.0))
     report = phone.sync()
-    assert report is not None and report.sent == 0 and "ReadTimeout" in (report.error or "")
+    assert report.sent == 0 and "ReadTimeout" in (report.error or "")
     assert phone.prefs.load(SyncState).failures == 1
     report = phone.sync()
-    assert report is not None and report.sent == 3
+    assert report.sent == 3
     judge(live_server, [phone.outbox.get(i) for i in asked])
 
 
@@ -177,7 +177,7 @@ def test_app_killed_in_the_middle_of_a_sync(
     restarted = FieldController(phone_settings)
     restarted.start()
     report = restarted.sync()
-    assert report is not None and report.sent == 2
+    assert report.sent == 2
     judge(live_server, [restarted.outbox.get(i) for i in asked])
 
 
@@ -191,7 +191,7 @@ def test_only_what_the_user_chose_leaves_the_phone(
     phone.save_preferences(replace(preferences, share_surveillance=True))
     shared = phone.identify([test_photos[4]]).observation
     report = phone.sync()
-    assert report is not None and report.sent == 2
+    assert report.sent == 2
     assert set(live_server.records()) == {asked, shared.id}
     assert all(phone.outbox.get(o.id).upload == "none" for o in kept)
     judge(live_server, [phone.outbox.get(asked), phone.outbox.get(shared.id)])
@@ -204,11 +204,11 @@ def test_a_request_waits_for_a_sign_in_then_goes(
     phone.start()
     asked = ask_about(phone, [test_photos[0]])
     report = phone.sync()
-    assert report is not None and report.sign_in_needed and report.sent == 0
+    assert report.sign_in_needed and report.sent == 0
     assert phone.prefs.load(SyncState).failures == 0  # waiting for the user is no failure
     phone.sign_in(live_server.url, "ferme.later", "champ de fraises 2026", create=True)
     report = phone.sync()
-    assert report is not None and report.sent == 1
+    assert report.sent == 1
     judge(live_server, [phone.outbox.get(asked)])
 
 
@@ -220,11 +220,11 @@ def test_asking_about_an_identification_already_shared(
     preferences = phone.preferences
     phone.save_preferences(replace(preferences, share_surveillance=True))
     shared = phone.identify([test_photos[0]]).observation
-    assert phone.sync().sent == 1  # type: ignore[union-attr]
+    assert phone.sync().sent == 1
     phone.ask_specialist(shared.id, "Est-ce grave?")
     for _ in range(2):  # the second pass has nothing to send: asking is not repeated
         report = phone.sync()
-        assert report is not None and report.error is None
+        assert report.error is None
     assert report.asked == 0
     judge(live_server, [phone.outbox.get(shared.id)])
     assert phone.outbox.get(shared.id).case_status == "open"
@@ -257,9 +257,9 @@ def test_a_photo_the_server_refuses_is_not_sent_again(
     photo_file = phone.outbox.photos_dir / asked / "0.img"
     photo_file.write_bytes(photo_file.read_bytes()[:300])
     report = phone.sync()
-    assert report is not None and report.refused == 1 and report.error is None
+    assert report.refused == 1 and report.error is None
     observation = phone.outbox.get(asked)
     assert observation.upload == "refused" and "422" in (observation.last_error or "")
-    assert phone.sync().refused == 0  # type: ignore[union-attr]
+    assert phone.sync().refused == 0
     assert asked not in live_server.records()
     assert phone.cases()[0].state == "Refusée par le serveur"

@@ -41,13 +41,13 @@ def test_a_newer_model_is_downloaded_checked_and_switched_to(
     builtin = phone.models.active()
     assert builtin.builtin and _identifies(phone, test_photos[0]) == builtin.version
     report = phone.sync()
-    assert report is not None and report.model == NEWER and report.error is None
+    assert report.model == NEWER and report.error is None
     active = phone.models.active()
     assert (active.version, active.builtin) == (NEWER, False)
     assert active.folder == phone_settings.app_home / "models" / NEWER
     assert not any((active.folder / name).exists() for name in NOT_ON_DEVICE)  # int8 only
     assert _identifies(phone, test_photos[0]) == NEWER
-    assert phone.sync().model is None  # type: ignore[union-attr]  # already the latest
+    assert phone.sync().model is None  # already the latest
     phone.start()  # the next start removes nothing in use
     assert phone.models.active().version == NEWER
 
@@ -65,13 +65,13 @@ def test_a_corrupt_or_partial_download_leaves_the_current_model(
     fault = proxy.inject(Fault(kind, DOWNLOAD, after=200_000))
     report = phone.sync()
     assert fault.reached.is_set()
-    assert report is not None and report.model is None and report.error
+    assert report.model is None and report.error
     assert phone.models.active().version == builtin
     assert not (phone_settings.app_home / "models" / CURRENT).exists()
     assert [p.name for p in (phone_settings.app_home / "models").iterdir()] == []
     assert _identifies(phone, test_photos[0]) == builtin  # still answering
     report = phone.sync()  # the next pass, on a sound network, installs it
-    assert report is not None and report.model == NEWER
+    assert report.model == NEWER
 
 
 def test_a_damaged_installed_model_falls_back_to_the_builtin_one(

@@ -1,0 +1,24 @@
+"""Kivy's environment, which must be set before the first ``import kivy`` of the process.
+
+Kivy reads these variables once, at import: it would otherwise parse the command line of
+``iriis`` or pytest as its own, write its configuration and logs under ``~/.kivy``, and replace
+the logging set up by ``model.log``.
+"""
+
+import os
+
+from model.settings import Settings
+
+
+def prepare(settings: Settings, offscreen: bool = False) -> None:
+    """Set Kivy's variables (keeping any the caller set); ``offscreen`` renders without a
+    display, for tests, screenshots and the bench."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")  # not xsel/xclip, absent on most machines
+    kivy_home = (settings.app_home / "kivy").resolve()
+    kivy_home.mkdir(parents=True, exist_ok=True)  # Kivy creates the last folder only
+    os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    if offscreen:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
