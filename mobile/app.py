@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from PIL import Image as PILImage
 
 from mobile.client import SyncError
 from mobile.controller import FieldController, Identified
-from mobile.presenter import CaseView, ResultView
+from mobile.presenter import CaseView, ResultView, clock_time, present_status
 from mobile.texts import PROFILE_NAMES, text
 from model.i18n import PROFILES, Language, Profile
 from model.imaging import ImageError, decode_image
@@ -47,6 +46,13 @@ TONES = {
     "out_of_scope": (0.25, 0.25, 0.25, 1),
     "error": (0.7, 0.05, 0.05, 1),
     "info": (0.1, 0.25, 0.5, 1),
+}
+CASE_TONES = {
+    "waiting": "needs_specialist",
+    "more_photos": "needs_specialist",
+    "sent": "info",
+    "answered": "accepted",
+    "refused": "error",
 }
 # How often the running app looks whether a sync pass is due (the backoff decides if it runs).
 SYNC_CHECK_S = 15.0
@@ -242,6 +248,7 @@ class ResultScreen(Screen):
         saved = app.t("saved_on_device", app.lang)
         model = app.t("model_version", app.lang, version=view.model_version)
         body.add_widget(_widget("Text", f"{saved} {model}", font_size="16sp"))
+        body.parent.scroll_y = 1  # a new answer is read from its top
 
     def ask(self) -> None:
         AskPopup(observation_id=self.observation_id).open()
@@ -294,22 +301,9 @@ class SettingsScreen(Screen):
 
     def refresh(self) -> None:
         app = FieldApp.get()
-        lang = app.lang
         status = app.controller.status()
-        self.ids.model.text = app.t("model_version", lang, version=status.model_version)
-        lines = [app.t("waiting_to_send", lang, count=status.waiting)]
-        if status.sync.last_success_at:
-            when = _local_time(status.sync.last_success_at)
-            lines.append(app.t("sync_last", lang, when=when))
-        else:
-            lines.append(app.t("sync_never", lang))
-        if status.sync.last_error:
-            lines.append(app.t("sync_error", lang, error=status.sync.last_error))
-        self.ids.sync_status.text = "\n".join(lines)
-        account = status.account
-        self.ids.account.text = (
-            app.t("signed_in_as", lang, username=account.username) if account.signed_in else ""
-        )
+        self.ids.model.text = app.t("model_version", app.lang, version=status.model_version)
+        self.ids.sync_status.text = "\n".join(present_status(status, app.lang))
         self.ids.share.active = app.controller.preferences.share_surveillance
 
     def sync(self) -> None:
@@ -363,17 +357,13 @@ def _photo_row(textures: list[Texture], captions: list[str] | None = None) -> Gr
 def _case_card(case: CaseView) -> BoxLayout:
     card = BoxLayout(orientation="vertical", size_hint_y=None, spacing=dp(4))
     card.bind(minimum_height=card.setter("height"))
-    tone = "accepted" if case.answered else "info"
+    tone = CASE_TONES[case.state_code]
     card.add_widget(_widget("Heading", case.title))
     card.add_widget(_widget("Text", case.when, font_size="16sp"))
     card.add_widget(_widget("Band", case.state, band=TONES[tone]))
     if case.detail:
         card.add_widget(_widget("Text", case.detail))
     return card
-
-
-def _local_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
 
 
 def confirm(question: str, yes: str, no: str, on_yes: Callable[[], None]) -> Popup:
@@ -497,8 +487,9 @@ class FieldApp(App):
         observation = self.controller.outbox.get(result.observation_id)
         if observation.ask_state == "sent":
             result.say(self.t("request_sent", self.lang), "accepted")
-        elif report.error:
-            result.say(self.t("sync_error", self.lang, error=report.error), "error")
+        elif report.error and not report.sign_in_needed:
+            retry = self.controller.status().sync.next_attempt_at
+            result.say(self.t("sync_failed", self.lang, when=clock_time(retry)), "error")
 
     def after_sign_in(self, popup: Popup) -> None:
         popup.dismiss()

@@ -7,9 +7,13 @@ for confidence, decisions and reasons are ``model.wording``'s, shared with the A
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from mobile.outbox import Observation
 from mobile.texts import percent, text
+
+if TYPE_CHECKING:
+    from mobile.controller import Status
 from model.catalog import Catalog
 from model.i18n import Language, Profile
 from model.result import Decision, Identification, Reason
@@ -123,39 +127,72 @@ class CaseView:
     observation_id: str
     title: str
     when: str
+    state_code: str  # waiting, sent, more_photos, answered, refused: the screen's colour
     state: str
-    detail: str  # the specialist's answer, the expected wait, or why it was refused
-    answered: bool
+    detail: str  # the specialist's label and answer, or why the server refused it
+
+    @property
+    def answered(self) -> bool:
+        return self.state_code == "answered"
 
 
-def case_state(observation: Observation, lang: Language) -> str:
+def case_state(observation: Observation) -> str:
     if observation.upload == "refused":
-        return text("case_refused", lang)
+        return "refused"
     if observation.case_status == "answered":
-        return text("case_answered", lang)
+        return "answered"
     if observation.case_status == "awaiting_photos":
-        return text("case_more_photos", lang)
+        return "more_photos"
     if observation.upload == "sent" and observation.ask_state != "pending":
-        return text("case_sent", lang)
-    return text("case_waiting", lang)
+        return "sent"
+    return "waiting"
+
+
+def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
+    """What an on-device answer is called in lists: its label, unless out of scope."""
+    if result.get("decision") == Decision.OUT_OF_SCOPE:
+        return text("not_recognised", lang)
+    return catalog.name(result["label"], lang)
 
 
 def present_case(observation: Observation, catalog: Catalog, lang: Language) -> CaseView:
-    label = observation.result["label"]
-    title = catalog.name(label, lang)
     details = []
     if observation.answer_label:
         details.append(text("case_label", lang, name=catalog.name(observation.answer_label, lang)))
     if observation.answer:
         details.append(observation.answer)
-    if observation.upload == "refused" and observation.last_error:
+    state = case_state(observation)
+    if state == "refused" and observation.last_error:
         details.append(observation.last_error)
     created = datetime.fromisoformat(observation.created_at).astimezone()
     return CaseView(
         observation_id=observation.id,
-        title=title,
+        title=headline(observation.result, catalog, lang),
         when=created.strftime("%Y-%m-%d %H:%M"),
-        state=case_state(observation, lang),
+        state_code=state,
+        state=text(f"case_{state}", lang),
         detail="\n".join(details),
-        answered=observation.case_status == "answered",
     )
+
+
+def present_status(status: "Status", lang: Language) -> list[str]:
+    """The settings screen's lines about sync: what waits, when it last worked, what failed
+    and when it tries again (the technical error goes to the log, not to the grower)."""
+    lines = [text("waiting_to_send", lang, count=status.waiting)]
+    sync = status.sync
+    if sync.last_success_at:
+        lines.append(text("sync_last", lang, when=clock_time(sync.last_success_at)))
+    else:
+        lines.append(text("sync_never", lang))
+    if sync.failures:
+        lines.append(text("sync_failed", lang, when=clock_time(sync.next_attempt_at)))
+    elif sync.last_error:
+        lines.append(text("sign_in_first", lang))
+    if status.account.signed_in:
+        lines.append(text("signed_in_as", lang, username=status.account.username))
+    return lines
+
+
+def clock_time(epoch: float) -> str:
+    """A moment as a grower reads it: local date and time to the minute."""
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")

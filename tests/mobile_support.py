@@ -9,7 +9,6 @@ too late) or by stopping the server process itself.
 import contextlib
 import logging
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -21,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mobile import kivyenv
 from mobile.controller import FieldController
+from mobile.localserver import LocalServer
 from mobile.outbox import Observation
 from mobile.prefs import Preferences
 from model.manifest import read_manifest
@@ -37,68 +36,12 @@ log = logging.getLogger(__name__)
 PASSWORD = "champ de fraises 2026"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class LiveServer:
-    """``iriis serve`` in its own process, its state (SQLite database, photos) under ``home``."""
-
-    def __init__(self, home: Path, bundles_dir: Path, port: int | None = None) -> None:
-        self.home = home
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO_ROOT),
-            "IRIIS_HOME": str(home),
-            "IRIIS_BUNDLES_DIR": str(bundles_dir),
-            "IRIIS_DATABASE_URL": "",
-            "IRIIS_SECRET_KEY": "",
-            "IRIIS_LOG_LEVEL": "WARNING",
-            # the tests send many requests from one account within seconds
-            "IRIIS_IDENTIFICATIONS_PER_HOUR": "100000",
-            "IRIIS_SPECIALIST_REQUESTS_PER_DAY": "100000",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
+class LiveServer(LocalServer):
+    """The real server process (``mobile.localserver``), and its database as the judge."""
 
     @property
     def db_path(self) -> Path:
         return self.home / "iriis.db"
-
-    def start(self) -> "LiveServer":
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "server.log", "ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "model.cli", "serve", "--port", str(self.port)],
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, (self.home / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """Stop the server at once, as a crash or a power cut would."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
     def records(self) -> dict[str, tuple[int, int]]:
         """For each client id on the server: (identifications, cases)."""
@@ -109,33 +52,6 @@ class LiveServer:
                 "GROUP BY i.client_id"
             ).fetchall()
         return {client_id: (identifications, cases) for client_id, identifications, cases in rows}
-
-    def answer(self, case_id: str, label: str, message: str) -> None:
-        """A specialist of the lab corrects a case through the API, as the lab pages do."""
-        command = ["users", "create", "lab.specialist", "--role", "specialist", "--password-stdin"]
-        subprocess.run(
-            [sys.executable, "-m", "model.cli", *command],
-            env=self.env,
-            cwd=REPO_ROOT,
-            input=f"{PASSWORD}\n",
-            text=True,
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            token = client.post(
-                "/v1/auth/token", data={"username": "lab.specialist", "password": PASSWORD}
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            claimed = client.post(f"/v1/queue/cases/{case_id}/claim", headers=headers)
-            assert claimed.is_success, claimed.text
-            decided = client.post(
-                f"/v1/queue/cases/{case_id}/decisions",
-                headers=headers,
-                json={"action": "correct", "label": label, "message": message},
-            )
-            assert decided.is_success, decided.text
 
 
 @dataclass

@@ -124,8 +124,8 @@ def test_first_launch_photo_result_and_asking_a_specialist(
     app.show("settings")
     shown = texts(screens.settings)
     assert f"Model: {app.controller.models.active().version}" in shown
-    assert "Signed in: ferme.ui" in shown
-    assert any("0 request(s) waiting to be sent" in t for t in shown)
+    lines = "\n".join(shown).splitlines()
+    assert "Signed in: ferme.ui" in lines and "0 request(s) waiting to be sent" in lines
 
 
 def test_asking_without_an_account_saves_then_offers_to_sign_in(
