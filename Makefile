@@ -6,10 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages the tests and the field app need (offscreen Kivy, headless Chromium).
-APT_PACKAGES := chromium
+# Kivy renders offscreen through SDL (SDL_VIDEODRIVER=offscreen, Mesa's software GL): no display
+# is needed; xvfb is there for running the app's window on a machine without one (xvfb-run).
+# xclip gives Kivy's text fields a cut buffer on Linux.
+APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xclip
 SETUP_STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test lint typecheck pytest pipeline clean
+.PHONY: setup run test lint typecheck pytest pipeline screenshots clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
 	@.ci/apt-ensure $(APT_PACKAGES)
@@ -33,7 +36,7 @@ lint: setup
 	ruff format --check .
 
 typecheck: setup
-	mypy model api
+	mypy model api mobile
 
 pytest: setup
 	pytest
@@ -41,6 +44,10 @@ pytest: setup
 ## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
 pipeline: setup
 	dvc repro
+
+## A picture of every screen of the field app, with real answers, into docs/screenshots/.
+screenshots: setup
+	iriis app --screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ def prepare(settings: Settings, offscreen: bool = False) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")  # not xsel/xclip, absent on most machines
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")  # xclip/xsel need an X display at copy time
     kivy_home = (settings.app_home / "kivy").resolve()
     kivy_home.mkdir(parents=True, exist_ok=True)  # Kivy creates the last folder only
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
