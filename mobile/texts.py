@@ -9,7 +9,6 @@ from model.i18n import Language, Profile
 
 TEXTS: dict[Language, dict[str, str]] = {
     "fr": {
-        "app_title": "IRIIS Phyto",
         # first launch
         "welcome_title": "Bienvenue",
         "welcome_intro": "Photographiez une plante malade, un insecte ou une mauvaise herbe : "
@@ -31,16 +30,13 @@ TEXTS: dict[Language, dict[str, str]] = {
         # photograph
         "photo_title": "Photographier",
         "photo_intro": "1 à 5 photos du même spécimen, nettes et bien éclairées.",
-        "take_photo": "Prendre une photo",
         "choose_photos": "Choisir des photos",
-        "add_photo": "Ajouter cette photo",
         "identify": "Identifier",
         "remove_photos": "Recommencer",
         "photos_selected": "{count} photo(s) sur 5",
         "too_many_photos": "5 photos au plus pour un même spécimen.",
         "working": "Identification en cours…",
         # result
-        "result_title": "Résultat",
         "not_recognised": "Sujet non reconnu",
         "likely_group": "Probablement : {group}",
         "confidence": "Confiance : {words} ({percent})",
@@ -79,12 +75,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "sync_failed": "Serveur injoignable; nouvel essai vers {when}",
         "waiting_to_send": "{count} demande(s) en attente d'envoi",
         "model_version": "Modèle : {version}",
-        "model_updated": "Nouveau modèle installé : {version}",
         "share": "Partager mes identifications avec le laboratoire (surveillance)",
         "clear_data": "Effacer les données locales",
         "clear_confirm": "Effacer les photos, les demandes et le compte de cet appareil?",
         "clear_unsent": "{count} demande(s) pas encore envoyée(s) seront perdues.",
-        "cleared": "Données locales effacées.",
         # navigation
         "nav_photo": "Photo",
         "nav_cases": "Demandes",
@@ -93,7 +87,6 @@ TEXTS: dict[Language, dict[str, str]] = {
         "no": "Non",
     },
     "en": {
-        "app_title": "IRIIS Phyto",
         "welcome_title": "Welcome",
         "welcome_intro": "Photograph a sick plant, an insect or a weed: the app identifies it, "
         "even with no network.",
@@ -113,15 +106,12 @@ TEXTS: dict[Language, dict[str, str]] = {
         "server_needed": "Give the server's address to sign in.",
         "photo_title": "Photograph",
         "photo_intro": "1 to 5 photos of the same specimen, sharp and well lit.",
-        "take_photo": "Take a photo",
         "choose_photos": "Choose photos",
-        "add_photo": "Add this photo",
         "identify": "Identify",
         "remove_photos": "Start again",
         "photos_selected": "{count} photo(s) of 5",
         "too_many_photos": "At most 5 photos of one specimen.",
         "working": "Identifying…",
-        "result_title": "Result",
         "not_recognised": "Not recognised",
         "likely_group": "Probably: {group}",
         "confidence": "Confidence: {words} ({percent})",
@@ -157,12 +147,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "sync_failed": "Server unreachable; next try around {when}",
         "waiting_to_send": "{count} request(s) waiting to be sent",
         "model_version": "Model: {version}",
-        "model_updated": "New model installed: {version}",
         "share": "Share my identifications with the lab (surveillance)",
         "clear_data": "Clear local data",
         "clear_confirm": "Delete the photos, requests and account from this device?",
         "clear_unsent": "{count} request(s) not sent yet will be lost.",
-        "cleared": "Local data cleared.",
         "nav_photo": "Photo",
         "nav_cases": "Requests",
         "nav_settings": "Settings",
