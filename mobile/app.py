@@ -17,7 +17,6 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.graphics.texture import Texture
-from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -27,17 +26,22 @@ from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import NoTransition, Screen
 from PIL import Image as PILImage
 
-from mobile.client import SyncError
 from mobile.controller import FieldController, Identified
-from mobile.presenter import CaseView, ResultView, clock_time, present_status
+from mobile.presenter import (
+    CaseView,
+    ResultView,
+    clock_time,
+    present_status,
+    sign_in_error,
+)
 from mobile.texts import PROFILE_NAMES, text
 from model.i18n import PROFILES, Language, Profile
+from model.identifier import MAX_PHOTOS
 from model.imaging import ImageError, decode_image
 
 log = logging.getLogger(__name__)
 
 KV_FILE = Path(__file__).with_name("field.kv")
-MAX_PHOTOS = 5
 THUMBNAIL_SIDE = 192
 # Band colours: a decision or a state at a glance, white text on each.
 TONES = {
@@ -91,6 +95,7 @@ class SignInForm(BoxLayout):
         app.in_background(
             lambda: app.controller.sign_in(server, username, password, create),
             lambda account: self._signed_in(account.username, create),
+            on_error=lambda error: self.show(sign_in_error(error, app.lang), "error"),
         )
 
     def _signed_in(self, username: str, created: bool) -> None:
@@ -113,7 +118,7 @@ class WelcomeScreen(Screen):
         grid = self.ids.profiles
         if not grid.children:
             for profile in PROFILES:
-                choice = Builder.load_string(_CHOICE)
+                choice = Factory.Choice(group="profile")
                 choice.profile = profile
                 choice.state = "down" if profile == preferences.profile else "normal"
                 grid.add_widget(choice)
@@ -142,13 +147,6 @@ class WelcomeScreen(Screen):
             )
         )
         app.show("photo")
-
-
-# A profile button; its ``profile`` attribute is set when it is made.
-_CHOICE = """
-Choice:
-    group: 'profile'
-"""
 
 
 class PhotoScreen(Screen):
@@ -195,17 +193,18 @@ class PhotoScreen(Screen):
         self.busy = True
         self.message = ""
         photos = list(self.photos)
+        thumbnails = [image.texture for image in reversed(self.ids.thumbnails.children)]
         app.in_background(
             lambda: app.controller.identify(photos),
-            lambda identified: self._identified(identified, photos),
+            lambda identified: self._identified(identified, thumbnails),
             on_error=self._failed,
         )
 
-    def _identified(self, identified: Identified, photos: list[bytes]) -> None:
+    def _identified(self, identified: Identified, thumbnails: list[Texture]) -> None:
         self.busy = False
         self.reset()
         app = FieldApp.get()
-        app.root.ids.result.present(identified, photos)
+        app.root.ids.result.present(identified, thumbnails)
         app.show("result")
 
     def _failed(self, error: Exception) -> None:
@@ -219,7 +218,7 @@ class PhotoScreen(Screen):
 class ResultScreen(Screen):
     observation_id = StringProperty("")
 
-    def present(self, identified: Identified, photos: list[bytes]) -> None:
+    def present(self, identified: Identified, thumbnails: list[Texture]) -> None:
         self.observation_id = identified.observation.id
         app = FieldApp.get()
         view: ResultView = identified.view
@@ -233,7 +232,7 @@ class ResultScreen(Screen):
             tone = "error" if view.retake else "info"
             body.add_widget(_widget("Band", view.reason, band=TONES[tone]))
         body.add_widget(_widget("Heading", view.confidence))
-        body.add_widget(_photo_row([texture(data) for data in photos]))
+        body.add_widget(_photo_row(thumbnails))
         if view.others:
             body.add_widget(_widget("Heading", app.t("others", app.lang)))
             for line in view.others:
@@ -461,12 +460,12 @@ class FieldApp(App):
                 on_error(outcome)
             else:
                 self.errors.append(outcome)
-                log.error("background call failed: %s", outcome)
+                log.error("background call failed", exc_info=outcome)
 
         def run() -> None:
             try:
                 outcome, failed = work(), False
-            except (ImageError, SyncError, OSError, ValueError) as exc:
+            except Exception as exc:  # a worker always reports back, or the screen would wait
                 outcome, failed = exc, True
             Clock.schedule_once(lambda _dt: finish(outcome, failed))
 

@@ -38,6 +38,7 @@ class Refused(SyncError):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
+        self.detail = detail
 
 
 class SignInNeeded(SyncError):

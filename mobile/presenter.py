@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mobile.client import Refused, SignInNeeded, Transient
 from mobile.outbox import Observation
 from mobile.texts import percent, text
 
@@ -196,3 +197,14 @@ def present_status(status: "Status", lang: Language) -> list[str]:
 def clock_time(epoch: float) -> str:
     """A moment as a grower reads it: local date and time to the minute."""
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def sign_in_error(error: Exception, lang: Language) -> str:
+    """Why signing in or registering failed, in the user's words."""
+    if isinstance(error, Transient):
+        return text("server_unreachable", lang)
+    if isinstance(error, SignInNeeded):
+        return text("wrong_password", lang)
+    if isinstance(error, Refused):
+        return text("refused_by_server", lang, detail=error.detail)
+    raise error  # not a failure of the network or the account: a bug, to be seen

@@ -27,6 +27,9 @@ TEXTS: dict[Language, dict[str, str]] = {
         "sign_in_first": "Connectez-vous pour joindre un spécialiste. Votre demande est déjà "
         "enregistrée sur l'appareil.",
         "server_needed": "Indiquez l'adresse du serveur pour vous connecter.",
+        "server_unreachable": "Le serveur ne répond pas : vérifiez l'adresse et le réseau.",
+        "wrong_password": "Nom d'utilisateur ou mot de passe incorrect.",
+        "refused_by_server": "Refusé par le serveur : {detail}",
         # photograph
         "photo_title": "Photographier",
         "photo_intro": "1 à 5 photos du même spécimen, nettes et bien éclairées.",
@@ -104,6 +107,9 @@ TEXTS: dict[Language, dict[str, str]] = {
         "sign_in_first": "Sign in to reach a specialist. Your request is already saved on this "
         "device.",
         "server_needed": "Give the server's address to sign in.",
+        "server_unreachable": "The server does not answer: check the address and the network.",
+        "wrong_password": "Wrong username or password.",
+        "refused_by_server": "Refused by the server: {detail}",
         "photo_title": "Photograph",
         "photo_intro": "1 to 5 photos of the same specimen, sharp and well lit.",
         "choose_photos": "Choose photos",

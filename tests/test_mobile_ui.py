@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mobile.controller import FieldController
+from mobile.localserver import free_port
 from mobile.prefs import Preferences
 from model.manifest import read_manifest
 from model.settings import Settings
@@ -33,6 +34,7 @@ def ui(kivy_ui: Any, phone_settings: Settings, bank_photo: Path) -> Iterator[Any
     app = kivy_ui.start(phone, photos_folder=bank_photo.parent)
     try:
         yield app
+        assert app.errors == []  # no background call failed unseen
     finally:
         kivy_ui.stop(app)
 
@@ -187,3 +189,25 @@ def test_clearing_local_data_returns_to_the_first_launch(
     kivy_ui.pump(app)
     assert screens.screens.current == "welcome"
     assert app.controller.outbox.cases() == [] and not app.controller.preferences.setup_done
+
+
+def test_sign_in_failures_are_said_in_the_users_words(
+    kivy_ui: Any, ui: Any, live_server: LiveServer
+) -> None:
+    app, form = ui, ui.root.ids.welcome.ids.sign_in
+    form.ids.username.text, form.ids.password.text = "ferme.inconnue", PASSWORD
+    press(form.ids.sign_in)
+    assert form.message == "Indiquez l'adresse du serveur pour vous connecter."
+    form.ids.server.text = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    press(form.ids.sign_in)
+    kivy_ui.pump(app)
+    assert form.message == "Le serveur ne répond pas : vérifiez l'adresse et le réseau."
+    form.ids.server.text = live_server.url
+    press(form.ids.sign_in)
+    kivy_ui.pump(app)
+    assert form.message == "Nom d'utilisateur ou mot de passe incorrect."
+    form.ids.password.text = "court"
+    press(form.ids.register)
+    kivy_ui.pump(app)
+    assert form.message.startswith("Refusé par le serveur : ") and "8" in form.message
+    assert not app.signed_in and not app.controller.account.signed_in
