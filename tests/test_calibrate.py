@@ -75,7 +75,9 @@ def test_calibration_ships_the_out_of_scope_score_that_catches_unknowns_best() -
 
     def mixed(n: int) -> Outputs:
         parts = [photos(n, label) for label in range(4)]
-        return Outputs(*(np.concatenate([getattr(p, f) for p in parts]) for f in Outputs.__annotations__))
+        return Outputs(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in Outputs.__annotations__)
+        )
 
     train, val = mixed(200), mixed(60)
     unknown = photos(80, None, shift=0.9)
