@@ -4,7 +4,8 @@ Validation photos are degraded step by step (darkened, blurred, shrunk), encoded
 identified like any upload; for each quality measure (``model.quality``), the threshold is the
 highest value under which the model gets at most ``max_accuracy`` of the degraded photos right
 (in bins of photos sorted by the measure): below it, an answer is mostly a guess and the user
-is better served by "retake the photo" or a specialist. The cost is reported as the share of clean validation photos the checks would flag.
+is better served by "retake the photo" or a specialist. The cost is reported as the share of
+clean validation photos the checks would flag.
 """
 
 import io
