@@ -7,7 +7,7 @@ hash up to a small Hamming distance.
 The hash is a 256-bit DCT hash: the signs of the 16x16 lowest frequencies of a 64x64 greyscale
 thumbnail against their median. The usual 64-bit version (8x8 of 32x32) was too coarse for
 this bank: different leaves laid on the same plain grey lab background matched at distance 6,
-while true near-duplicates ranged up to 10. With 256 bits, pairs up to 56 bits apart were
+while the true near-duplicates spread up to 16 bits apart. With 256 bits, pairs up to 56 bits apart were
 checked by eye (``notebooks/near_duplicates.ipynb``): almost all are the same photo or the same
 leaf in the same pose; from 58 on, most are different leaves.
 """
