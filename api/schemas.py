@@ -396,7 +396,9 @@ MODEL_FILE_EXAMPLE = {
 class ModelFileOut(BaseModel):
     model_config = _example(MODEL_FILE_EXAMPLE)
     name: str
-    kind: str = Field(description="bundle (a file of the model bundle) or gallery.")
+    kind: str = Field(
+        description="bundle: a file of the model bundle (the gallery pack will be `gallery`)."
+    )
     sha256: str
     size: int
     url: str
