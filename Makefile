@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xclip
 SETUP_STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test lint typecheck pytest pipeline screenshots clean
+.PHONY: setup run test lint typecheck pytest pipeline notebooks screenshots clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
 	@.ci/apt-ensure $(APT_PACKAGES)
@@ -44,6 +44,10 @@ pytest: setup
 ## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
 pipeline: setup
 	dvc repro
+
+## Re-execute the analyses of notebooks/ in place, outputs embedded (a few minutes).
+notebooks: setup
+	$(BIN)/python notebooks/execute.py
 
 ## A picture of every screen of the field app, with real answers, into docs/screenshots/.
 screenshots: setup

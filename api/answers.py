@@ -26,8 +26,9 @@ from api.schemas import (
 from api.services.queue import expected_response_hours
 from model.catalog import Catalog
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
-from model.result import Decision
+from model.result import Decision, Reason
 from model.settings import Settings
+from model.wording import confidence_words, decision_words, reason_words
 
 
 def language(value: str) -> Language:
@@ -139,6 +140,9 @@ def identification_out(
         model_version=identification.model_version,
         decision=identification.decision,  # type: ignore[arg-type]
         reason=result.get("reason"),
+        decision_words=decision_words(Decision(identification.decision), lang),
+        reason_words=reason_words(Reason(result["reason"]), lang) if result.get("reason") else None,
+        confidence_words=confidence_words(identification.probability, lang),
         label=identification.label,
         name=label_name(catalog, identification.label, lang),
         probability=identification.probability,

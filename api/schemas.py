@@ -247,6 +247,9 @@ IDENTIFICATION_EXAMPLE = {
     "model_version": "2026.06.1",
     "decision": "needs_specialist",
     "reason": "low_confidence",
+    "decision_words": "Un spécialiste doit confirmer",
+    "reason_words": "le modèle n'est pas assez sûr de lui",
+    "confidence_words": "possible",
     "label": "apple.scab",
     "name": "Tavelure du pommier",
     "probability": 0.62,
@@ -277,6 +280,9 @@ class IdentificationOut(BaseModel):
     model_version: str
     decision: Literal["accepted", "needs_specialist", "out_of_scope"]
     reason: str | None
+    decision_words: str = Field(description="The decision in words (model/wording.py).")
+    reason_words: str | None = Field(description="Why, in words fit for the user.")
+    confidence_words: str = Field(description="The top probability in words.")
     label: str = Field(description="The top label, whatever the decision.")
     name: str
     probability: float
@@ -390,7 +396,9 @@ MODEL_FILE_EXAMPLE = {
 class ModelFileOut(BaseModel):
     model_config = _example(MODEL_FILE_EXAMPLE)
     name: str
-    kind: str = Field(description="bundle (a file of the model bundle) or gallery.")
+    kind: str = Field(
+        description="bundle: a file of the model bundle (the gallery pack will be `gallery`)."
+    )
     sha256: str
     size: int
     url: str

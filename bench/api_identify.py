@@ -157,6 +157,8 @@ def main() -> None:
     figures = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        # Other work on the machine skews the figures: the 1-minute load average at the end.
+        "load_average": round(os.getloadavg()[0], 1),
         "workers": args.workers,
         "database": "postgresql" if args.database_url else "sqlite",
         "photo_bytes_median": int(statistics.median(len(p) for p in photos)),

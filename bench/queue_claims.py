@@ -146,6 +146,8 @@ def main() -> None:
     figures = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        # Other work on the machine skews the figures: the 1-minute load average at the end.
+        "load_average": round(os.getloadavg()[0], 1),
         "specialists": args.specialists,
         "cases": args.cases,
         "claims": sum(claimed.values()),

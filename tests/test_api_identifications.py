@@ -97,6 +97,8 @@ def test_the_answer_combines_result_catalog_and_photos(
     assert [item["label"] for item in body["top_k"]] == [s.label for s in expected.top_k]
     assert body["model_version"] == identifier.version
     assert body["language"] == "en" and body["profile"] == "grower"
+    assert body["decision_words"] == "Identification accepted" and body["reason_words"] is None
+    assert body["confidence_words"] in ("very likely", "likely", "possible", "uncertain")
     assert body["catalog"]["label"] == expected.label and body["catalog"]["profile"] == "grower"
     assert body["name"] == body["catalog"]["name"]  # English name
     assert body["located"] is True and "46.8123" not in response.text
