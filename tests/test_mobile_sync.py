@@ -15,6 +15,7 @@ from mobile.prefs import SyncState
 from mobile.sync import backoff_delay
 from model.settings import Settings
 from tests.mobile_support import (
+    PASSWORD,
     Fault,
     FaultProxy,
     LiveServer,
@@ -206,7 +207,7 @@ def test_a_request_waits_for_a_sign_in_then_goes(
     report = phone.sync()
     assert report.sign_in_needed and report.sent == 0
     assert phone.prefs.load(SyncState).failures == 0  # waiting for the user is no failure
-    phone.sign_in(live_server.url, "ferme.later", "champ de fraises 2026", create=True)
+    phone.sign_in(live_server.url, "ferme.later", PASSWORD, create=True)
     report = phone.sync()
     assert report.sent == 1
     judge(live_server, [phone.outbox.get(asked)])
@@ -263,3 +264,25 @@ def test_a_photo_the_server_refuses_is_not_sent_again(
     assert phone.sync().refused == 0
     assert asked not in live_server.records()
     assert phone.cases()[0].state == "Refusée par le serveur"
+
+
+def test_an_expired_session_is_renewed_or_asks_for_a_sign_in(
+    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+) -> None:
+    phone = signed_in_phone(phone_settings, live_server.url, "ferme.session")
+    first = ask_about(phone, [test_photos[0]])
+    account = phone.account
+    # The access token is refused (expired): the refresh token renews it, the upload goes on.
+    phone.prefs.save(replace(account, access_token="expired.access.token"))
+    assert phone.sync().sent == 1
+    renewed = phone.account
+    assert renewed.signed_in and renewed.access_token not in ("expired.access.token", "")
+    # The refresh token is refused too: the request waits for the user to sign in again.
+    second = ask_about(phone, [test_photos[1]])
+    phone.prefs.save(replace(renewed, access_token="expired", refresh_token="revoked"))
+    report = phone.sync()
+    assert report.sign_in_needed and report.sent == 0 and not phone.account.signed_in
+    assert phone.prefs.load(SyncState).failures == 0
+    phone.sign_in(live_server.url, "ferme.session", PASSWORD, create=False)
+    assert phone.sync().sent == 1
+    judge(live_server, [phone.outbox.get(first), phone.outbox.get(second)])
