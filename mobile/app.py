@@ -34,6 +34,7 @@ from mobile.presenter import (
     present_status,
     sign_in_error,
 )
+from mobile.sync import SyncReport
 from mobile.texts import PROFILE_NAMES, text
 from model.i18n import PROFILES, Language, Profile
 from model.identifier import MAX_PHOTOS
@@ -309,7 +310,7 @@ class SettingsScreen(Screen):
         self.syncing = True
         FieldApp.get().sync_now(on_done=self._synced)
 
-    def _synced(self, _report: object) -> None:
+    def _synced(self, _report: SyncReport) -> None:
         self.syncing = False
         self.refresh()
 
@@ -471,16 +472,18 @@ class FieldApp(App):
 
         threading.Thread(target=run, daemon=True).start()
 
-    def sync_now(self, on_done: Callable[[Any], None] | None = None) -> None:
-        def finished(report: Any) -> None:
+    def sync_now(self, on_done: Callable[[SyncReport], None] | None = None) -> None:
+        def finished(report: SyncReport) -> None:
             if self.root.ids.screens.current == "cases":
                 self.root.ids.cases.refresh()
+            if report.model:  # load the new model now rather than on the next photo
+                self.in_background(self.controller.recognizer, lambda _recognizer: None)
             if on_done:
                 on_done(report)
 
         self.in_background(self.controller.sync, finished)
 
-    def report_request(self, report: Any) -> None:
+    def report_request(self, report: SyncReport) -> None:
         """Tell the user what became of the request just made."""
         result = self.root.ids.result
         observation = self.controller.outbox.get(result.observation_id)

@@ -97,10 +97,11 @@ class FieldController:
         return self._catalog
 
     def recognizer(self) -> Recognizer:
-        """The identifier on the active model, loaded on first use and again after an update."""
+        """The identifier on the active model, loaded (and the model verified) on first use and
+        again after an update, not on every photo."""
         with self._load_lock:
-            active = self.models.active()
-            if self._recognizer is None or self._recognizer.version != active.version:
+            if self._recognizer is None:
+                active = self.models.active()
                 self._recognizer = Recognizer(active, self.catalog, self.settings.app_model_threads)
             return self._recognizer
 
@@ -136,7 +137,11 @@ class FieldController:
         """One pass now, after the one already running if any (its report may predate a request
         the user just made)."""
         with self._sync_lock:
-            return self.syncer.run(update=update)
+            report = self.syncer.run(update=update)
+        if report.model:
+            with self._load_lock:
+                self._recognizer = None  # the next photo loads the new model
+        return report
 
     def status(self) -> Status:
         return Status(

@@ -99,6 +99,8 @@ class ModelStore:
         if not self.root.is_dir():
             return
         active = self.active()
+        if active.builtin:  # nothing downloaded is usable: forget it, a later sync fetches again
+            (self.root / CURRENT).unlink(missing_ok=True)
         for folder in self.root.iterdir():
             if folder.is_dir() and folder != active.folder:
                 log.info("removing unused model folder %s", folder.name)

@@ -88,6 +88,9 @@ def test_a_damaged_installed_model_falls_back_to_the_builtin_one(
     fallback = phone.models.active()
     assert fallback.builtin and fallback.version != NEWER
     assert _identifies(phone, test_photos[0]) == fallback.version
+    phone.start()  # the next start forgets the damaged download; the next sync fetches it again
+    assert list((phone_settings.app_home / "models").iterdir()) == []
+    assert phone.sync().model == NEWER
 
 
 def test_the_app_killed_during_a_download_keeps_its_model(
