@@ -37,7 +37,6 @@ class Transient(SyncError):
 class Refused(SyncError):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"{status}: {detail}")
-        self.status = status
         self.detail = detail
 
 

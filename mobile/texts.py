@@ -180,7 +180,6 @@ PROFILE_NAMES: dict[Language, dict[Profile, str]] = {
     },
 }
 
-LANGUAGE_NAMES: dict[Language, str] = {"fr": "Français", "en": "English"}
 
 
 def text(key: str, lang: Language, **values: object) -> str:
