@@ -181,7 +181,6 @@ PROFILE_NAMES: dict[Language, dict[Profile, str]] = {
 }
 
 
-
 def text(key: str, lang: Language, **values: object) -> str:
     return TEXTS[lang][key].format(**values)
 
