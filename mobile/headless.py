@@ -14,19 +14,11 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.base import EventLoop
-from kivy.config import Config
+from kivy.core.window import Window
 from kivy.lang import Builder
 
 from mobile.app import FieldApp
 from mobile.controller import FieldController
-
-# A phone held upright (pixels); the screenshots in the README are this size. Set before the
-# window exists: resizing an offscreen window afterwards leaves part of it undrawn.
-PHONE_SIZE = (540, 1000)
-Config.set("graphics", "width", str(PHONE_SIZE[0]))
-Config.set("graphics", "height", str(PHONE_SIZE[1]))
-
-from kivy.core.window import Window  # noqa: E402  (creates the window, at the size above)
 
 
 def start(controller: FieldController, photos_folder: Path | None = None) -> FieldApp:

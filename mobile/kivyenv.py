@@ -2,12 +2,16 @@
 
 Kivy reads these variables once, at import: it would otherwise parse the command line of
 ``iriis`` or pytest as its own, write its configuration and logs under ``~/.kivy``, and replace
-the logging set up by ``model.log``.
+the logging set up by ``model.log``. The window's size must likewise be set before the window
+exists: resizing an offscreen window afterwards leaves part of it undrawn.
 """
 
 import os
 
 from model.settings import Settings
+
+# A phone held upright, in pixels: the desktop window and the screenshots in the README.
+PHONE_SIZE = (540, 1000)
 
 
 def prepare(settings: Settings, offscreen: bool = False) -> None:
@@ -22,3 +26,7 @@ def prepare(settings: Settings, offscreen: bool = False) -> None:
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
     if offscreen:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    from kivy.config import Config  # the first import of kivy: reads the variables above
+
+    Config.set("graphics", "width", str(PHONE_SIZE[0]))
+    Config.set("graphics", "height", str(PHONE_SIZE[1]))
