@@ -21,11 +21,16 @@ from mobile.app import FieldApp
 from mobile.controller import FieldController
 
 
-def start(controller: FieldController, photos_folder: Path | None = None) -> FieldApp:
-    """Build the app and show its first screen, as ``App.run()`` would before its loop."""
+def start(
+    controller: FieldController, photos_folder: Path | None = None, settle: bool = True
+) -> FieldApp:
+    """Build the app and draw its first screen, as ``App.run()`` would before its loop; with
+    ``settle``, also wait for what it started in the background (loading the identifier)."""
     app = FieldApp(controller, photos_folder)
     app._run_prepare()  # App.run() without its endless loop: the caller drives the frames
-    pump(app)
+    EventLoop.idle()
+    if settle:
+        pump(app)
     return app
 
 
