@@ -60,6 +60,19 @@ class ResultView:
     model_version: str
 
 
+def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
+    """What an answer is called, on the result screen and in the list of requests: the label's
+    name only when the answer is that label (``result`` is ``Identification.to_dict()``, fresh
+    or stored)."""
+    if result.get("reason") in RETAKE_REASONS:
+        return text("retake_title", lang)
+    if result["decision"] == Decision.OUT_OF_SCOPE:
+        return text("not_recognised", lang)
+    if result.get("group"):
+        return text("likely_group", lang, group=catalog.group_name(result["group"]["group"], lang))
+    return catalog.name(result["label"], lang)
+
+
 def present_result(
     result: Identification,
     catalog: Catalog,
@@ -70,17 +83,11 @@ def present_result(
     top = result.top_k[0]
     name = catalog.name(top.label, lang)
     entry = catalog.entry(top.label)
-    out_of_scope = result.decision is Decision.OUT_OF_SCOPE
-    if out_of_scope:
-        title = text("not_recognised", lang)
-    elif result.group:
-        title = text("likely_group", lang, group=catalog.group_name(result.group.group, lang))
-    else:
-        title = name
-    reason = _sentence(reason_words(result.reason, lang)) if result.reason else None
-    # When the answer is the label itself the list is the next ones; otherwise the top label
-    # is a possibility among others and is listed first.
-    listed = result.top_k if (out_of_scope or result.group) else result.top_k[1:]
+    retake = result.reason in RETAKE_REASONS
+    unknown = result.decision is Decision.OUT_OF_SCOPE
+    # The answer is the top label itself, or else that label is one possibility among others.
+    is_label = not (retake or unknown or result.group)
+    listed = result.top_k[1:] if is_label else result.top_k
     others = [
         Line(catalog.name(s.label, lang), percent(s.probability, lang))
         for s in listed
@@ -90,15 +97,17 @@ def present_result(
         SimilarPhoto(n.photo_id, catalog.name(n.label, lang), percent(n.similarity, lang), n.source)
         for n in result.neighbours
     ]
-    if out_of_scope:
-        advice_title, advice = text("advice", lang), text("advice_unknown", lang)
+    if retake or unknown:
+        advice_title = text("advice", lang)
+        advice = text("advice_retake" if retake else "advice_unknown", lang)
+    elif result.decision is Decision.ACCEPTED:
+        advice_title, advice = text("advice", lang), catalog.advice(top.label, profile, lang)
     else:
-        accepted = result.decision is Decision.ACCEPTED
-        advice_title = text("advice", lang) if accepted else text("advice_if", lang, name=name)
+        advice_title = text("advice_if", lang, name=name)
         advice = catalog.advice(top.label, profile, lang)
     return ResultView(
-        title=title,
-        subtitle="" if out_of_scope or result.group else (entry.scientific_name or ""),
+        title=headline(result.to_dict(), catalog, lang),
+        subtitle=(entry.scientific_name or "") if is_label else "",
         confidence=text(
             "confidence",
             lang,
@@ -107,14 +116,14 @@ def present_result(
         ),
         decision=decision_words(result.decision, lang),
         decision_code=result.decision.value,
-        reason=reason,
-        retake=result.reason in RETAKE_REASONS,
+        reason=_sentence(reason_words(result.reason, lang)) if result.reason else None,
+        retake=retake,
         others=others,
         similar=similar,
         similar_note=None if gallery_installed else text("no_gallery", lang),
         advice_title=advice_title,
         advice=advice,
-        regulated=text("regulated", lang) if entry.regulated and not out_of_scope else None,
+        regulated=text("regulated", lang) if entry.regulated and not (retake or unknown) else None,
         model_version=result.model_version,
     )
 
@@ -147,13 +156,6 @@ def case_state(observation: Observation) -> str:
     if observation.upload == "sent" and observation.ask_state != "pending":
         return "sent"
     return "waiting"
-
-
-def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
-    """What an on-device answer is called in lists: its label, unless out of scope."""
-    if result.get("decision") == Decision.OUT_OF_SCOPE:
-        return text("not_recognised", lang)
-    return catalog.name(result["label"], lang)
 
 
 def present_case(observation: Observation, catalog: Catalog, lang: Language) -> CaseView:

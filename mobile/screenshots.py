@@ -55,6 +55,12 @@ def _darkened(source: Path, folder: Path) -> Path:
     return path
 
 
+def _listed(chooser: Any, photo: Path) -> bool:
+    """Whether the file chooser has finished listing the folder holding ``photo``."""
+    busy = any(type(w).__name__ == "FileChooserProgress" for w in chooser.children)
+    return str(photo) in chooser.files and not busy
+
+
 def _ask_popup(app: Any) -> Any:
     return next(w for w in app.root_window.children if type(w).__name__ == "AskPopup")
 
@@ -84,7 +90,7 @@ def save_screenshots(settings: Settings, out_dir: Path) -> list[Path]:
         def identify(photos: list[Path]) -> None:
             screen = screens.photo
             screen.ids.chooser.path = str(photos[0].parent)
-            headless.pump(app, until=lambda: str(photos[0]) in screen.ids.chooser.files)
+            headless.pump(app, until=lambda: _listed(screen.ids.chooser, photos[0]))
             screen.ids.chooser.selection = [str(p) for p in photos]
             screen.add_selected()
             screen.identify()
@@ -109,10 +115,11 @@ def save_screenshots(settings: Settings, out_dir: Path) -> list[Path]:
             screens.welcome.finish()
 
             screen = screens.photo
-            headless.pump(app, until=lambda: str(accepted[0]) in screen.ids.chooser.files)
+            headless.pump(app, until=lambda: _listed(screen.ids.chooser, accepted[0]))
             screen.ids.chooser.selection = [str(p) for p in accepted]
             screen.add_selected()
-            screen.ids.chooser.selection = [str(p) for p in accepted]
+            screen.ids.chooser.selection = [str(p) for p in accepted]  # shown chosen
+            headless.pump(app, until=lambda: _listed(screen.ids.chooser, accepted[0]))
             shot("02-photograph")
             screen.identify()
             headless.pump(app, until=lambda: screens.screens.current == "result")

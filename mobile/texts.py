@@ -41,6 +41,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "working": "Identification en cours…",
         # result
         "not_recognised": "Sujet non reconnu",
+        "retake_title": "Photo à reprendre",
         "likely_group": "Probablement : {group}",
         "confidence": "Confiance : {words} ({percent})",
         "others": "Autres possibilités",
@@ -51,6 +52,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "advice_if": "Que faire, si c'est bien « {name} »",
         "advice_unknown": "Le modèle ne connaît pas ce sujet. Demandez l'avis d'un spécialiste "
         "du laboratoire.",
+        "advice_retake": "Reprenez la photo comme indiqué ci-dessus. Si ce n'est pas possible, "
+        "un spécialiste du laboratoire peut quand même regarder celle-ci.",
         "regulated": "Organisme réglementé : signalez-le au laboratoire.",
         "saved_on_device": "Enregistré sur cet appareil.",
         "ask_specialist": "Demander à un spécialiste",
@@ -119,6 +122,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "too_many_photos": "At most 5 photos of one specimen.",
         "working": "Identifying…",
         "not_recognised": "Not recognised",
+        "retake_title": "Take the photo again",
         "likely_group": "Probably: {group}",
         "confidence": "Confidence: {words} ({percent})",
         "others": "Other possibilities",
@@ -128,6 +132,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "advice": "What to do",
         "advice_if": "What to do, if it is \u201c{name}\u201d",
         "advice_unknown": "The model does not know this subject. Ask a specialist of the lab.",
+        "advice_retake": "Take the photo again as said above. If you cannot, a specialist of the "
+        "lab can still look at this one.",
         "regulated": "Regulated organism: report it to the lab.",
         "saved_on_device": "Saved on this device.",
         "ask_specialist": "Ask a specialist",

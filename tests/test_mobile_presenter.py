@@ -91,6 +91,10 @@ def test_a_dark_photo_asks_for_another(catalog: Catalog) -> None:
         _result(Decision.NEEDS_SPECIALIST, Reason.TOO_DARK), catalog, "fr", "grower", False
     )
     assert view.retake and view.reason == "La photo est trop sombre : reprenez-la à la lumière."
+    assert view.title == "Photo à reprendre" and view.subtitle == ""  # no label named
+    assert (
+        view.advice == TEXTS["fr"]["advice_retake"] and view.others[0].name == "Tavelure du pommier"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +137,14 @@ def test_a_dark_or_blurry_bank_photo_gets_the_retake_hint(
     image.save(buffer, format="JPEG", quality=92)
     view = phone.identify([buffer.getvalue()]).view
     assert view.retake and view.decision_code == "needs_specialist"
-    assert "Reprenez-la" in (view.reason or "") or "reprenez-la" in (view.reason or "")
+    assert view.title == "Photo à reprendre" and "reprenez-la" in (view.reason or "")
 
 
 def test_case_states_in_words(tmp_path: Path, catalog: Catalog) -> None:
     outbox = Outbox(tmp_path)
-    observation = outbox.ask(outbox.record([b"photo"], {"label": "apple.scab"}).id, "Que faire?")
+    observation = outbox.ask(
+        outbox.record([b"photo"], {"label": "apple.scab", "decision": "accepted"}).id, "Que faire?"
+    )
     assert present_case(observation, catalog, "fr").state == "En attente d'envoi"
     case = {"id": "c1", "identification_id": "s1", "status": "open"}
     outbox.mark_sent(observation.id, True, {"id": "s1", "case": case})
