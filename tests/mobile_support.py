@@ -267,15 +267,22 @@ def live_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def phone_settings(tmp_path: Path, settings: Settings) -> Settings:
-    """The app's settings on a phone of its own; short timeouts keep the fault tests quick."""
+    """The app's settings on a phone of its own. The timeout stays generous: a server under load
+    (the first identification loads its model) must not fail a test by accident; the tests of
+    slowness shorten it themselves (``impatient``)."""
     return settings.model_copy(
         update={
             "home": tmp_path / "phone",
-            "app_request_timeout_s": 3.0,
+            "app_request_timeout_s": 60.0,
             "app_sync_backoff_s": 2.0,
             "app_sync_backoff_max_s": 30.0,
         }
     )
+
+
+def impatient(settings: Settings) -> Settings:
+    """The same phone, giving up on an answer after 3 s."""
+    return settings.model_copy(update={"app_request_timeout_s": 3.0})
 
 
 def signed_in_phone(settings: Settings, server_url: str, username: str) -> FieldController:

@@ -19,6 +19,7 @@ from tests.mobile_support import (
     Fault,
     FaultProxy,
     LiveServer,
+    impatient,
     judge,
     signed_in_phone,
     sync_in_a_process,
@@ -113,15 +114,15 @@ def test_slow_server(
     live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
 ) -> None:
     proxy = FaultProxy(live_server.port)
-    phone = signed_in_phone(phone_settings, proxy.url, "ferme.slow")
+    phone = signed_in_phone(impatient(phone_settings), proxy.url, "ferme.slow")
     asked = [ask_about(phone, [photo]) for photo in test_photos[:3]]
     # The first answer comes after the phone's timeout (3 s): the phone gives up, the server
     # has committed; the retry must find that record rather than make a second.
-    proxy.inject(Fault("delay_response", UPLOAD, delay=5.0))
+    proxy.inject(Fault("delay_response", UPLOAD, delay=6.0))
     report = phone.sync()
     assert report.sent == 0 and "ReadTimeout" in (report.error or "")
     assert phone.prefs.load(SyncState).failures == 1
-    report = phone.sync()
+    report = FieldController(phone_settings).sync()  # later, the network answers in time
     assert report.sent == 3
     judge(live_server, [phone.outbox.get(i) for i in asked])
 
@@ -132,10 +133,10 @@ def test_repeated_retries_through_every_fault(
     """Twelve requests, a fault on most uploads, passes from two threads at once, until the
     outbox is empty: still exactly one record and one case per request."""
     proxy = FaultProxy(live_server.port)
-    phone = signed_in_phone(phone_settings, proxy.url, "ferme.retries")
+    phone = signed_in_phone(impatient(phone_settings), proxy.url, "ferme.retries")
     asked = [ask_about(phone, [photo]) for photo in test_photos[:12]]
     for kind in ("cut", "drop_response", "delay_response", "cut", "drop_response") * 2:
-        proxy.inject(Fault(kind, UPLOAD, after=5_000, delay=4.0))
+        proxy.inject(Fault(kind, UPLOAD, after=5_000, delay=6.0))
     other = FieldController(phone_settings)  # a second sync on the same storage, concurrently
     passes = 0
     while phone.outbox.due() and passes < 40:
