@@ -258,7 +258,7 @@ class ResultScreen(Screen):
         body = self.ids.body
         band = _widget("Band", message, band=TONES[tone])
         body.add_widget(band)
-        body.parent.scroll_to(band)
+        body.parent.scroll_to(band, animate=False)  # an animation would outlive this answer
 
 
 class AskPopup(Popup):
