@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 APT_PACKAGES :=
 SETUP_STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test lint typecheck pytest pipeline clean
+.PHONY: setup run test lint typecheck pytest pipeline notebooks clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
 	@.ci/apt-ensure $(APT_PACKAGES)
@@ -40,6 +40,10 @@ pytest: setup
 ## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
 pipeline: setup
 	dvc repro
+
+## Re-execute the analyses of notebooks/ in place, outputs embedded (a few minutes).
+notebooks: setup
+	$(BIN)/python notebooks/execute.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from model.settings import get_settings
 
 COMMAND_MODULES = (
     "model.commands",
+    "model.identify_cli",
     "training.commands",
     "api.commands",
     "mobile.commands",

@@ -126,10 +126,18 @@ def decide(
     version: str = "",
 ) -> Identification:
     """The decision for the photos of one specimen: the one place where the outputs of the
-    network for 1 to 5 photos become an answer (evaluation calls it too)."""
-    probabilities = policy.probabilities(logits).mean(axis=0)
-    ood = float(policy.ood(logits, embeddings).mean())
+    network for 1 to 5 photos become an answer (evaluation calls it too). The rules, in order,
+    are those of ``model.policy``."""
+    problems = [policy.quality_problem(q) for q in qualities] or [None] * len(logits)
+    usable = np.array([problem is None for problem in problems])
+    if not usable.any():
+        usable[:] = True  # judge anyway, for the top labels shown; a specialist decides
+    combined = logits[usable].mean(axis=0, keepdims=True)
+    probabilities = policy.probabilities(combined)[0]
+    ood = float(policy.ood(logits[usable], embeddings[usable]).mean())
     decision, reason = policy.decide(probabilities, ood)
+    if all(problem is not None for problem in problems):
+        decision, reason = Decision.NEEDS_SPECIALIST, problems[0]
     order = np.argsort(-probabilities)[:TOP_K]
     top_k = [LabelScore(labels[i], round(float(probabilities[i]), 6)) for i in order]
     group = None

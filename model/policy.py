@@ -5,7 +5,14 @@ comes from ``calibration.json`` in the bundle, chosen on the validation split by
 ``training/calibrate.py`` (evaluation runs this same code, so the figures in the model card are
 those of what ships):
 
-1. Probabilities are the softmax of ``logits / temperature`` (temperature scaling).
+0. A photo too dark, too blurry or too small to judge (``quality`` thresholds on
+   ``model.quality`` measures, set where the model's accuracy on degraded validation photos
+   collapses) needs a specialist, or a better photo; with several photos of one specimen, the
+   photos that pass are used and the others set aside.
+1. Probabilities are the softmax of ``logits / temperature`` (temperature scaling); several
+   photos of one specimen are combined by averaging their logits (the geometric mean of their
+   probabilities), which measured better than averaging probabilities or keeping the most
+   confident photo (``training/specimens.py``, ``metrics/specimens.json``).
 2. Out of scope when the out-of-scope score (higher = less like the training photos) is above
    ``ood_threshold``. The score's method is chosen at calibration among energy, maximum logit,
    maximum probability and two Mahalanobis distances of the embedding (to the nearest label,
@@ -22,6 +29,13 @@ from typing import Any
 import numpy as np
 
 from model.result import Decision, Reason
+
+# Quality measure -> the reason given when a photo falls below its threshold.
+QUALITY_REASONS = {
+    "brightness": Reason.TOO_DARK,
+    "sharpness": Reason.TOO_BLURRY,
+    "min_side": Reason.TOO_SMALL,
+}
 
 OOD_METHODS = ("energy", "max_logit", "max_probability", "mahalanobis", "class_mahalanobis")
 
@@ -113,6 +127,8 @@ class Policy:
     ood_method: str = "max_probability"
     ood_threshold: float = float("inf")
     mahalanobis: Mahalanobis | None = None
+    # Minimum of each quality measure (model.quality); a missing one is not checked.
+    quality: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
@@ -120,6 +136,14 @@ class Policy:
 
     def ood(self, logits: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         return ood_scores(self.ood_method, logits, embeddings, self.temperature, self.mahalanobis)
+
+    def quality_problem(self, quality: dict[str, float]) -> Reason | None:
+        """Why a photo is too poor to judge, or None when it is fine."""
+        for measure, reason in QUALITY_REASONS.items():
+            minimum = self.quality.get(measure)
+            if minimum is not None and quality.get(measure, float("inf")) < minimum:
+                return reason
+        return None
 
     def decide(self, probabilities: np.ndarray, ood_score: float) -> tuple[Decision, Reason | None]:
         """The decision for one photo (or one combined specimen) from its probabilities."""
@@ -140,12 +164,13 @@ class Policy:
             "ood_method": self.ood_method,
             "ood_threshold": self.ood_threshold,
             "mahalanobis": self.mahalanobis.to_dict() if self.mahalanobis else None,
+            "quality": self.quality,
             **self.extras,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Policy":
-        known = {"temperature", "accept_threshold", "ambiguity_margin", "ood_method"}
+        known = {"temperature", "accept_threshold", "ambiguity_margin", "ood_method", "quality"}
         stats = data.get("mahalanobis")
         return cls(
             **{k: data[k] for k in known if k in data},

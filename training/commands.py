@@ -88,6 +88,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from training.calibrate import CalibrateParams
     from training.params import load_params
+    from training.quality import QualityParams
     from training.release import ExportParams, export_bundle
 
     settings = get_settings()
@@ -101,6 +102,7 @@ def _export(args: argparse.Namespace) -> int:
         settings.bank_dir,
         params,
         load_params("calibrate", CalibrateParams),
+        load_params("quality", QualityParams),
     )
     settings.metrics_dir.mkdir(parents=True, exist_ok=True)
     (settings.metrics_dir / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -33,6 +33,7 @@ from training.metrics import (
     summary,
 )
 from training.outputs import collect
+from training.specimens import compare
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def evaluate_bundle(
         if variant == "fp32":
             fp32_predictions = scored.predictions
             write_plots(scored, identifier.labels, metrics_dir)
+            specimens = compare(identifier.policy, identifier.labels, test_out)
+            (metrics_dir / "specimens.json").write_text(json.dumps(specimens, indent=2) + "\n")
         else:
             results[variant]["top1_agreement_with_fp32"] = float(
                 np.mean(scored.predictions == fp32_predictions)

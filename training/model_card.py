@@ -105,7 +105,7 @@ def render(
             f"| {m['accepted_precision']:.3f} | {m['coverage']:.3f} |"
         )
     if ablations:
-        lines += ["", "## The lab-to-field gap", "", ablations.get("summary", "")]
+        lines += _ablation_lines(ablations)
     lines += [
         "",
         "## Known limits",
@@ -121,6 +121,32 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _ablation_lines(ablations: dict[str, Any]) -> list[str]:
+    """The field-gap comparison (``training/ablations.py``) as a table."""
+    sets = list(ablations["photos"])
+    lines = [
+        "",
+        "## The lab-to-field gap",
+        "",
+        "Top-1 accuracy of networks trained alike (shorter runs than the release) but for "
+        "compositing lab leaves on field backgrounds and for leaving apple field photos out "
+        "(`python -m training.ablations`, `metrics/ablations.json`). Photos per set: "
+        + ", ".join(f"{name} {count}" for name, count in ablations["photos"].items())
+        + ".",
+        "",
+        "| run | epochs | composite | field photos left out | " + " | ".join(sets) + " |",
+        "|---|---:|---:|---|" + "---:|" * len(sets),
+    ]
+    for name, run in ablations["runs"].items():
+        lines.append(
+            f"| {name} | {run['epochs']} | {run['composite_probability']} "
+            f"| {', '.join(run['exclude_field_hosts']) or 'none'} | "
+            + " | ".join(f"{run[s]:.3f}" for s in sets)
+            + " |"
+        )
+    return lines
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

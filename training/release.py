@@ -3,10 +3,12 @@
 Steps: export the graph; check it against torch on validation photos (probabilities within
 1e-4); quantise a static int8 copy calibrated on training photos of every label; run the fp32
 graph through the shipped identifier on the training, validation and blueberry photos and
-calibrate the decision policy (``training.calibrate``). ``iriis evaluate`` then measures the
+calibrate the decision policy (``training.calibrate``) and the photo-quality checks
+(``training.quality``). ``iriis evaluate`` then measures the
 bundle on the test split and writes its model card and manifest, which completes it.
 """
 
+import dataclasses
 import logging
 import random
 from collections import defaultdict
@@ -25,6 +27,7 @@ from training.calibrate import CalibrateParams, calibrate
 from training.data import Record, read_records, readable
 from training.export import export_onnx, load_trained, quantize_int8, write_json
 from training.outputs import collect
+from training.quality import QualityParams, calibrate_quality
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ def export_bundle(
     bank_dir: Path,
     params: ExportParams,
     calibrate_params: CalibrateParams,
+    quality_params: QualityParams,
 ) -> dict[str, Any]:
     network, state = load_trained(weights)
     config = PreprocessConfig.from_dict(state["preprocess"])
@@ -87,8 +91,14 @@ def export_bundle(
     unknown = [r for r in records if r.split == "unknown" and r.host == CALIBRATION_HOST]
     unknown_out, _ = collect(identifier, unknown, bank_dir, "unknown (blueberry)")
     policy, report = calibrate(train_out, val_out, unknown_out, calibrate_params)
+    quality, quality_report = calibrate_quality(identifier, val, bank_dir, quality_params)
+    policy = dataclasses.replace(policy, quality=quality)
     write_json(folder / "calibration.json", policy.to_dict())
-    return {"parity_max_probability_difference": parity, "calibration": report}
+    return {
+        "parity_max_probability_difference": parity,
+        "calibration": report,
+        "quality": quality_report,
+    }
 
 
 def check_parity(

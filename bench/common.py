@@ -1,0 +1,57 @@
+"""Helpers shared by the bench scripts: timing, percentiles, saving figures."""
+
+import json
+import logging
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+log = logging.getLogger("bench")
+
+
+def timings(run: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
+    """Seconds taken by each of ``repeat`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        run()
+    result = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        result.append(time.perf_counter() - start)
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 50) * 1000, 2),
+        "p95_ms": round(percentile(values, 95) * 1000, 2),
+        "p99_ms": round(percentile(values, 99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(values) * 1000, 2),
+    }
+
+
+def save(name: str, figures: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with the machine it ran on, and print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    document = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+        "figures": figures,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(figures, indent=2))
+    log.info("saved %s", path)
+    return path
