@@ -35,9 +35,12 @@ def fit_projection(embeddings: np.ndarray, dims: int) -> np.ndarray:
     is all the field app's pack can describe.
     """
     matrix = np.asarray(embeddings, dtype=np.float64)
-    values, vectors = np.linalg.eigh(matrix.T @ matrix)
-    order = np.argsort(-values, kind="stable")[: min(dims, matrix.shape[1])]
-    return np.ascontiguousarray(vectors[:, order], dtype=np.float32)
+    if matrix.shape[0] < matrix.shape[1]:  # fewer photos than dimensions: the SVD is cheaper
+        directions = np.linalg.svd(matrix, full_matrices=False)[2].T
+    else:
+        values, vectors = np.linalg.eigh(matrix.T @ matrix)
+        directions = vectors[:, np.argsort(-values, kind="stable")]
+    return np.ascontiguousarray(directions[:, :dims], dtype=np.float32)
 
 
 class ExactIndex(VectorIndex):
