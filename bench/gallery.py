@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ BACKENDS = {
     "exact": ("10k", "100k"),
     "compact": ("10k", "100k", "1M"),
     "qdrant-local": ("10k",),
-    "qdrant-edge": ("10k", "100k"),
+    "qdrant-edge": ("10k", "100k", "1M"),
 }
 SIZE_QUERIES = {"1M": 100}  # exact answers for recall cost a full scan each
 COMPACT_SWEEP = ((32, 400), (64, 200), (64, 400), (128, 200), (128, 400), (256, 400))
@@ -158,19 +158,26 @@ def _gallery(index: Any, count: int, labels: np.ndarray) -> Gallery:
 
 
 def _measure(
-    galleries: dict[str, Gallery], queries: np.ndarray, truth: list[set], exclude: list[int | None]
+    galleries: dict[str, Gallery],
+    queries: np.ndarray,
+    truth: list[set],
+    exclude: list[int | None],
+    ids: Sequence[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Time each gallery on the same queries, taking turns query by query, so that the load of
-    this shared machine falls on all backends alike."""
+    this shared machine falls on all backends alike. ``ids`` are the photo ids of the rows
+    (default: the row number in hex, as ``_gallery`` names them)."""
+    row_of = {photo: row for row, photo in enumerate(ids)} if ids else None
     seconds: dict[str, list[float]] = {name: [] for name in galleries}
     recalls: dict[str, list[float]] = {name: [] for name in galleries}
     for query, true, own in zip(queries, truth, exclude, strict=True):
-        skip = {f"{own:016x}"} if own is not None else set()
+        skip = set() if own is None else {ids[own] if ids else f"{own:016x}"}
         for name, gallery in galleries.items():
             start = time.perf_counter()
             hits = gallery.query(query, k=K, exclude=skip)
             seconds[name].append(time.perf_counter() - start)
-            recalls[name].append(len({int(h.photo_id, 16) for h in hits} & true) / K)
+            rows = {row_of[h.photo_id] if row_of else int(h.photo_id, 16) for h in hits}
+            recalls[name].append(len(rows & true) / K)
     return {
         name: {
             **summary_ms(seconds[name]),
@@ -237,7 +244,10 @@ def bench_search(queries_per_size: int) -> dict[str, Any]:
                     real, labels, vectors, queries, truth
                 )
             del vectors
-        results["10k"]["packs"] = _packs(folder, real, rng.choice(len(real), 200, replace=False))
+        ids = [item.photo_id for item in info.items]
+        results["10k"]["packs"] = _packs(
+            folder, ids, real, rng.choice(len(real), 200, replace=False)
+        )
     figures["sizes"] = results
     figures["load_after"] = os.getloadavg()[0]
     return figures
@@ -255,8 +265,10 @@ def _compact_sweep(real, labels, vectors, queries, truth) -> dict[str, dict[str,
 
 def _check_memory(count: int) -> None:
     """Refuse to start a size that would push this shared machine into swapping or the OOM
-    killer: float16 vectors and the exact scores for recall, twice over for safety."""
-    needed = 2 * count * (1280 * 2 + 4 * SIZE_QUERIES.get("1M", 200))
+    killer: float16 vectors, a float32 copy (exact, or the engine's storage), the exact scores
+    for recall, and a quarter more for the rest."""
+    queries = SIZE_QUERIES.get("1M" if count >= 1_000_000 else "", 200)
+    needed = 1.25 * count * (1280 * (2 + 4) + 4 * queries)
     with open("/proc/meminfo", encoding="ascii") as handle:
         meminfo = dict(line.split(":", 1) for line in handle)
     available = int(meminfo["MemAvailable"].split()[0]) * 1024
@@ -267,7 +279,9 @@ def _check_memory(count: int) -> None:
         )
 
 
-def _packs(folder: GalleryFolder, real: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
+def _packs(
+    folder: GalleryFolder, ids: list[str], real: np.ndarray, rows: np.ndarray
+) -> dict[str, Any]:
     """The field app's search over each pack `build` made (exact numpy, as on the phone)."""
     exclude: list[int | None] = [int(r) for r in rows]
     truth = _exact_top(real, real[rows], exclude)
@@ -275,7 +289,7 @@ def _packs(folder: GalleryFolder, real: np.ndarray, rows: np.ndarray) -> dict[st
     for path in sorted(folder.root.glob("gallery-*-*.zip")):
         name = path.stem.rsplit("-", 1)[1]
         with PackedGallery(path) as gallery:
-            packs[name] = _measure({name: gallery}, real[rows], truth, exclude)[name]
+            packs[name] = _measure({name: gallery}, real[rows], truth, exclude, ids)[name]
     return packs
 
 

@@ -57,10 +57,10 @@ class Settings(BaseSettings):
         default=None,
         description="Where the gallery is searched: exact, compact, qdrant-local, qdrant-edge or "
         "qdrant-server (model/gallery/backends.py). Unset: qdrant-server when qdrant_url is set, "
-        "else compact, the embedded default chosen by measurement (docs/performance.md).",
+        "else qdrant-edge, the embedded default chosen by measurement (docs/performance.md).",
     )
     gallery_projection_dims: int = Field(
-        default=128,
+        default=64,
         ge=8,
         description="Dimensions of the PCA projection the compact backend scans before re-ranking "
         "its candidates on the full embeddings; fitted at each gallery build.",

@@ -18,7 +18,7 @@ from PIL import Image
 from model.bundle import latest_bundle
 from model.cli import main
 from model.gallery import GalleryError, PackedGallery, open_gallery, photo_id
-from model.gallery.backends import backend_name, create_index
+from model.gallery.backends import DEFAULT_BACKEND, backend_name, create_index
 from model.gallery.base import IndexSpec
 from model.gallery.build import BuildReport, build_gallery
 from model.gallery.folder import GalleryFolder
@@ -281,7 +281,7 @@ def test_the_qdrant_server_adapter_sends_the_right_requests(built) -> None:
 
     settings, folder, _ = built
     info, embeddings = folder.read()
-    assert backend_name(settings) == "compact"
+    assert backend_name(settings) == DEFAULT_BACKEND == "qdrant-edge"
     with pytest.raises(GalleryError, match="IRIIS_QDRANT_URL"):
         create_index("qdrant-server", IndexSpec(folder.root, "v1", 1280, settings))
     server = Settings(
@@ -334,7 +334,7 @@ def test_iriis_gallery_build_and_pack(
     monkeypatch.setenv("IRIIS_BANK_DIR", str(small_bank))
     get_settings.cache_clear()
     try:
-        assert main(["gallery", "build", "--bundle", str(bundle), "--backend", "exact"]) == 0
+        assert main(["gallery", "build", "--bundle", str(bundle)]) == 0
         assert "30 photos" in capsys.readouterr().out
         assert main(["gallery", "pack", "--bundle", str(bundle)]) == 0
         out = capsys.readouterr().out
@@ -342,3 +342,21 @@ def test_iriis_gallery_build_and_pack(
         get_settings.cache_clear()
     assert "gallery-" in out and " MB)" in out
     assert list((tmp_path / "galleries").glob("*/gallery-*.zip"))
+    assert list((tmp_path / "galleries").glob("*/index/qdrant-edge/*"))  # the default's index
+
+
+def test_an_unreadable_edge_index_is_rebuilt_from_the_folder(
+    built, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, folder, _ = built
+    copy = GalleryFolder(tmp_path / "gallery")
+    shutil.copytree(folder.root, copy.root)
+    with open_gallery(copy.root, backend="qdrant-edge", settings=settings) as gallery:
+        expected = gallery.query(folder.read()[1][5], k=5)
+    segments = copy.root / "index" / "qdrant-edge" / "segments"
+    shutil.rmtree(segments)
+    segments.write_text("not a segments folder")
+    with open_gallery(copy.root, backend="qdrant-edge", settings=settings) as gallery:
+        assert len(gallery) == 30
+        assert gallery.query(folder.read()[1][5], k=5) == expected
+    assert "rebuilding it from the gallery" in caplog.text

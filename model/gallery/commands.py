@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from model.bundle import latest_bundle, load_bundle
-from model.gallery.backends import BACKENDS, backend_name
+from model.gallery.backends import BACKENDS, backend_name, index_class
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
@@ -51,6 +51,8 @@ def _bundle(path: Path | None) -> Path:
 def _build(args: argparse.Namespace) -> int:
     settings = get_settings()
     start = time.perf_counter()
+    backend = args.backend or backend_name(settings)
+    index_class(backend)  # a backend whose package is missing fails now, not after embedding
     identifier = Identifier.from_bundle(_bundle(args.bundle), threads=args.threads)
     folder = GalleryFolder(settings.galleries_dir / identifier.version)
     report = build_gallery(
@@ -58,7 +60,6 @@ def _build(args: argparse.Namespace) -> int:
     )
     for file, why in report.skipped:
         log.warning("skipped %s: %s", file, why)
-    backend = args.backend or backend_name(settings)
     with folder.open(backend, settings):
         pass  # opening syncs the backend's index with the folder
     sys.stdout.write(

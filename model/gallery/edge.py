@@ -1,8 +1,10 @@
-"""Qdrant's embedded engine (``qdrant-edge-py``): Qdrant's own HNSW index in-process, one shard
-in ``index/qdrant-edge/`` of the gallery folder. Measured beside the numpy backends in
-``bench/gallery.py``; points are keyed as in ``model.gallery.points``.
+"""Qdrant's embedded engine (``qdrant-edge-py``), the server's default backend: Qdrant's own HNSW
+index in-process, one shard in ``index/qdrant-edge/`` of the gallery folder (the choice is
+measured in ``bench/gallery.py``); points are keyed as in ``model.gallery.points``.
 """
 
+import logging
+import shutil
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -12,6 +14,8 @@ from tqdm import tqdm
 
 from model.gallery.base import IndexSpec, PersistentIndex
 from model.gallery.points import HNSW_EF, SCROLL_PAGE, UPSERT_BATCH, photo_of, point_id
+
+log = logging.getLogger(__name__)
 
 # Qdrant's default graph (16 links a node, 100 candidates while building).
 HNSW = edge.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000)
@@ -27,10 +31,19 @@ class EdgeIndex(PersistentIndex):
     def from_spec(cls, spec: IndexSpec) -> "EdgeIndex":
         folder = spec.folder / "index" / cls.name
         if folder.is_dir() and any(folder.iterdir()):
-            return cls(edge.EdgeShard.load(str(folder)))
+            try:
+                return cls(edge.EdgeShard.load(str(folder)))
+            except Exception as exc:  # the engine raises bare Exceptions
+                # The index is derived data: the gallery folder rebuilds it (sync on open).
+                log.warning("%s unreadable (%s): rebuilding it from the gallery", folder, exc)
+                shutil.rmtree(folder)
         config = edge.EdgeConfig(
             vectors=edge.EdgeVectorParams(size=spec.dims, distance=edge.Distance.Cosine),
             hnsw_config=HNSW,
+            # No write-ahead log: changes are flushed by commit(), the index can be rebuilt from
+            # the folder, and without the log's lock every worker process of the service can
+            # open the shard (only `iriis gallery build`, or the first opener, writes).
+            wal_enabled=False,
         )
         return cls(edge.EdgeShard.create(str(folder), config))
 

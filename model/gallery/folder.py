@@ -9,24 +9,27 @@
     pca.npy                 (dims, d) float32: the compact backend's projection, refit at
                             each build
     thumbs/<photo_id>.jpg   about 128 px, no EXIF
-    index/<backend>/        persistent local indexes (qdrant-local, qdrant-edge)
+    index/<backend>/        persistent local indexes (qdrant-local, qdrant-edge), opened and
+                            synced by one process at a time (index/.lock)
     gallery-<version>.zip   the field app's pack (``iriis gallery pack``)
 
 ``gallery.json`` is written last, so a build interrupted half-way leaves either the previous
 gallery or one whose row count does not match, which the next build starts afresh.
 """
 
+import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from model.gallery.backends import create_index
-from model.gallery.base import Gallery, GalleryError, GalleryInfo, IndexSpec
+from model.gallery.backends import index_class
+from model.gallery.base import Gallery, GalleryError, GalleryInfo, IndexSpec, PersistentIndex
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,12 +105,15 @@ class GalleryFolder:
         info, embeddings = self.read()
         pca = np.load(self.pca_path) if self.pca_path.is_file() else None
         spec = IndexSpec(self.root, info.model_version, info.dims, settings, pca)
-        index = create_index(backend, spec)
-        try:
-            index.sync([item.photo_id for item in info.items], embeddings)
-        except BaseException:
-            index.close()
-            raise
+        cls = index_class(backend)
+        persistent = issubclass(cls, PersistentIndex)
+        with _exclusive(self.root / "index" / ".lock") if persistent else nullcontext():
+            index = cls.from_spec(spec)
+            try:
+                index.sync([item.photo_id for item in info.items], embeddings)
+            except BaseException:
+                index.close()
+                raise
         log.debug("gallery %s: %d photos, %s backend", info.model_version, len(info.items), backend)
         return Gallery(info, index, self._read_thumbnail)
 
@@ -120,3 +126,17 @@ def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     partial = path.with_name(f".{path.name}.partial{path.suffix}")
     write(partial)
     os.replace(partial, path)
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """One process at a time opens and syncs a persistent index: the service's workers start
+    together, and the first brings a stale index in step while the others wait, then find
+    nothing to write (POSIX file lock: the server is Linux; phones read packs)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
