@@ -8,7 +8,7 @@ field app and the bench call the same ``query`` whatever holds the vectors.
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -207,9 +207,6 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.info.items)
 
-    def __contains__(self, photo: object) -> bool:
-        return photo in self._items
-
     def item(self, photo: str) -> GalleryItem:
         try:
             return self._items[photo]
@@ -235,7 +232,7 @@ class Gallery:
             return []
         if self.projection is not None:
             vector = vector @ self.projection
-        hits = self.index.search(normalise(vector), limit)
+        hits = [hit for hit in self.index.search(normalise(vector), limit) if hit[0] not in exclude]
         return [
             Neighbour(
                 label=self._items[photo].label,
@@ -243,7 +240,7 @@ class Gallery:
                 photo_id=photo,
                 source=self._items[photo].source,
             )
-            for photo, score in _without(hits, exclude)[:k]
+            for photo, score in hits[:k]
         ]
 
     def thumbnail(self, photo: str) -> bytes:
@@ -262,9 +259,3 @@ class Gallery:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _without(
-    hits: Iterable[tuple[str, float]], exclude: Collection[str]
-) -> list[tuple[str, float]]:
-    return [(photo, score) for photo, score in hits if photo not in exclude]

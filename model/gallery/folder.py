@@ -17,7 +17,6 @@
 gallery or one whose row count does not match, which the next build starts afresh.
 """
 
-import fcntl
 import json
 import logging
 import os
@@ -90,14 +89,13 @@ class GalleryFolder:
         text = json.dumps(info.to_dict(ITEM_FIELDS), ensure_ascii=False, indent=1) + "\n"
         replace_atomically(self.info_path, lambda path: path.write_text(text, encoding="utf-8"))
 
-    def remove_thumbnails_except(self, keep: Iterable[str]) -> int:
+    def remove_thumbnails_except(self, keep: Iterable[str]) -> None:
         """Delete thumbnails of photos no longer in the gallery (and leftovers of an
-        interrupted build); returns how many."""
+        interrupted build)."""
         wanted = {f"{photo}.jpg" for photo in keep}
-        stale = [p for p in self.thumbs_dir.glob("*.jpg") if p.name not in wanted]
-        for path in stale:
-            path.unlink()
-        return len(stale)
+        for path in self.thumbs_dir.glob("*.jpg"):
+            if path.name not in wanted:
+                path.unlink()
 
     def open(self, backend: str, settings: Settings) -> Gallery:
         """The gallery searched by ``backend``, whose index is first brought in step with the
@@ -133,6 +131,8 @@ def _exclusive(lock: Path) -> Iterator[None]:
     """One process at a time opens and syncs a persistent index: the service's workers start
     together, and the first brings a stale index in step while the others wait, then find
     nothing to write (POSIX file lock: the server is Linux; phones read packs)."""
+    import fcntl  # here, not at the top: the field app reads packs, on any system
+
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
