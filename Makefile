@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages the tests and the field app need (offscreen Kivy, headless Chromium).
-APT_PACKAGES :=
+APT_PACKAGES := chromium
 SETUP_STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run test lint typecheck pytest pipeline notebooks clean
@@ -20,9 +20,10 @@ $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
 
 setup: $(SETUP_STAMP)
 
-## The main job on embedded defaults: prepare the bank and print its report.
+## The main job on embedded defaults: the API service (SQLite under var/, the committed bundle)
+## with a demo specialist and grower; prints their credentials and the URLs of the docs and pages.
 run: setup
-	iriis data prepare
+	iriis serve --demo
 
 ## Lint, format check, type check and the whole test suite.
 test: setup lint typecheck pytest

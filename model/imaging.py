@@ -45,6 +45,8 @@ def decode_image(
         raise ImageError("not an image file, or a format that is not supported") from None
     except Image.DecompressionBombError:
         raise ImageError(f"image too large: more than {max_pixels:,} pixels") from None
+    except (OSError, SyntaxError) as exc:  # a file cut inside its header
+        raise ImageError(f"the image is truncated or corrupt ({exc})") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(

@@ -87,11 +87,16 @@ class Mahalanobis:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Mahalanobis":
+        def array(key: str) -> np.ndarray:
+            return np.asarray(data[key], dtype=np.float64)
+
+        scale = data.get("class_scale")
         return cls(
-            **{
-                k: None if data.get(k) is None else np.asarray(data[k], dtype=np.float64)
-                for k in cls.__annotations__
-            }
+            projection=array("projection"),
+            center=array("center"),
+            means=array("means"),
+            precision=array("precision"),
+            class_scale=None if scale is None else np.asarray(scale, dtype=np.float64),
         )
 
 

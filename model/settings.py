@@ -9,6 +9,7 @@ field is documented in the README's settings table; keep the two in step.
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -74,6 +75,83 @@ class Settings(BaseSettings):
         default=None, description="The API key of the Qdrant server, if it requires one."
     )
 
+    # --- API service (api/)
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the service's database; unset: the SQLite file "
+        "iriis.db under home. PostgreSQL: postgresql+psycopg://USER@HOST:5432/DB.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs access and refresh tokens; unset: generated once into "
+        "home/secret.key, so that every process of one installation shares it.",
+    )
+    serve_host: str = Field(default="127.0.0.1", description="Address `iriis serve` listens on.")
+    serve_port: int = Field(default=8000, description="Port `iriis serve` listens on.")
+    serve_model_variant: Literal["fp32", "int8"] = Field(
+        default="fp32", description="Which graph of the bundle the API runs (int8: smaller CPUs)."
+    )
+    serve_model_threads: int = Field(
+        default=1,
+        ge=1,
+        description="ONNX Runtime threads per identification in the API; "
+        "concurrent requests already use the cores.",
+    )
+    access_token_minutes: int = Field(
+        default=30, gt=0, description="Lifetime of an access token; refresh tokens renew it."
+    )
+    refresh_token_days: int = Field(
+        default=30,
+        gt=0,
+        description="Lifetime of a refresh token: how long a device stays "
+        "signed in without its password.",
+    )
+    max_photo_mb: float = Field(
+        default=20.0, gt=0, description="Largest accepted photo upload, in megabytes (413 above)."
+    )
+    identifications_per_hour: int = Field(
+        default=120,
+        ge=1,
+        description="Identifications one user may submit per rolling hour "
+        "(429 above); retries of the same client id do not count.",
+    )
+    specialist_requests_per_day: int = Field(
+        default=20,
+        ge=1,
+        description="Cases one user may ask a specialist about per rolling "
+        "24 hours (429 above); cases opened by the model's own doubt do not count.",
+    )
+    claim_timeout_minutes: int = Field(
+        default=30,
+        gt=0,
+        description="A claimed case with no decision for this long returns to the review queue.",
+    )
+    pace_window_days: int = Field(
+        default=7,
+        gt=0,
+        description="Specialists' recent pace (decisions per hour), used for "
+        "the expected response time, is measured over this many days.",
+    )
+    default_response_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="Expected response time promised when the recent pace "
+        "is unknown (no decision in the pace window).",
+    )
+    surveillance_cell_degrees: float = Field(
+        default=0.1,
+        ge=0.1,
+        description="Side of the surveillance grid cells, in degrees; at "
+        "least 0.1 so that no cell points at one farm.",
+    )
+    surveillance_min_count: int = Field(
+        default=3, ge=3, description="Surveillance cells with fewer observations are suppressed."
+    )
+    export_license: str = Field(
+        default="IRIIS Phyto user contribution, lab use only",
+        description="`license` column of the researchers' export for users' photos.",
+    )
+
     @property
     def catalog_dir(self) -> Path:
         """The label catalog: a folder of YAML files merged on load (``model/catalog.py``)."""
@@ -87,6 +165,11 @@ class Settings(BaseSettings):
     def galleries_dir(self) -> Path:
         """One gallery folder per model version (``model/gallery/folder.py``)."""
         return self.home / "galleries"
+
+    @property
+    def photos_dir(self) -> Path:
+        """The API's photo store: content-addressed, EXIF-free JPEG files."""
+        return self.home / "photos"
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,9 @@ import pytest
 
 from model.settings import Settings, get_settings
 
+# The API's fixtures (databases, users, cases), for its tests and the specialists' pages'.
+pytest_plugins = ("tests.api_support",)
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -49,9 +49,17 @@ def fit_logistic(features: np.ndarray, targets: np.ndarray, weight_decay: float)
     return head
 
 
-def logits_of(head: torch.nn.Linear, outputs: Outputs) -> Outputs:
+def standardize(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per dimension, with the training features' statistics: the
+    usual input of a logistic regression on frozen features."""
+    result: np.ndarray = (features - reference.mean(axis=0)) / (reference.std(axis=0) + 1e-6)
+    return result
+
+
+def logits_of(head: torch.nn.Linear, outputs: Outputs, reference: np.ndarray) -> Outputs:
     with torch.no_grad():
-        logits = head(torch.from_numpy(outputs.embeddings).float()).numpy()
+        features = torch.from_numpy(standardize(outputs.embeddings, reference)).float()
+        logits = head(features).numpy()
     return Outputs(logits, outputs.embeddings, outputs.targets)
 
 
@@ -81,17 +89,20 @@ def main() -> None:
             for name, rows in sets.items()
         }
     train, val = features["train"][0], features["val"][0]
+    inputs = standardize(train.embeddings, train.embeddings)
     best = max(
-        (1e-4, 1e-3, 1e-2),
+        (1e-5, 1e-4, 1e-3, 1e-2),
         key=lambda wd: float(
             (
-                logits_of(fit_logistic(train.embeddings, train.targets, wd), val).logits.argmax(1)
+                logits_of(
+                    fit_logistic(inputs, train.targets, wd), val, train.embeddings
+                ).logits.argmax(1)
                 == val.targets
             ).mean()
         ),
     )
-    head = fit_logistic(train.embeddings, train.targets, best)
-    outputs = {name: logits_of(head, out) for name, (out, _) in features.items()}
+    head = fit_logistic(inputs, train.targets, best)
+    outputs = {name: logits_of(head, out, train.embeddings) for name, (out, _) in features.items()}
     policy, report = calibrate(
         outputs["train"],
         outputs["val"],

@@ -84,6 +84,13 @@ class _PhotoReader(CalibrationDataReader):
         return next(self._batches, None)
 
 
+# Quantised operators. The global average pool and the classifier stay in float: quantising
+# the 1,280 pooled features to 8 bits flipped the top label of 2% of test photos, keeping them
+# in float brings int8 to 99.1% agreement with fp32 for a negligible cost (they are a
+# thousandth of the computation).
+QUANTIZED_OPS = ["Conv", "Add", "Mul", "Clip"]
+
+
 def quantize_int8(fp32: Path, int8: Path, photos: Sequence[Path], config: PreprocessConfig) -> None:
     prepared = int8.with_suffix(".prep.onnx")
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
@@ -93,6 +100,7 @@ def quantize_int8(fp32: Path, int8: Path, photos: Sequence[Path], config: Prepro
             str(int8),
             _PhotoReader(photos, config),
             quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=QUANTIZED_OPS,
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,

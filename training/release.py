@@ -69,19 +69,12 @@ def export_bundle(
     parity = check_parity(
         network, folder, val[:: max(1, len(val) // params.parity_photos)], bank_dir
     )
-    rng = random.Random(params.seed)
-    by_label: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        if record.split == "train":
-            by_label[record.label].append(record)
-    calibration_photos = [
-        bank_dir / r.file
-        for label in sorted(by_label)
-        for r in rng.sample(
-            by_label[label], min(params.int8_photos_per_label, len(by_label[label]))
-        )
-    ]
-    quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", calibration_photos, config)
+    quantize_int8(
+        folder / "model.onnx",
+        folder / "model.int8.onnx",
+        int8_calibration_photos(records, bank_dir, params),
+        config,
+    )
 
     identifier = Identifier.from_bundle(folder, check=False, threads=torch.get_num_threads())
     train_out, _ = collect(
@@ -99,6 +92,24 @@ def export_bundle(
         "calibration": report,
         "quality": quality_report,
     }
+
+
+def int8_calibration_photos(
+    records: list[Record], bank_dir: Path, params: ExportParams
+) -> list[Path]:
+    """A few training photos of every label, drawn with the export's seed."""
+    rng = random.Random(params.seed)
+    by_label: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        if record.split == "train":
+            by_label[record.label].append(record)
+    return [
+        bank_dir / r.file
+        for label in sorted(by_label)
+        for r in rng.sample(
+            by_label[label], min(params.int8_photos_per_label, len(by_label[label]))
+        )
+    ]
 
 
 def check_parity(

@@ -1,0 +1,153 @@
+"""Subcommands of the API service: ``iriis serve``, ``iriis users create``, ``iriis db upgrade``."""
+
+import argparse
+import getpass
+import logging
+import secrets
+import sys
+
+from sqlalchemy import select
+
+from api.db import database_url, make_engine, session_factory, upgrade
+from api.errors import ServiceError
+from api.models import Role, User
+from api.services.users import create_user
+from model.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from model.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# `iriis serve --demo` (what `make run` starts): accounts to try the service with at once.
+DEMO_ACCOUNTS = (
+    ("demo.specialist", "demo-specialist-pass", Role.SPECIALIST),
+    ("demo.grower", "demo-grower-pass", Role.GROWER),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser("serve", help="run the API service and the specialists' pages")
+    serve.add_argument("--host", help="address to listen on (IRIIS_SERVE_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (IRIIS_SERVE_PORT, 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (1); they share the database"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a demo specialist and grower if missing, and print their credentials",
+    )
+    serve.set_defaults(handler=_serve)
+
+    users = subparsers.add_parser("users", help="manage accounts")
+    actions = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="create an account with any role")
+    create.add_argument("username")
+    create.add_argument("--role", choices=[role.value for role in Role], required=True)
+    create.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (default: ask, or generate one when "
+        "standard input is not a terminal)",
+    )
+    create.set_defaults(handler=_create_user)
+
+    db = subparsers.add_parser("db", help="the service's database")
+    db_actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_actions.add_parser(
+        "upgrade", help="apply the migrations (iriis serve does it on start)"
+    ).set_defaults(handler=_upgrade)
+
+
+def _migrate(settings: Settings) -> None:
+    engine = make_engine(database_url(settings))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _upgrade(_args: argparse.Namespace) -> int:
+    _migrate(get_settings())
+    return 0
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password, and whether it was generated (and must then be shown)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise ServiceError("the two passwords differ")
+        return first, False
+    return secrets.token_urlsafe(12), True
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _migrate(settings)
+    engine = make_engine(database_url(settings))
+    try:
+        password, generated = _password(args)
+        with session_factory(engine)() as session:
+            user = create_user(session, args.username, password, args.role, args.lang)
+    except ServiceError as exc:
+        log.error("%s", exc.message)
+        return 1
+    finally:
+        engine.dispose()
+    sys.stdout.write(f"created {user.username} ({user.role}, id {user.id})\n")
+    if generated:
+        sys.stdout.write(f"password: {password}\n")
+    return 0
+
+
+def _ensure_demo_accounts(settings: Settings) -> None:
+    engine = make_engine(database_url(settings))
+    try:
+        with session_factory(engine)() as session:
+            for username, password, role in DEMO_ACCOUNTS:
+                if session.scalar(select(User).where(User.username == username)) is None:
+                    create_user(session, username, password, role)
+    finally:
+        engine.dispose()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import setup_json_logging
+
+    settings = get_settings()
+    host = args.host or settings.serve_host
+    port = args.port or settings.serve_port
+    setup_json_logging(settings.log_level)
+    _migrate(settings)
+    if args.demo:
+        _ensure_demo_accounts(settings)
+    base = f"http://{host}:{port}"
+    lines = [
+        f"IRIIS Phyto API on {base} (state under {settings.home.resolve()})",
+        f"  API documentation:  {base}/docs",
+        f"  specialists' pages: {base}/lab/",
+    ]
+    if args.demo:
+        lines += [f"  demo {role}: {name} / {password}" for name, password, role in DEMO_ACCOUNTS]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    if args.workers > 1:
+        # Each worker builds its application from the same settings (environment, iriis.toml).
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    return 0

@@ -1,0 +1,136 @@
+"""The typed dependencies of every route: settings, database session, photo store, catalog,
+identifier and the signed-in user with role checks.
+
+Everything comes from the application's state (``api.app.create_app``), never from module
+globals, so that a test can run several applications with different settings side by side.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from api.errors import Unavailable
+from api.models import Role, User
+from api.photostore import PhotoStore
+from api.security import ACCESS, TokenError, read_token
+from model.bundle import BundleError, latest_bundle
+from model.catalog import Catalog, load_catalog
+from model.identifier import Identifier
+from model.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_URL = "/v1/auth/token"
+_oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+_identifier_lock = threading.Lock()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(settings: SettingsDep) -> PhotoStore:
+    return PhotoStore(settings.photos_dir)
+
+
+StoreDep = Annotated[PhotoStore, Depends(get_store)]
+
+
+def get_catalog(settings: SettingsDep) -> Catalog:
+    return load_catalog(settings.catalog_dir)  # cached per folder
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+@lru_cache(maxsize=2)
+def _load_identifier(
+    bundle: Path, variant: str, threads: int, groups: tuple[tuple[str, str], ...]
+) -> Identifier:
+    """One identifier per bundle and process: loading checks every file's sha256 and opens the
+    ONNX session, which takes seconds; the session is thread-safe and shared by requests."""
+    log.info("loading the identifier from %s (%s, %d thread(s))", bundle, variant, threads)
+    return Identifier.from_bundle(bundle, variant=variant, threads=threads, groups=dict(groups))
+
+
+def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
+    """The identifier of the newest bundle, loaded on first use (503 while none is installed).
+    The catalog's groups give it the coarser answer for uncertain labels."""
+    try:
+        bundle = latest_bundle(settings.bundles_dir)
+    except (BundleError, FileNotFoundError):
+        raise Unavailable("no model bundle is installed on this server") from None
+    groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
+    with _identifier_lock:
+        try:
+            return _load_identifier(
+                bundle.resolve(), settings.serve_model_variant, settings.serve_model_threads, groups
+            )
+        except BundleError as exc:
+            raise Unavailable(f"the model bundle cannot be loaded: {exc}") from None
+
+
+IdentifierDep = Annotated[Identifier, Depends(get_identifier)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_current_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(_oauth2)]
+) -> User:
+    if not token:
+        raise _unauthorized("sign in first: send 'Authorization: Bearer <access token>'")
+    try:
+        user_id = read_token(request.app.state.secret_key, token, ACCESS)
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise _unauthorized("this account does not exist or has been disabled")
+    request.state.user_id = user.id  # for the access log
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency that lets only ``roles`` through (403 for anyone else)."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the role {' or '.join(roles)}; you are signed in as {user.role}",
+            )
+        return user
+
+    return check
+
+
+SpecialistUser = Annotated[User, Depends(require_roles(Role.SPECIALIST))]
+ResearcherUser = Annotated[User, Depends(require_roles(Role.RESEARCHER, Role.ADMIN))]
+AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]

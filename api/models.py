@@ -1,0 +1,225 @@
+"""The service's tables (SQLAlchemy 2). Schema changes go through an Alembic migration in
+``api/migrations/versions``; a test checks that the migrations produce exactly these tables.
+
+Public ids of identifications and cases are random UUIDs: they appear in URLs and in the field
+app's outbox, and must reveal neither how many there are nor whose they are.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Role(StrEnum):
+    GROWER = "grower"
+    ADVISOR = "advisor"
+    CITIZEN = "citizen"
+    SPECIALIST = "specialist"
+    RESEARCHER = "researcher"
+    ADMIN = "admin"
+
+
+# Who may create their own account; an admin grants every other role.
+SELF_REGISTERED_ROLES = (Role.GROWER, Role.CITIZEN)
+# The longest message between a user and a specialist, either way.
+MAX_MESSAGE_CHARS = 4000
+# Whose cases the queue serves first: the lab's mandate is agriculture.
+AGRICULTURAL_ROLES = (Role.GROWER, Role.ADVISOR)
+
+
+class CaseStatus(StrEnum):
+    """The states of a case (contract in docs/architecture.md)."""
+
+    OPEN = "open"  # waiting in the review queue
+    CLAIMED = "claimed"  # a specialist holds it, until claim_expires_at
+    AWAITING_PHOTOS = "awaiting_photos"  # the specialist asked the user for more photos
+    ANSWERED = "answered"  # a specialist answered; final
+
+
+class Action(StrEnum):
+    """What a specialist can decide about a case."""
+
+    CONFIRM = "confirm"  # the model's label is right
+    CORRECT = "correct"  # the right label is another one of the catalog
+    REQUEST_PHOTOS = "request_photos"  # cannot tell from these photos
+    ANSWER = "answer"  # an answer without a label (not in the catalog, not a pest...)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones): stored as
+    naive UTC, read back as aware UTC, so that comparisons never mix the two kinds."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # stored lower case
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identification(Base):
+    """One request to identify a specimen from 1 to 5 photos, with the model's answer."""
+
+    __tablename__ = "identifications"
+    __table_args__ = (
+        # The idempotency key: a retry with the same client id finds this row.
+        UniqueConstraint("user_id", "client_id", name="uq_identifications_user_client"),
+        Index("ix_identifications_user_created", "user_id", "created_at"),
+        Index("ix_identifications_observed", "observed_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)  # when the photos were taken
+    crop: Mapped[str | None] = mapped_column(String(64))
+    # The exact location stays in these two columns: no response, export or log carries it.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    profile: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    model_version: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(128))  # the top label, whatever the decision
+    probability: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]] = mapped_column()  # model.result.Identification.to_dict()
+
+    user: Mapped[User] = relationship()
+    photos: Mapped[list["Photo"]] = relationship(
+        order_by="Photo.position", cascade="all, delete-orphan"
+    )
+    case: Mapped["Case | None"] = relationship(back_populates="identification")
+
+
+class Case(Base):
+    """A question to the lab's specialists about one identification (at most one case each)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_queue", "status", "tier", "opened_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    identification_id: Mapped[str] = mapped_column(ForeignKey("identifications.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN)
+    reason: Mapped[str] = mapped_column(String(32))  # model.result.Reason, "asked" included
+    message: Mapped[str | None] = mapped_column(Text)  # the user's question
+    asked_at: Mapped[datetime | None] = mapped_column()  # when the user asked, if they did
+    # Priority (docs/architecture.md): tier first, then waiting time, then uncertainty.
+    tier: Mapped[int] = mapped_column(Integer)
+    uncertainty: Mapped[float] = mapped_column(Float)  # 1 - top probability
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_expires_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    label: Mapped[str | None] = mapped_column(String(128))  # the specialist's label
+    answer: Mapped[str | None] = mapped_column(Text)  # the specialist's last message
+
+    identification: Mapped[Identification] = relationship(back_populates="case")
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    claimant: Mapped[User | None] = relationship(foreign_keys=[claimed_by])
+    photos: Mapped[list["Photo"]] = relationship(
+        order_by="Photo.position", cascade="all, delete-orphan"
+    )
+    decisions: Mapped[list["CaseDecision"]] = relationship(
+        order_by="CaseDecision.id", cascade="all, delete-orphan"
+    )
+
+    def status_at(self, now: datetime) -> CaseStatus:
+        """The status as users see it: an expired claim is back in the queue."""
+        if (
+            self.status == CaseStatus.CLAIMED
+            and self.claim_expires_at is not None
+            and self.claim_expires_at <= now
+        ):
+            return CaseStatus.OPEN
+        return CaseStatus(self.status)
+
+
+class Photo(Base):
+    """A stored photo (file ``photos/<sha256[:2]>/<sha256>.jpg``), attached either to the
+    identification it was sent with or to the case it was added to on a specialist's request."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        CheckConstraint(
+            "(identification_id IS NULL) <> (case_id IS NULL)", name="ck_photos_one_owner"
+        ),
+        UniqueConstraint("case_id", "sha256", name="uq_photos_case_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identification_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identifications.id"), index=True
+    )
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the stored file
+    origin_sha256: Mapped[str] = mapped_column(String(64))  # of the bytes the user sent
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseDecision(Base):
+    """Every decision a specialist made, kept forever: who, when, what, and the message."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    specialist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    specialist: Mapped[User] = relationship()

@@ -1,0 +1,105 @@
+"""The specialists' review queue over JSON (the lab's pages use the same services)."""
+
+from fastapi import APIRouter, Response, status
+
+from api.answers import language, queue_case, queue_item
+from api.deps import CatalogDep, SessionDep, SettingsDep, SpecialistUser
+from api.routes import AUTH_ERRORS, CONFLICT, FORBIDDEN, INVALID, NOT_FOUND
+from api.schemas import DecisionIn, QueueCaseOut, QueueOut
+from api.services import queue
+
+router = APIRouter(
+    prefix="/v1/queue", tags=["review queue"], responses={**AUTH_ERRORS, **FORBIDDEN}
+)
+
+
+@router.get("", response_model=QueueOut)
+def get_queue(session: SessionDep, catalog: CatalogDep, specialist: SpecialistUser) -> QueueOut:
+    """The queue in priority order (first 100), and the cases the caller holds."""
+    lang = language(specialist.language)
+    return QueueOut(
+        length=queue.queue_length(session),
+        waiting=[queue_item(catalog, case, lang) for case in queue.waiting_cases(session)],
+        mine=[queue_item(catalog, case, lang) for case in queue.held_by(session, specialist)],
+    )
+
+
+@router.post(
+    "/claim",
+    response_model=QueueCaseOut,
+    responses={204: {"description": "The queue is empty."}},
+)
+def claim_next(
+    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, specialist: SpecialistUser
+) -> QueueCaseOut | Response:
+    """Claim the next case atomically: no two specialists ever get the same one. The claim
+    lasts `IRIIS_CLAIM_TIMEOUT_MINUTES`; then the case returns to the queue."""
+    case = queue.claim_next(session, specialist, settings)
+    if case is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return queue_case(session, settings, catalog, case, specialist)
+
+
+@router.get("/cases/{case_id}", response_model=QueueCaseOut, responses=NOT_FOUND)
+def get_case(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: SpecialistUser,
+) -> QueueCaseOut:
+    """A case with everything needed to review it: photos, the model's top labels, similar
+    reference photos, the catalog entry, the decisions so far."""
+    case = queue.specialist_case(session, case_id)
+    return queue_case(session, settings, catalog, case, specialist)
+
+
+@router.post(
+    "/cases/{case_id}/claim", response_model=QueueCaseOut, responses={**NOT_FOUND, **CONFLICT}
+)
+def claim_case(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: SpecialistUser,
+) -> QueueCaseOut:
+    """Claim a given case (or extend one's own claim)."""
+    case = queue.claim(session, queue.specialist_case(session, case_id), specialist, settings)
+    return queue_case(session, settings, catalog, case, specialist)
+
+
+@router.post(
+    "/cases/{case_id}/release", response_model=QueueCaseOut, responses={**NOT_FOUND, **CONFLICT}
+)
+def release_case(
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: SpecialistUser,
+) -> QueueCaseOut:
+    """Give a claimed case back to the queue."""
+    case = queue.release(session, queue.specialist_case(session, case_id), specialist)
+    return queue_case(session, settings, catalog, case, specialist)
+
+
+@router.post(
+    "/cases/{case_id}/decisions",
+    response_model=QueueCaseOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **CONFLICT, **INVALID},
+)
+def decide(
+    case_id: str,
+    body: DecisionIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: SpecialistUser,
+) -> QueueCaseOut:
+    """Decide on a case one holds: confirm, correct (a catalog label), ask for more photos,
+    or answer without a label; the message goes to the user. Every decision is kept."""
+    case = queue.specialist_case(session, case_id)
+    queue.decide(session, case, specialist, body.action, body.label, body.message, catalog=catalog)
+    return queue_case(session, settings, catalog, case, specialist)

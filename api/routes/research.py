@@ -1,0 +1,42 @@
+"""The researchers' export of confirmed cases, for retraining."""
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi.responses import FileResponse
+
+from api.deps import CatalogDep, ResearcherUser, SessionDep, SettingsDep, StoreDep
+from api.routes import AUTH_ERRORS, FORBIDDEN
+from api.services.export import export_confirmed
+
+router = APIRouter(prefix="/v1/export", tags=["research"], responses={**AUTH_ERRORS, **FORBIDDEN})
+
+
+@router.get(
+    "",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The training set."}},
+)
+def export(
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    catalog: CatalogDep,
+    _researcher: ResearcherUser,
+    cleanup: BackgroundTasks,
+    since: Annotated[
+        datetime | None, Query(description="Only cases answered at or after this time.")
+    ] = None,
+) -> FileResponse:
+    """Confirmed and corrected cases as a training set: a zip with `manifest.csv` in the bank's
+    format (plus case_id, model_label, model_probability, model_version, decided_at) and the
+    photos under `images/<label>/`. No location or user leaves in it."""
+    workdir = Path(tempfile.mkdtemp(prefix="iriis-export-"))
+    cleanup.add_task(shutil.rmtree, workdir, ignore_errors=True)
+    export_confirmed(session, store, catalog, settings, workdir / "export", since)
+    archive = shutil.make_archive(str(workdir / "iriis-export"), "zip", workdir / "export")
+    return FileResponse(archive, media_type="application/zip", filename="iriis-export.zip")

@@ -1,0 +1,43 @@
+"""Accounts: one's own, and the admins' management of everyone's roles."""
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminUser, CurrentUser, SessionDep
+from api.models import User
+from api.routes import AUTH_ERRORS, CONFLICT, FORBIDDEN, INVALID, NOT_FOUND
+from api.schemas import UserCreateIn, UserOut, UserUpdateIn
+from api.services import users
+
+router = APIRouter(prefix="/v1/users", tags=["users"], responses=AUTH_ERRORS)
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: CurrentUser) -> User:
+    """The signed-in account."""
+    return user
+
+
+@router.get("", response_model=list[UserOut], responses=FORBIDDEN)
+def list_users(session: SessionDep, _admin: AdminUser) -> list[User]:
+    """Every account (admins)."""
+    return users.list_users(session)
+
+
+@router.post(
+    "",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**FORBIDDEN, **CONFLICT, **INVALID},
+)
+def create_user(session: SessionDep, _admin: AdminUser, body: UserCreateIn) -> User:
+    """Create an account with any role (admins)."""
+    return users.create_user(session, body.username, body.password, body.role, body.language)
+
+
+@router.patch(
+    "/{user_id}", response_model=UserOut, responses={**FORBIDDEN, **NOT_FOUND, **CONFLICT}
+)
+def update_user(session: SessionDep, _admin: AdminUser, user_id: int, body: UserUpdateIn) -> User:
+    """Grant a role, or disable or re-enable an account (admins)."""
+    user = users.get_user(session, user_id)
+    return users.update_user(session, user, role=body.role, active=body.active)

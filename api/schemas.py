@@ -1,0 +1,425 @@
+"""What the API accepts and answers (pydantic), apart from the tables (``api/models.py``).
+
+Every schema carries an example, shown in the OpenAPI documentation at ``/docs``; the field app
+(``mobile/``) and the lab's scripts are written against these shapes.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role
+from model.i18n import Language, Profile
+
+_ID = "3f0c2a9e-7b1d-4c55-9a6e-0b8f7d2c1e44"
+_WHEN = "2026-06-14T15:02:11Z"
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+class ErrorOut(BaseModel):
+    model_config = _example(
+        {"detail": "photo 2: not an image file, or a format that is not supported"}
+    )
+    detail: str = Field(description="What went wrong, in words fit for the user.")
+
+
+# --- accounts
+
+
+class TokenOut(BaseModel):
+    model_config = _example(
+        {
+            "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+            "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+            "token_type": "bearer",
+            "expires_in": 1800,
+            "refresh_expires_in": 2592000,
+        }
+    )
+    access_token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    refresh_token: str = Field(description="Trade it at /v1/auth/refresh for a new pair.")
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token stays valid.")
+    refresh_expires_in: int = Field(description="Seconds the refresh token stays valid.")
+
+
+class RefreshIn(BaseModel):
+    model_config = _example({"refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."})
+    refresh_token: str
+
+
+class RegisterIn(BaseModel):
+    model_config = _example(
+        {"username": "ferme.tremblay", "password": "un mot de passe", "role": "grower"}
+    )
+    username: str = Field(description="3 to 64 characters: letters, digits, . _ @ + -")
+    password: str = Field(description="At least 8 characters.")
+    role: Role = Field(
+        description="grower or citizen: the only roles one can give oneself (403 for the "
+        "others, which an admin grants)."
+    )
+    language: Language = "fr"
+
+
+class UserCreateIn(BaseModel):
+    model_config = _example(
+        {"username": "m.gagnon", "password": "un mot de passe", "role": "specialist"}
+    )
+    username: str
+    password: str
+    role: Role
+    language: Language = "fr"
+
+
+class UserUpdateIn(BaseModel):
+    model_config = _example({"role": "advisor", "active": True})
+    role: Role | None = None
+    active: bool | None = None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 12,
+                    "username": "ferme.tremblay",
+                    "role": "grower",
+                    "language": "fr",
+                    "active": True,
+                    "created_at": _WHEN,
+                }
+            ]
+        },
+    )
+    id: int
+    username: str
+    role: Role
+    language: Language
+    active: bool
+    created_at: datetime
+
+
+# --- identifications and cases
+
+
+class LabelOut(BaseModel):
+    model_config = _example(
+        {"label": "apple.scab", "name": "Tavelure du pommier", "probability": 0.62}
+    )
+    label: str
+    name: str = Field(description="The label's name in the answer's language.")
+    probability: float = Field(description="Calibrated probability.")
+
+
+class GroupOut(BaseModel):
+    model_config = _example({"group": "caterpillars", "name": "Chenilles", "probability": 0.91})
+    group: str
+    name: str
+    probability: float
+
+
+class SimilarPhotoOut(BaseModel):
+    model_config = _example(
+        {
+            "label": "apple.scab",
+            "name": "Tavelure du pommier",
+            "similarity": 0.87,
+            "source": "PlantVillage",
+            "thumbnail_url": "/v1/gallery/thumbnails/0a1b2c3d4e5f",
+        }
+    )
+    label: str
+    name: str
+    similarity: float
+    source: str
+    thumbnail_url: str = Field(description="A JPEG thumbnail of the reference photo.")
+
+
+class CatalogEntryOut(BaseModel):
+    model_config = _example(
+        {
+            "label": "apple.scab",
+            "name": "Tavelure du pommier",
+            "scientific_name": "Venturia inaequalis",
+            "category": "disease",
+            "group": "leaf_spots",
+            "group_name": "Taches foliaires",
+            "regulated": False,
+            "symptoms": "Taches olivâtres veloutées sur les feuilles...",
+            "profile": "grower",
+            "advice": "Ramassez les feuilles tombées à l'automne...",
+            "references": ["Guide des ravageurs du pommier, IRDA"],
+        }
+    )
+    label: str
+    name: str
+    scientific_name: str | None
+    category: str
+    group: str
+    group_name: str
+    regulated: bool = Field(description="Under official control or quarantine.")
+    symptoms: str
+    profile: Profile = Field(description="Whose advice this is.")
+    advice: str
+    references: list[str]
+
+
+class DecisionOut(BaseModel):
+    model_config = _example(
+        {
+            "action": "correct",
+            "label": "apple.black_rot",
+            "name": "Pourriture noire",
+            "message": "Ce sont des lésions de pourriture noire; taillez les chancres.",
+            "decided_at": _WHEN,
+            "specialist": None,
+        }
+    )
+    action: Action
+    label: str | None
+    name: str | None
+    message: str
+    decided_at: datetime
+    specialist: str | None = Field(
+        default=None, description="Who decided: shown to specialists only."
+    )
+
+
+CASE_EXAMPLE = {
+    "id": _ID,
+    "identification_id": "9d7c1b2a-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "status": "answered",
+    "reason": "low_confidence",
+    "message": "Les taches s'étendent vite, que faire?",
+    "asked": True,
+    "opened_at": _WHEN,
+    "updated_at": _WHEN,
+    "answered_at": _WHEN,
+    "expected_response_hours": None,
+    "label": "apple.black_rot",
+    "name": "Pourriture noire",
+    "answer": "Ce sont des lésions de pourriture noire; taillez les chancres.",
+    "decisions": [],
+    "photos": ["/v1/photos/" + "0" * 64],
+}
+
+
+class CaseOut(BaseModel):
+    model_config = _example(CASE_EXAMPLE)
+    id: str
+    identification_id: str
+    status: CaseStatus = Field(
+        description="open, claimed, awaiting_photos (send more with POST "
+        "/v1/cases/{id}/photos) or answered; see docs/architecture.md."
+    )
+    reason: str = Field(description="Why the case exists: the model's doubt, or `asked`.")
+    message: str | None = Field(description="The user's question.")
+    asked: bool = Field(description="Whether the user asked (rather than the model's doubt).")
+    opened_at: datetime
+    updated_at: datetime
+    answered_at: datetime | None
+    expected_response_hours: float | None = Field(
+        description="While the case waits for the lab: the queue ahead divided by the "
+        "specialists' recent pace."
+    )
+    label: str | None = Field(description="The specialist's label, once answered.")
+    name: str | None
+    answer: str | None = Field(description="The specialist's latest message to the user.")
+    decisions: list[DecisionOut]
+    photos: list[str] = Field(description="URLs of the photos added to the case.")
+
+
+IDENTIFICATION_EXAMPLE = {
+    "id": "9d7c1b2a-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "client_id": "2b9e4c1a-field-app-outbox-0001",
+    "created_at": _WHEN,
+    "observed_at": _WHEN,
+    "crop": "apple",
+    "located": True,
+    "profile": "grower",
+    "language": "fr",
+    "model_version": "2026.06.1",
+    "decision": "needs_specialist",
+    "reason": "low_confidence",
+    "decision_words": "Un spécialiste doit confirmer",
+    "reason_words": "le modèle n'est pas assez sûr de lui",
+    "confidence_words": "possible",
+    "label": "apple.scab",
+    "name": "Tavelure du pommier",
+    "probability": 0.62,
+    "top_k": [
+        {"label": "apple.scab", "name": "Tavelure du pommier", "probability": 0.62},
+        {"label": "apple.black_rot", "name": "Pourriture noire", "probability": 0.3},
+    ],
+    "group": None,
+    "out_of_scope_score": 0.12,
+    "quality": {"brightness": 0.48, "sharpness": 0.71},
+    "catalog": None,
+    "similar": [],
+    "photos": ["/v1/photos/" + "0" * 64],
+    "case": None,
+}
+
+
+class IdentificationOut(BaseModel):
+    model_config = _example(IDENTIFICATION_EXAMPLE)
+    id: str
+    client_id: str | None = Field(description="The idempotency key the request carried.")
+    created_at: datetime
+    observed_at: datetime
+    crop: str | None
+    located: bool = Field(description="Whether a location was recorded (it is never returned).")
+    profile: Profile
+    language: Language
+    model_version: str
+    decision: Literal["accepted", "needs_specialist", "out_of_scope"]
+    reason: str | None
+    decision_words: str = Field(description="The decision in words (model/wording.py).")
+    reason_words: str | None = Field(description="Why, in words fit for the user.")
+    confidence_words: str = Field(description="The top probability in words.")
+    label: str = Field(description="The top label, whatever the decision.")
+    name: str
+    probability: float
+    top_k: list[LabelOut]
+    group: GroupOut | None = Field(description="A coarser answer when the label is uncertain.")
+    out_of_scope_score: float
+    quality: dict[str, float]
+    catalog: CatalogEntryOut | None = Field(
+        description="The top label's catalog entry for the profile and language; none when "
+        "the photo is out of scope."
+    )
+    similar: list[SimilarPhotoOut] = Field(description="The most similar reference photos.")
+    photos: list[str] = Field(description="URLs of the stored (EXIF-free) photos.")
+    case: CaseOut | None = Field(description="The case, when one is open for a specialist.")
+
+
+class AskIn(BaseModel):
+    model_config = _example({"message": "Les taches s'étendent vite, que faire?"})
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+
+
+# --- review queue
+
+
+QUEUE_ITEM_EXAMPLE = {
+    "id": _ID,
+    "status": "open",
+    "tier": 1,
+    "reason": "low_confidence",
+    "label": "apple.scab",
+    "name": "Tavelure du pommier",
+    "probability": 0.62,
+    "user_role": "grower",
+    "opened_at": _WHEN,
+    "claimed_by": None,
+    "claim_expires_at": None,
+}
+
+
+class QueueItemOut(BaseModel):
+    model_config = _example(QUEUE_ITEM_EXAMPLE)
+    id: str
+    status: CaseStatus
+    tier: int = Field(
+        description="0: regulated organism suspected; 1: agricultural user; 2: other."
+    )
+    reason: str
+    label: str = Field(description="The model's top label.")
+    name: str
+    probability: float
+    user_role: Role
+    opened_at: datetime
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+
+
+class QueueOut(BaseModel):
+    model_config = _example({"length": 1, "waiting": [QUEUE_ITEM_EXAMPLE], "mine": []})
+    length: int = Field(description="Cases waiting or claimed.")
+    waiting: list[QueueItemOut] = Field(description="Claimable cases, in priority order.")
+    mine: list[QueueItemOut] = Field(description="Cases the caller holds.")
+
+
+class QueueCaseOut(BaseModel):
+    model_config = _example(
+        {
+            "case": CASE_EXAMPLE,
+            "identification": IDENTIFICATION_EXAMPLE,
+            "user_role": "grower",
+            "tier": 1,
+            "claimed_by": "m.gagnon",
+            "claim_expires_at": _WHEN,
+        }
+    )
+    case: CaseOut
+    identification: IdentificationOut
+    user_role: Role
+    tier: int
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+
+
+class DecisionIn(BaseModel):
+    model_config = _example(
+        {
+            "action": "correct",
+            "label": "apple.black_rot",
+            "message": "Ce sont des lésions de pourriture noire; taillez les chancres.",
+        }
+    )
+    action: Action = Field(
+        description="confirm (the model's label), correct (give `label`), request_photos, "
+        "or answer (no label)."
+    )
+    label: str | None = Field(default=None, description="A catalog label; only with correct.")
+    message: str = Field(description="The message to the user.", max_length=MAX_MESSAGE_CHARS)
+
+
+# --- model distribution
+
+
+MODEL_FILE_EXAMPLE = {
+    "name": "model.int8.onnx",
+    "kind": "bundle",
+    "sha256": "5f2b" + "0" * 60,
+    "size": 4312345,
+    "url": "/v1/models/2026.06.1/files/model.int8.onnx",
+}
+
+
+class ModelFileOut(BaseModel):
+    model_config = _example(MODEL_FILE_EXAMPLE)
+    name: str
+    kind: str = Field(
+        description="bundle: a file of the model bundle (the gallery pack will be `gallery`)."
+    )
+    sha256: str
+    size: int
+    url: str
+
+
+class ModelReleaseOut(BaseModel):
+    model_config = _example({"version": "2026.06.1", "files": [MODEL_FILE_EXAMPLE]})
+    version: str
+    files: list[ModelFileOut]
+
+
+# --- operations
+
+
+class HealthOut(BaseModel):
+    model_config = _example({"status": "ok"})
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    model_config = _example({"status": "ready", "database": "ok", "model": "2026.06.1"})
+    status: Literal["ready", "not ready"]
+    database: str
+    model: str

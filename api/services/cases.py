@@ -1,0 +1,207 @@
+"""Cases from the users' side: opening one, asking a specialist, following one's own cases,
+sending the photos a specialist asked for. Every lookup is scoped to its owner: another user's
+case or identification is "not found", never "forbidden", so ids reveal nothing.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, InvalidInput, NotFound
+from api.models import (
+    AGRICULTURAL_ROLES,
+    MAX_MESSAGE_CHARS,
+    Case,
+    CaseStatus,
+    Identification,
+    Photo,
+    Role,
+    User,
+    utcnow,
+)
+from api.photostore import PhotoStore
+from api.services.ratelimits import enforce_specialist_request_limit
+from api.services.uploads import MAX_PHOTOS, prepare_uploads, stored
+from model.catalog import Catalog
+from model.result import Reason
+from model.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A regulated or quarantine organism at least this likely among the model's candidates puts
+# the case in the first tier: a missed quarantine pest costs far more than a specialist's look.
+REGULATED_SUSPICION = 0.05
+# Photos a user may add to one case, over all requests, on top of the identification's.
+MAX_ADDED_PHOTOS = 2 * MAX_PHOTOS
+
+
+def priority_tier(catalog: Catalog, role: str, top_k: Sequence[dict[str, Any]]) -> int:
+    """0: a regulated organism is suspected; 1: an agricultural user; 2: anyone else."""
+    for candidate in top_k:
+        entry = catalog.labels.get(candidate["label"])
+        if entry and entry.regulated and candidate["probability"] >= REGULATED_SUSPICION:
+            return 0
+    return 1 if role in AGRICULTURAL_ROLES else 2
+
+
+def clean_message(message: str | None) -> str | None:
+    """A message stripped of surrounding blanks; None when empty; refused when too long."""
+    text = (message or "").strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"the message is too long: at most {MAX_MESSAGE_CHARS} characters")
+    return text or None
+
+
+def new_case(
+    identification: Identification,
+    user: User,
+    catalog: Catalog,
+    *,
+    asked: bool,
+    message: str | None,
+    now: datetime,
+) -> Case:
+    """A case for ``identification``, not yet added to a session. Its reason is the model's
+    when the model doubted, ``asked`` when only the user did."""
+    reason = identification.result.get("reason") or Reason.ASKED
+    return Case(
+        identification=identification,
+        user_id=user.id,
+        status=CaseStatus.OPEN,
+        reason=reason,
+        message=clean_message(message),
+        asked_at=now if asked else None,
+        tier=priority_tier(catalog, user.role, identification.result["top_k"]),
+        uncertainty=1.0 - identification.probability,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+def own_identification(session: Session, user: User, identification_id: str) -> Identification:
+    identification = session.get(Identification, identification_id)
+    if identification is None or identification.user_id != user.id:
+        raise NotFound("no such identification")
+    return identification
+
+
+def ask_specialist(
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    user: User,
+    identification: Identification,
+    message: str | None,
+) -> tuple[Case, bool]:
+    """Open a case on one's own identification, whatever the model's confidence; True when it
+    was created. An identification has at most one case: asking again (a retry, or asking about
+    a case the model already opened) returns that case, with the message added if it had none."""
+    if identification.user_id != user.id:
+        raise NotFound("no such identification")
+    now = utcnow()
+    case = identification.case
+    if case is not None:
+        if case.asked_at is None or (case.message is None and message):
+            case.asked_at = case.asked_at or now
+            case.message = case.message or clean_message(message)
+            case.updated_at = now
+            session.commit()
+        return case, False
+    enforce_specialist_request_limit(session, user, settings, now, lock=True)
+    case = new_case(identification, user, catalog, asked=True, message=message, now=now)
+    session.add(case)
+    try:
+        session.commit()
+    except IntegrityError:  # the same request, retried concurrently, won the race
+        session.rollback()
+        session.refresh(identification)
+        if identification.case is None:
+            raise
+        return identification.case, False
+    log.info("case %s opened on request of user %d", case.id, user.id)
+    return case, True
+
+
+def user_cases(session: Session, user: User) -> list[Case]:
+    """The user's own cases, newest first."""
+    query = select(Case).where(Case.user_id == user.id).order_by(Case.opened_at.desc())
+    return list(session.scalars(query))
+
+
+def user_case(session: Session, user: User, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or case.user_id != user.id:
+        raise NotFound("no such case")
+    return case
+
+
+def add_photos(
+    session: Session,
+    store: PhotoStore,
+    settings: Settings,
+    case: Case,
+    uploads: Sequence[bytes],
+) -> Case:
+    """Add photos to one's case (what a specialist asks for with ``request_photos``); the case
+    then returns to the queue in its original place. Photos the case already has are skipped,
+    so a retried upload adds nothing twice."""
+    if case.status == CaseStatus.ANSWERED:
+        raise Conflict("this case has been answered; ask a specialist about a new identification")
+    prepared = prepare_uploads(uploads, settings)
+    known = {photo.sha256 for photo in (*case.identification.photos, *case.photos)}
+    fresh = list({p.sha256: p for p in prepared if p.sha256 not in known}.values())
+    if len(case.photos) + len(fresh) > MAX_ADDED_PHOTOS:
+        raise InvalidInput(f"at most {MAX_ADDED_PHOTOS} photos can be added to a case")
+    now = utcnow()
+    with stored(session, store, fresh):
+        for position, photo in enumerate(fresh, len(case.photos)):
+            session.add(
+                Photo(
+                    case_id=case.id,
+                    position=position,
+                    sha256=photo.sha256,
+                    origin_sha256=photo.origin_sha256,
+                    width=photo.width,
+                    height=photo.height,
+                    created_at=now,
+                )
+            )
+        if fresh and case.status == CaseStatus.AWAITING_PHOTOS:
+            case.status = CaseStatus.OPEN
+        case.updated_at = now
+        session.commit()
+    session.refresh(case)
+    log.info("case %s: %d photo(s) added", case.id, len(fresh))
+    return case
+
+
+def check_photo_access(session: Session, user: User, sha256: str) -> None:
+    """Raise NotFound unless ``user`` may see the stored photo ``sha256``: its owner; a
+    specialist, for photos of a case; a researcher, for photos of a case answered with a label
+    (what the export contains)."""
+    of_identification = select(Photo.identification_id).where(Photo.sha256 == sha256)
+    of_case = select(Photo.case_id).where(Photo.sha256 == sha256)
+    cases = select(Case).where(
+        or_(Case.identification_id.in_(of_identification), Case.id.in_(of_case))
+    )
+    if user.role == Role.SPECIALIST:
+        allowed = session.scalar(select(exists(cases)))
+    elif user.role == Role.RESEARCHER:
+        allowed = session.scalar(
+            select(exists(cases.where(Case.status == CaseStatus.ANSWERED, Case.label.is_not(None))))
+        )
+    else:
+        allowed = False
+    if not allowed:
+        own = select(Identification.id).where(
+            Identification.user_id == user.id, Identification.id.in_(of_identification)
+        )
+        own_case = select(Case.id).where(Case.user_id == user.id, Case.id.in_(of_case))
+        allowed = session.scalar(select(exists(own) | exists(own_case)))
+    if not allowed:
+        raise NotFound("no such photo")

@@ -1,0 +1,60 @@
+"""Model distribution for the field app: the newest bundle's files, with sha256 and size.
+
+The bundle's own ``manifest.json`` lists its files with their checksums; the app downloads each,
+checks it and switches atomically. Only files a manifest lists can be downloaded, so a file name
+in a URL can never reach anything else on the server's disk.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.errors import NotFound, Unavailable
+from model.bundle import MANIFEST, BundleError, latest_bundle, sha256_file
+from model.settings import Settings
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    kind: str  # "bundle": a file of the model bundle
+    sha256: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    artifacts: tuple[Artifact, ...]
+
+
+def _bundle_artifacts(folder: Path) -> tuple[str, tuple[Artifact, ...]]:
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    files = [
+        Artifact(name, "bundle", entry["sha256"], int(entry["size"]), folder / name)
+        for name, entry in sorted(manifest["files"].items())
+    ]
+    # The manifest itself too: the app keeps it to check the bundle when it loads it.
+    path = folder / MANIFEST
+    files.append(Artifact(MANIFEST, "bundle", sha256_file(path), path.stat().st_size, path))
+    return str(manifest["version"]), tuple(files)
+
+
+def latest_release(settings: Settings) -> Release:
+    try:
+        folder = latest_bundle(settings.bundles_dir)
+    except (BundleError, FileNotFoundError):
+        raise Unavailable("no model bundle is installed on this server") from None
+    version, artifacts = _bundle_artifacts(folder)
+    return Release(version, artifacts)
+
+
+def artifact(settings: Settings, version: str, name: str) -> Artifact:
+    release = latest_release(settings)
+    if version != release.version:
+        raise NotFound(f"model version {version!r} is not distributed; latest is {release.version}")
+    for item in release.artifacts:
+        if item.name == name:
+            return item
+    raise NotFound(f"no file {name!r} in model {version}")

@@ -1,0 +1,280 @@
+"""The specialists' review queue: priority, atomic claims, decisions, expected response time.
+
+Priority (docs/architecture.md): ``tier`` first (0: a regulated or quarantine organism is among
+the model's candidates; 1: an agricultural user, grower or advisor; 2: everyone else), then
+waiting time (oldest first), then model uncertainty (least sure first).
+
+Claims are one ``UPDATE ... WHERE id = (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)``: on
+PostgreSQL, concurrent specialists skip each other's locked rows instead of queueing behind them;
+on SQLite, the single statement is atomic by itself. A claim lasts ``claim_timeout_minutes``; an
+expired claim is claimable again, and its first holder can still decide until someone else takes
+it. Every state change is a conditional update, so a decision on a case that was meanwhile
+released, reclaimed or answered fails with a conflict instead of overwriting.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from api.models import Action, Case, CaseDecision, CaseStatus, Role, User, utcnow
+from api.services.cases import clean_message
+from model.catalog import Catalog
+from model.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The statuses whose cases wait for a specialist's attention.
+PENDING = (CaseStatus.OPEN, CaseStatus.CLAIMED)
+_NEXT_STATUS = {
+    Action.CONFIRM: CaseStatus.ANSWERED,
+    Action.CORRECT: CaseStatus.ANSWERED,
+    Action.ANSWER: CaseStatus.ANSWERED,
+    Action.REQUEST_PHOTOS: CaseStatus.AWAITING_PHOTOS,
+}
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        Case.status == CaseStatus.OPEN,
+        and_(Case.status == CaseStatus.CLAIMED, Case.claim_expires_at <= now),
+    )
+
+
+_PRIORITY = (Case.tier, Case.opened_at, Case.uncertainty.desc(), Case.id)
+
+
+def _require_specialist(user: User) -> None:
+    if user.role != Role.SPECIALIST:
+        raise Forbidden("only specialists work on the review queue")
+
+
+def waiting_cases(session: Session, now: datetime | None = None, limit: int = 100) -> list[Case]:
+    """Cases waiting for a specialist, in claiming order (expired claims included)."""
+    query = select(Case).where(_claimable(now or utcnow())).order_by(*_PRIORITY).limit(limit)
+    return list(session.scalars(query))
+
+
+def held_by(session: Session, specialist: User) -> list[Case]:
+    """The cases ``specialist`` holds (claimed, and not taken over by someone else since)."""
+    query = select(Case).where(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id)
+    return list(session.scalars(query.order_by(*_PRIORITY)))
+
+
+def queue_length(session: Session) -> int:
+    """Cases waiting or in a specialist's hands (not those awaiting the user's photos)."""
+    return session.scalar(select(func.count()).where(Case.status.in_(PENDING))) or 0
+
+
+def _claimed(specialist: User, settings: Settings, now: datetime) -> dict[str, object]:
+    """The columns of a case claimed now by ``specialist``."""
+    return {
+        "status": CaseStatus.CLAIMED,
+        "claimed_by": specialist.id,
+        "claim_expires_at": now + timedelta(minutes=settings.claim_timeout_minutes),
+        "updated_at": now,
+    }
+
+
+def claim_next(session: Session, specialist: User, settings: Settings) -> Case | None:
+    """Atomically claim the highest-priority waiting case; None when the queue is empty."""
+    _require_specialist(specialist)
+    now = utcnow()
+    candidate = (
+        select(Case.id)
+        .where(_claimable(now))
+        .order_by(*_PRIORITY)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    case_id = session.execute(
+        update(Case)
+        .where(Case.id == candidate, _claimable(now))
+        .values(_claimed(specialist, settings, now))
+        .returning(Case.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    if case_id is None:
+        return None
+    log.info("case %s claimed by specialist %d", case_id, specialist.id)
+    return session.get(Case, case_id, populate_existing=True)
+
+
+def claim(session: Session, case: Case, specialist: User, settings: Settings) -> Case:
+    """Claim a given case (from the queue's list), or extend one's own claim."""
+    _require_specialist(specialist)
+    now = utcnow()
+    claimed = session.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            or_(
+                _claimable(now),
+                and_(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id),
+            ),
+        )
+        .values(_claimed(specialist, settings, now))
+        .returning(Case.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    session.refresh(case)
+    if claimed is None:
+        raise Conflict(_unavailable(session, case))
+    return case
+
+
+def release(session: Session, case: Case, specialist: User) -> Case:
+    """Give a claimed case back to the queue, in its place."""
+    _held_update(session, case, specialist, status=CaseStatus.OPEN)
+    session.commit()
+    session.refresh(case)
+    log.info("case %s released by specialist %d", case.id, specialist.id)
+    return case
+
+
+def decide(
+    session: Session,
+    case: Case,
+    specialist: User,
+    action: Action | str,
+    label: str | None,
+    message: str,
+    *,
+    catalog: Catalog,
+) -> CaseDecision:
+    """Record a specialist's decision on a case they hold, with the message to the user.
+
+    ``confirm`` keeps the model's label, ``correct`` needs a catalog label, ``request_photos``
+    and ``answer`` take none. The case's status, label and answer change in the same transaction
+    that keeps the decision, with who made it and when.
+    """
+    _require_specialist(specialist)
+    try:
+        action = Action(action)
+    except ValueError:
+        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(Action)}") from None
+    text = clean_message(message)
+    if text is None:
+        raise InvalidInput("write a message to the user with every decision")
+    label = (label or "").strip() or None
+    model_label = case.identification.label
+    if action == Action.CONFIRM:
+        if label not in (None, model_label):
+            raise InvalidInput(f"'confirm' keeps the model's label {model_label}; use 'correct'")
+        label = model_label
+    elif action == Action.CORRECT:
+        if label is None:
+            raise InvalidInput("'correct' needs the right label, from the catalog")
+        if label not in catalog.labels:
+            raise InvalidInput(
+                f"unknown label {label!r}: not in the catalog (iriis catalog search WORDS)"
+            )
+    elif label is not None:
+        raise InvalidInput(f"'{action}' takes no label")
+    now = utcnow()
+    status = _NEXT_STATUS[action]
+    answered = status == CaseStatus.ANSWERED
+    _held_update(
+        session,
+        case,
+        specialist,
+        status=status,
+        answer=text,
+        label=label if answered else None,
+        answered_at=now if answered else None,
+    )
+    decision = CaseDecision(
+        case_id=case.id,
+        specialist_id=specialist.id,
+        action=action,
+        label=label,
+        message=text,
+        created_at=now,
+    )
+    session.add(decision)
+    session.commit()
+    session.refresh(case)
+    log.info("case %s: %s by specialist %d", case.id, action, specialist.id)
+    return decision
+
+
+def _held_update(session: Session, case: Case, specialist: User, **values: object) -> None:
+    """Update a case only if ``specialist`` still holds it; a conflict otherwise."""
+    changed = session.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            Case.status == CaseStatus.CLAIMED,
+            Case.claimed_by == specialist.id,
+        )
+        .values(claimed_by=None, claim_expires_at=None, updated_at=utcnow(), **values)
+        .returning(Case.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if changed is None:
+        session.rollback()
+        session.refresh(case)
+        raise Conflict(_unavailable(session, case, holder=specialist))
+
+
+def _unavailable(session: Session, case: Case, holder: User | None = None) -> str:
+    status = case.status_at(utcnow())
+    if status == CaseStatus.ANSWERED:
+        return "this case has already been answered"
+    if status == CaseStatus.AWAITING_PHOTOS:
+        return "this case is waiting for the user's photos"
+    if status == CaseStatus.CLAIMED and case.claimed_by is not None:
+        other = session.get(User, case.claimed_by)
+        return f"this case is claimed by {other.username if other else 'another specialist'}"
+    if holder is not None:
+        return "you do not hold this case any more: claim it first"
+    return "this case cannot be claimed now"
+
+
+def specialist_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def recent_pace(session: Session, settings: Settings, now: datetime) -> float | None:
+    """Decisions per hour over the pace window, measured from the first decision in it; None
+    when there was none."""
+    count, first = session.execute(
+        select(func.count(), func.min(CaseDecision.created_at)).where(
+            CaseDecision.created_at > now - timedelta(days=settings.pace_window_days)
+        )
+    ).one()
+    if not count:
+        return None
+    hours = max((now - first).total_seconds() / 3600, 1.0)
+    return float(count) / hours
+
+
+def expected_response_hours(
+    session: Session, case: Case, settings: Settings, now: datetime | None = None
+) -> float | None:
+    """When the user can expect an answer: the cases ahead of this one (itself included)
+    divided by the specialists' recent pace; None once the case no longer waits on the lab."""
+    if case.status not in PENDING:
+        return None
+    now = now or utcnow()
+    pace = recent_pace(session, settings, now)
+    if pace is None:
+        return settings.default_response_hours
+    ahead = session.scalar(
+        select(func.count()).where(
+            Case.status.in_(PENDING),
+            or_(
+                Case.tier < case.tier,
+                and_(Case.tier == case.tier, Case.opened_at < case.opened_at),
+            ),
+        )
+    )
+    return round(((ahead or 0) + 1) / pace, 1)

@@ -1,0 +1,218 @@
+"""The specialists' pages in French and English: every fixed string of the templates.
+
+Label names, symptoms and advice come from the label catalog (``model.catalog``), which has both
+languages already; this catalog holds only the pages' own words. A key missing in one language
+would show a raw key to a specialist, so the test suite checks that every message has every
+language of ``model.i18n.LANGUAGES``.
+
+The page language is the ``lang`` cookie's, set by the language switch on every page; French
+until a specialist switches.
+"""
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language
+
+LANGUAGE_COOKIE = "lang"
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    # --- frame
+    "app.name": {"fr": "IRIIS Phyto — laboratoire", "en": "IRIIS Phyto — lab"},
+    "nav.queue": {"fr": "File d'attente", "en": "Queue"},
+    "nav.history": {"fr": "Historique", "en": "History"},
+    "nav.sign_out": {"fr": "Se déconnecter", "en": "Sign out"},
+    "nav.main": {"fr": "Navigation principale", "en": "Main navigation"},
+    "nav.language": {"fr": "Langue", "en": "Language"},
+    "nav.skip": {"fr": "Aller au contenu", "en": "Skip to content"},
+    "signed_in_as": {"fr": "Connecté·e : {name}", "en": "Signed in: {name}"},
+    # --- sign-in
+    "login.title": {"fr": "Connexion des spécialistes", "en": "Specialists' sign-in"},
+    "login.username": {"fr": "Nom d'utilisateur", "en": "Username"},
+    "login.password": {"fr": "Mot de passe", "en": "Password"},
+    "login.submit": {"fr": "Se connecter", "en": "Sign in"},
+    "login.failed": {
+        "fr": "Nom d'utilisateur ou mot de passe incorrect.",
+        "en": "Wrong username or password.",
+    },
+    "login.not_specialist": {
+        "fr": "Cet espace est réservé aux spécialistes du laboratoire.",
+        "en": "This area is for the lab's specialists only.",
+    },
+    "login.expired": {
+        "fr": "Votre session a expiré ; veuillez vous reconnecter.",
+        "en": "Your session has expired; please sign in again.",
+    },
+    # --- queue
+    "queue.title": {"fr": "File d'attente des cas", "en": "Case queue"},
+    "queue.waiting": {"fr": "{count} cas en attente", "en": "{count} cases waiting"},
+    "queue.order": {
+        "fr": "Ordre de priorité : profils agricoles et organismes réglementés d'abord, "
+        "puis temps d'attente, puis incertitude du modèle.",
+        "en": "Priority order: agricultural profiles and regulated organisms first, "
+        "then waiting time, then model uncertainty.",
+    },
+    "queue.claim_next": {"fr": "Prendre le cas suivant", "en": "Claim next case"},
+    "queue.empty": {"fr": "Aucun cas en attente.", "en": "No case is waiting."},
+    "queue.mine": {"fr": "Mes cas en cours", "en": "My claimed cases"},
+    "col.case": {"fr": "Cas", "en": "Case"},
+    "col.waiting": {"fr": "Attente", "en": "Waiting"},
+    "col.profile": {"fr": "Profil", "en": "Profile"},
+    "col.regulated": {"fr": "Réglementé", "en": "Regulated"},
+    "col.uncertainty": {"fr": "Incertitude du modèle", "en": "Model uncertainty"},
+    "col.model_label": {"fr": "Proposition du modèle", "en": "Model's suggestion"},
+    "col.reason": {"fr": "Motif", "en": "Reason"},
+    "col.when": {"fr": "Date", "en": "When"},
+    "col.specialist": {"fr": "Spécialiste", "en": "Specialist"},
+    "col.action": {"fr": "Décision", "en": "Decision"},
+    "col.label": {"fr": "Étiquette", "en": "Label"},
+    "col.message": {"fr": "Message", "en": "Message"},
+    "yes": {"fr": "Oui", "en": "Yes"},
+    "no": {"fr": "Non", "en": "No"},
+    "none": {"fr": "—", "en": "—"},
+    "minutes": {"fr": "{n} min", "en": "{n} min"},
+    "hours": {"fr": "{h} h {m:02d}", "en": "{h} h {m:02d}"},
+    "days": {"fr": "{d} j {h} h", "en": "{d} d {h} h"},
+    # --- profiles and reasons as the users gave them
+    "profile.grower": {"fr": "Producteur", "en": "Grower"},
+    "profile.advisor": {"fr": "Agronome", "en": "Advisor"},
+    "profile.citizen": {"fr": "Citoyen", "en": "Citizen"},
+    "profile.researcher": {"fr": "Chercheur", "en": "Researcher"},
+    "reason.low_confidence": {"fr": "Confiance faible", "en": "Low confidence"},
+    "reason.ambiguous": {"fr": "Ambigu", "en": "Ambiguous"},
+    "reason.too_dark": {"fr": "Photo trop sombre", "en": "Photo too dark"},
+    "reason.too_blurry": {"fr": "Photo floue", "en": "Photo blurry"},
+    "reason.too_small": {"fr": "Photo trop petite", "en": "Photo too small"},
+    "reason.unknown_subject": {"fr": "Hors du champ du modèle", "en": "Out of scope"},
+    "reason.asked": {"fr": "Demande de l'utilisateur", "en": "Asked by the user"},
+    # --- catalog categories and crops (the catalog's hosts are English keys)
+    "category.disease": {"fr": "Maladie", "en": "Disease"},
+    "category.healthy": {"fr": "Sain", "en": "Healthy"},
+    "category.insect": {
+        "fr": "Insecte et autres invertébrés",
+        "en": "Insect and other invertebrates",
+    },
+    "category.beneficial": {"fr": "Organisme utile", "en": "Beneficial organism"},
+    "category.weed": {"fr": "Mauvaise herbe", "en": "Weed"},
+    "category.background": {"fr": "Arrière-plan", "en": "Background"},
+    "crop.apple": {"fr": "pommier", "en": "apple"},
+    "crop.bean": {"fr": "haricot", "en": "bean"},
+    "crop.corn": {"fr": "maïs", "en": "corn"},
+    "crop.potato": {"fr": "pomme de terre", "en": "potato"},
+    "crop.tomato": {"fr": "tomate", "en": "tomato"},
+    "crop.strawberry": {"fr": "fraisier", "en": "strawberry"},
+    "crop.rice": {"fr": "riz", "en": "rice"},
+    "status.open": {"fr": "En attente", "en": "Waiting"},
+    "status.claimed": {"fr": "Pris en charge", "en": "Claimed"},
+    "status.awaiting_photos": {"fr": "Photos demandées", "en": "Photos requested"},
+    "status.answered": {"fr": "Répondu", "en": "Answered"},
+    # --- case page
+    "case.title": {"fr": "Cas {id}", "en": "Case {id}"},
+    "case.user_message": {"fr": "Message de l'utilisateur", "en": "User's message"},
+    "case.crop": {"fr": "Culture déclarée", "en": "Declared crop"},
+    "case.photos": {"fr": "Photos du cas", "en": "Case photos"},
+    "case.photo_alt": {"fr": "Photo {n} du cas", "en": "Case photo {n}"},
+    "case.top_labels": {"fr": "Propositions du modèle", "en": "Model's suggestions"},
+    "case.probability": {"fr": "Probabilité", "en": "Probability"},
+    "case.model_version": {"fr": "Modèle {version}", "en": "Model {version}"},
+    "case.compare": {
+        "fr": "Photos de référence semblables",
+        "en": "Similar reference photos",
+    },
+    "case.reference_alt": {
+        "fr": "Photo de référence : {name}",
+        "en": "Reference photo: {name}",
+    },
+    "case.similarity": {"fr": "similarité {value}", "en": "similarity {value}"},
+    "case.no_references": {
+        "fr": "Aucune photo de référence semblable.",
+        "en": "No similar reference photo.",
+    },
+    "case.catalog": {"fr": "Fiche du catalogue : {name}", "en": "Catalog entry: {name}"},
+    "case.scientific_name": {"fr": "Nom scientifique", "en": "Scientific name"},
+    "case.category": {"fr": "Catégorie", "en": "Category"},
+    "case.hosts": {"fr": "Hôtes", "en": "Hosts"},
+    "case.symptoms": {"fr": "Symptômes", "en": "Symptoms"},
+    "case.advice": {"fr": "Conseil ({profile})", "en": "Advice ({profile})"},
+    "case.regulated": {
+        "fr": "Organisme réglementé ou de quarantaine",
+        "en": "Regulated or quarantine organism",
+    },
+    "case.status": {"fr": "Statut", "en": "Status"},
+    "case.decisions": {"fr": "Décisions", "en": "Decisions"},
+    # --- decision form
+    "decision.title": {"fr": "Décision", "en": "Decision"},
+    "decision.action": {"fr": "Action", "en": "Action"},
+    "decision.confirm": {
+        "fr": "Confirmer la proposition du modèle",
+        "en": "Confirm the model's suggestion",
+    },
+    "decision.correct": {"fr": "Corriger l'étiquette", "en": "Correct the label"},
+    "decision.request_photos": {"fr": "Demander d'autres photos", "en": "Ask for more photos"},
+    "decision.answer": {"fr": "Répondre sans étiquette", "en": "Answer without a label"},
+    "decision.label": {
+        "fr": "Étiquette corrigée (pour « Corriger »)",
+        "en": "Corrected label (for “Correct”)",
+    },
+    "decision.choose_label": {"fr": "— choisir —", "en": "— choose —"},
+    "decision.message": {"fr": "Message à l'utilisateur", "en": "Message to the user"},
+    "decision.submit": {"fr": "Envoyer la décision", "en": "Send the decision"},
+    "decision.saved": {"fr": "Décision enregistrée.", "en": "Decision saved."},
+    "decision.unknown_label": {
+        "fr": "Étiquette inconnue : « {label} » n'est pas dans le catalogue.",
+        "en": "Unknown label: “{label}” is not in the catalog.",
+    },
+    "decision.choose_action": {
+        "fr": "Choisissez une action : confirmer, corriger, demander d'autres photos ou répondre.",
+        "en": "Choose an action: confirm, correct, ask for more photos or answer.",
+    },
+    "decision.refused": {"fr": "Décision refusée : {detail}", "en": "Decision refused: {detail}"},
+    "decision.label_required": {
+        "fr": "Choisissez l'étiquette corrigée dans la liste.",
+        "en": "Choose the corrected label from the list.",
+    },
+    "decision.message_too_long": {
+        "fr": "Le message est trop long : {max} caractères au plus.",
+        "en": "The message is too long: at most {max} characters.",
+    },
+    "decision.message_required": {
+        "fr": "Écrivez un message à l'utilisateur.",
+        "en": "Write a message to the user.",
+    },
+    "case.unavailable": {
+        "fr": "Ce cas n'est pas entre vos mains : il a été pris par quelqu'un d'autre, a reçu "
+        "une réponse ou attend des photos. Son statut est indiqué ci-dessous.",
+        "en": "You do not hold this case: someone else took it, it was answered, or it waits "
+        "for photos. Its status is shown below.",
+    },
+    "case.claim": {"fr": "Prendre ce cas", "en": "Claim this case"},
+    "error.not_found": {"fr": "Cas introuvable.", "en": "Case not found."},
+    # --- history
+    "history.title": {"fr": "Historique des décisions", "en": "Decision history"},
+    "history.empty": {"fr": "Aucune décision pour l'instant.", "en": "No decision yet."},
+    # --- decision actions as shown in tables
+    "action.confirm": {"fr": "Confirmé", "en": "Confirmed"},
+    "action.correct": {"fr": "Corrigé", "en": "Corrected"},
+    "action.request_photos": {"fr": "Autres photos demandées", "en": "More photos asked"},
+    "action.answer": {"fr": "Réponse sans étiquette", "en": "Answer without a label"},
+}
+
+
+_BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}
+
+
+def language_of(request: Request) -> Language:
+    """The page language: the switch's cookie, else French, the lab's working language (not the
+    browser's preference: the lab's machines are set up in either language). Only a known
+    language is ever returned, so a forged cookie changes nothing."""
+    return _BY_CODE.get(request.cookies.get(LANGUAGE_COOKIE, ""), DEFAULT_LANGUAGE)
+
+
+def translator(lang: Language) -> Callable[..., str]:
+    """``_("key", name=...)`` for the templates: the message in ``lang``, formatted."""
+
+    def translate(key: str, **values: object) -> str:
+        return MESSAGES[key][lang].format(**values)
+
+    return translate

@@ -1,0 +1,97 @@
+"""Rendering the specialists' pages: one Jinja2 environment, and the context every page gets.
+
+Templates live in ``api/templates/lab``. What depends on the reader (the language, the catalog's
+names, how long a case has waited) is computed by context filters from the page's own context,
+so that one environment serves every request and the templates stay free of logic.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from api.answers import label_name
+from api.models import User, utcnow
+from api.web.i18n import MESSAGES, language_of, translator
+from model.catalog import Catalog
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notice or an error for the page: a key of ``api.web.i18n.MESSAGES`` and its values,
+    translated when the page is rendered, in the page's language."""
+
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+
+
+@pass_context
+def _label_name(context: Context, label: str) -> str:
+    """A label's catalog name in the page's language (the label itself if the catalog lacks it)."""
+    catalog: Catalog = context["catalog"]
+    return label_name(catalog, label, context["lang"])
+
+
+@pass_context
+def _waiting(context: Context, since: datetime) -> str:
+    """How long ago ``since`` was, in minutes, hours or days: what a queue reader compares."""
+    translate = context["_"]
+    minutes = max(0, int((context["now"] - since).total_seconds() // 60))
+    if minutes < 60:
+        return str(translate("minutes", n=minutes))
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return str(translate("hours", h=hours, m=minutes))
+    days, hours = divmod(hours, 24)
+    return str(translate("days", d=days, h=hours))
+
+
+@pass_context
+def _crop(context: Context, crop: str) -> str:
+    """A crop key of the catalog (``apple``) in the page's language; an unknown one as given,
+    since users may type any crop."""
+    names = MESSAGES.get(f"crop.{crop}")
+    return names[context["lang"]] if names else crop
+
+
+templates.env.filters.update(label_name=_label_name, waiting=_waiting, crop=_crop)
+
+
+def render(
+    request: Request,
+    name: str,
+    catalog: Catalog,
+    specialist: User | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """Render ``lab/<name>.html`` in the request's language, with what the frame needs: the
+    translator ``_``, the signed-in specialist, the catalog and the current path (for the
+    language switch to come back to)."""
+    lang = language_of(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return templates.TemplateResponse(
+        request,
+        f"lab/{name}.html",
+        {
+            "lang": lang,
+            "_": translator(lang),
+            "catalog": catalog,
+            "specialist": specialist,
+            "now": utcnow(),
+            "here": here,
+            **context,
+        },
+        status_code=status_code,
+    )

@@ -1,0 +1,303 @@
+"""The specialists' pages under ``/lab/``: sign-in, the queue, the case page, the history.
+
+Each route translates a form or a link into one call of the queue service (``api/services``)
+and its result into a page or a redirect; the work is the service's, the words are
+``api.web.i18n``'s. After every POST that changes something the browser is redirected (303),
+so that reloading a page never sends a decision twice.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from api.answers import identification_out
+from api.deps import CatalogDep, SessionDep, SettingsDep, StoreDep
+from api.errors import Conflict, NotFound, ServiceError
+from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
+from api.services import queue, users
+from api.services.cases import check_photo_access
+from api.web import session as lab_session
+from api.web.forms import ACTIONS, DecisionForm, label_choices
+from api.web.history import recent_decisions
+from api.web.i18n import LANGUAGE_COOKIE, language_of
+from api.web.pages import STATIC_DIR, Message, render
+from api.web.session import LabSpecialist, safe_next
+from model.catalog import Catalog
+from model.i18n import Language
+from model.settings import Settings
+
+router = APIRouter(prefix="/lab", include_in_schema=False)
+
+# Why the sign-in page is shown (``?why=``), and what it says about it.
+_SIGN_IN_REASONS = {"expired": "login.expired", "not_specialist": "login.not_specialist"}
+# Notices a redirect may ask the queue page to show (``?notice=``).
+_QUEUE_NOTICES = {"saved": "decision.saved", "empty": "queue.empty"}
+LANGUAGE_COOKIE_DAYS = 365
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/", name="lab_home")
+def home(request: Request) -> RedirectResponse:
+    return _redirect(str(request.url_for("lab_queue")))
+
+
+@router.get("/static/lab.css", name="lab_css")
+def stylesheet() -> FileResponse:
+    return FileResponse(STATIC_DIR / "lab.css", media_type="text/css")
+
+
+@router.get("/language/{lang}", name="lab_language")
+def switch_language(request: Request, lang: Language, next: str = "") -> RedirectResponse:
+    """Remember the chosen language and go back to the page the switch was clicked on."""
+    response = _redirect(safe_next(next) or str(request.url_for("lab_queue")))
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        lang,
+        max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600,
+        path=lab_session.LAB_PREFIX,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get("/sign-in", name="lab_sign_in")
+def sign_in_page(request: Request, catalog: CatalogDep, next: str = "", why: str = "") -> Response:
+    reason = _SIGN_IN_REASONS.get(why)
+    return render(
+        request,
+        "login",
+        catalog,
+        None,
+        next=safe_next(next) or "",
+        username="",
+        error=Message(reason) if reason else None,
+    )
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Check the password with the API's own accounts; only specialists get the cookie."""
+    user = users.authenticate(session, username, password)
+    if user is None or user.role != Role.SPECIALIST:
+        return render(
+            request,
+            "login",
+            catalog,
+            None,
+            status_code=401 if user is None else 403,
+            next=safe_next(next) or "",
+            username=username,
+            error=Message("login.failed" if user is None else "login.not_specialist"),
+        )
+    response = _redirect(safe_next(next) or str(request.url_for("lab_queue")))
+    lab_session.sign_in(request, response, settings, user)
+    return response
+
+
+@router.post("/sign-out", name="lab_sign_out")
+def sign_out(request: Request) -> RedirectResponse:
+    response = _redirect(str(request.url_for("lab_sign_in")))
+    lab_session.sign_out(response)
+    return response
+
+
+@router.get("/queue", name="lab_queue")
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+    notice: str = "",
+) -> Response:
+    """The waiting cases in priority order, and the ones this specialist holds."""
+    key = _QUEUE_NOTICES.get(notice)
+    return render(
+        request,
+        "queue",
+        catalog,
+        specialist,
+        waiting=queue.waiting_cases(session),
+        mine=queue.held_by(session, specialist),
+        notice=Message(key) if key else None,
+    )
+
+
+@router.post("/claim", name="lab_claim")
+def claim_next(
+    request: Request, session: SessionDep, settings: SettingsDep, specialist: LabSpecialist
+) -> RedirectResponse:
+    """Claim the next case atomically and open it; back to the queue when none is left."""
+    case = queue.claim_next(session, specialist, settings)
+    if case is None:
+        return _redirect(f"{request.url_for('lab_queue')}?notice=empty")
+    return _redirect(str(request.url_for("lab_case", case_id=case.id)))
+
+
+@router.get("/cases/{case_id}", name="lab_case")
+def case_page(
+    request: Request,
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+) -> Response:
+    try:
+        case = queue.specialist_case(session, case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    return _case_response(request, session, settings, catalog, specialist, case)
+
+
+@router.post("/cases/{case_id}/claim", name="lab_claim_case")
+def claim_case(
+    request: Request,
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+) -> Response:
+    """Claim a case opened from the queue's list (or extend one's own claim)."""
+    try:
+        case = queue.specialist_case(session, case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    try:
+        queue.claim(session, case, specialist, settings)
+    except Conflict:
+        return _case_response(
+            request,
+            session,
+            settings,
+            catalog,
+            specialist,
+            case,
+            error=Message("case.unavailable"),
+            status_code=409,
+        )
+    return _redirect(str(request.url_for("lab_case", case_id=case.id)))
+
+
+@router.post("/cases/{case_id}/decision", name="lab_decide")
+def decide(
+    request: Request,
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+    action: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the decision and go back to the queue; on a mistake, the case page again with
+    the form as it was sent and the reason."""
+    try:
+        case = queue.specialist_case(session, case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    form = DecisionForm(action, label, message)
+    error, status_code = form.problem(catalog), 422
+    if error is None:
+        try:
+            queue.decide(
+                session, case, specialist, action, form.chosen_label, message, catalog=catalog
+            )
+            return _redirect(f"{request.url_for('lab_queue')}?notice=saved")
+        except Conflict:
+            error, status_code = Message("case.unavailable"), 409
+        except ServiceError as exc:
+            error, status_code = Message("decision.refused", {"detail": exc.message}), 422
+    return _case_response(
+        request,
+        session,
+        settings,
+        catalog,
+        specialist,
+        case,
+        form=form,
+        error=error,
+        status_code=status_code,
+    )
+
+
+@router.get("/history", name="lab_history")
+def history_page(
+    request: Request, session: SessionDep, catalog: CatalogDep, specialist: LabSpecialist
+) -> Response:
+    """The newest decisions of every specialist."""
+    return render(request, "history", catalog, specialist, decisions=recent_decisions(session))
+
+
+@router.get("/photos/{sha256}", name="lab_photo")
+def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpecialist) -> Response:
+    """A case's photo, for the case page's images (which cannot send the API's bearer token);
+    the API's own access rule decides."""
+    try:
+        path = store.path(sha256)
+        check_photo_access(session, specialist, sha256)
+    except (ValueError, NotFound):
+        return Response(status_code=404)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+def _not_found(request: Request, catalog: Catalog, specialist: User) -> Response:
+    return render(
+        request, "message", catalog, specialist, status_code=404, title=Message("error.not_found")
+    )
+
+
+def _case_response(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    specialist: User,
+    case: Case,
+    form: DecisionForm | None = None,
+    error: Message | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The case page: what the model said and the catalog entry the user got (in the page's
+    language, built as the JSON API builds them), the photos, and the decision form when the
+    specialist holds the case."""
+    lang = language_of(request)
+    identification = identification_out(
+        session, settings, catalog, case.identification, lang, staff=True
+    )
+    status = case.status_at(utcnow())
+    held = status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
+    return render(
+        request,
+        "case",
+        catalog,
+        specialist,
+        status_code=status_code,
+        case=case,
+        status=status,
+        identification=identification,
+        photos=[photo.sha256 for photo in (*case.identification.photos, *case.photos)],
+        can_decide=held,
+        can_claim=status == CaseStatus.OPEN,
+        form=form or DecisionForm(),
+        actions=ACTIONS,
+        max_message=MAX_MESSAGE_CHARS,
+        label_choices=label_choices(catalog, lang),
+        error=error,
+    )

@@ -1,0 +1,61 @@
+"""The researchers' export: confirmed cases in the bank's format, readable by the bank's tools."""
+
+import io
+import zipfile
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.models import Role
+from api.services import queue
+from model.manifest import BANK_COLUMNS, read_manifest
+from model.settings import Settings
+from tests.api_support import Seeder, bearer
+
+
+def test_confirmed_and_corrected_cases_export_as_a_bank(
+    client: TestClient, seed: Seeder, api_settings: Settings, catalog, tmp_path: Path
+) -> None:
+    grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
+    researcher, admin = seed.user(Role.RESEARCHER), seed.user(Role.ADMIN)
+    confirmed = seed.case(grower, label="apple.scab", photos=2, location=(46.8, -71.2))
+    corrected = seed.case(grower, label="apple.scab", probability=0.51)
+    unlabelled = seed.case(grower)
+    seed.case(grower)  # still waiting
+    decisions = [
+        (confirmed, "confirm", None),
+        (corrected, "correct", "corn.common_rust"),
+        (unlabelled, "answer", None),
+    ]
+    for case, action, label in decisions:
+        queue.claim(seed.session, case, specialist, api_settings)
+        queue.decide(seed.session, case, specialist, action, label, "Réponse.", catalog=catalog)
+
+    for user in (grower, specialist):
+        assert client.get("/v1/export", headers=bearer(client, user)).status_code == 403
+    assert client.get("/v1/export", headers=bearer(client, admin)).status_code == 200
+    response = client.get("/v1/export", headers=bearer(client, researcher))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    folder = tmp_path / "export"
+    zipfile.ZipFile(io.BytesIO(response.content)).extractall(folder)
+    rows = read_manifest(folder / "manifest.csv", required=BANK_COLUMNS)
+    assert list(rows[0])[: len(BANK_COLUMNS)] == list(BANK_COLUMNS)
+    assert [(row["label"], row["model_label"], row["case_id"]) for row in rows] == [
+        ("apple.scab", "apple.scab", confirmed.id),
+        ("apple.scab", "apple.scab", confirmed.id),
+        ("corn.common_rust", "apple.scab", corrected.id),
+    ]
+    assert rows[2]["category"] == "disease" and rows[2]["model_probability"] == "0.5100"
+    for row in rows:
+        photo = folder / row["file"]
+        assert photo.is_file() and row["file"].startswith(f"images/{row['label']}/")
+        assert row["setting"] == "field" and row["license"] == api_settings.export_license
+    text = (folder / "manifest.csv").read_text()
+    assert "46.8" not in text and grower.username not in text and specialist.username not in text
+    later = client.get(
+        "/v1/export",
+        params={"since": "2999-01-01T00:00:00Z"},
+        headers=bearer(client, researcher),
+    )
+    names = zipfile.ZipFile(io.BytesIO(later.content)).namelist()
+    assert names == ["manifest.csv"]

@@ -1,0 +1,288 @@
+"""POST /v1/identifications on the real bundle and both databases: the answer, automatic
+cases, the idempotency contract, and bad input that leaves nothing behind."""
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.deps import _load_identifier
+from api.models import Case, Identification, Photo, Role, User
+from api.photostore import PhotoStore
+from model.bundle import latest_bundle
+from model.catalog import Catalog
+from model.identifier import Identifier
+from model.manifest import read_manifest
+from model.result import Decision
+from model.settings import Settings
+from tests.api_support import Seeder, bearer
+from tests.helpers import jpeg_bytes, textured_image
+
+Files = list[tuple[str, tuple[str, bytes, str]]]
+
+
+@pytest.fixture(scope="module")
+def identifier(settings: Settings, catalog: Catalog) -> Identifier:
+    """The API's own identifier (the same cached instance the routes use)."""
+    groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
+    return _load_identifier(
+        latest_bundle(settings.bundles_dir).resolve(),
+        settings.serve_model_variant,
+        settings.serve_model_threads,
+        groups,
+    )
+
+
+@pytest.fixture(scope="module")
+def samples(identifier: Identifier, bank_dir: Path, settings: Settings) -> dict[str, bytes]:
+    """Test-split photos of the bank: one the model accepts, one it doubts."""
+    rows = [r for r in read_manifest(settings.splits_path) if r["split"] == "test"]
+    # Lab photos of late blight first: the label the model is surest of (tests/test_identifier).
+    rows.sort(key=lambda r: (r["label"] != "potato.late_blight", r["file"]))
+    found: dict[str, bytes] = {}
+    for row in rows[:150]:
+        data = (bank_dir / row["file"]).read_bytes()
+        decision = identifier.identify([data]).decision
+        key = "accepted" if decision == Decision.ACCEPTED else "doubted"
+        found.setdefault(key, data)
+        if len(found) == 2:
+            return found
+    pytest.fail(f"no accepted and doubted photos among the test split: {sorted(found)}")
+
+
+def _files(*photos: bytes) -> Files:
+    return [("photos", (f"p{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos)]
+
+
+def _counts(session: Session) -> tuple[int, int, int]:
+    session.expire_all()
+    return tuple(  # type: ignore[return-value]
+        session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (Identification, Photo, Case)
+    )
+
+
+@pytest.fixture
+def grower(seed: Seeder) -> User:
+    return seed.user(Role.GROWER)
+
+
+def test_the_answer_combines_result_catalog_and_photos(
+    client: TestClient,
+    grower: User,
+    samples: dict[str, bytes],
+    identifier: Identifier,
+    store: PhotoStore,
+    db: Session,
+) -> None:
+    photo = samples["accepted"]
+    response = client.post(
+        "/v1/identifications",
+        files=_files(photo),
+        data={"latitude": "46.8123", "longitude": "-71.2456", "lang": "en", "crop": "apple"},
+        headers=bearer(client, grower),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    expected = identifier.identify([photo])
+    assert body["decision"] == "accepted" and body["case"] is None
+    assert body["label"] == expected.label
+    assert body["probability"] == pytest.approx(expected.probability)
+    assert [item["label"] for item in body["top_k"]] == [s.label for s in expected.top_k]
+    assert body["model_version"] == identifier.version
+    assert body["language"] == "en" and body["profile"] == "grower"
+    assert body["decision_words"] == "Identification accepted" and body["reason_words"] is None
+    assert body["confidence_words"] in ("very likely", "likely", "possible", "uncertain")
+    assert body["catalog"]["label"] == expected.label and body["catalog"]["profile"] == "grower"
+    assert body["name"] == body["catalog"]["name"]  # English name
+    assert body["located"] is True and "46.8123" not in response.text
+    assert "-71.2456" not in response.text
+    [url] = body["photos"]
+    stored = client.get(url, headers=bearer(client, grower))
+    assert stored.status_code == 200 and stored.content == store.read(url.rsplit("/", 1)[1])
+    row = db.get(Identification, body["id"])
+    assert row is not None and (row.latitude, row.longitude) == (46.8123, -71.2456)
+    assert row.crop == "apple"
+
+
+def test_a_doubtful_answer_opens_a_case_with_an_expected_response_time(
+    client: TestClient, grower: User, samples: dict[str, bytes], db: Session
+) -> None:
+    response = client.post(
+        "/v1/identifications", files=_files(samples["doubted"]), headers=bearer(client, grower)
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["decision"] in ("needs_specialist", "out_of_scope")
+    case = body["case"]
+    assert case["status"] == "open" and case["reason"] == body["reason"] and not case["asked"]
+    assert case["expected_response_hours"] > 0
+    assert _counts(db) == (1, 1, 1)
+
+
+def test_asking_a_specialist_with_the_photos(
+    client: TestClient, grower: User, samples: dict[str, bytes]
+) -> None:
+    response = client.post(
+        "/v1/identifications",
+        files=_files(samples["accepted"], samples["doubted"]),
+        data={"ask_specialist": "true", "message": "Deux feuilles du même plant."},
+        headers=bearer(client, grower),
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert len(body["photos"]) == 2
+    assert body["case"]["asked"] and body["case"]["message"] == "Deux feuilles du même plant."
+
+
+def test_a_retry_with_the_same_client_id_returns_the_first_answer(
+    client: TestClient,
+    seed: Seeder,
+    grower: User,
+    samples: dict[str, bytes],
+    db: Session,
+    store: PhotoStore,
+) -> None:
+    headers = bearer(client, grower)
+    data = {"client_id": "0b6a1f0e-outbox-0001"}
+    first = client.post(
+        "/v1/identifications", files=_files(samples["doubted"]), data=data, headers=headers
+    )
+    assert first.status_code == 201
+    again = client.post(
+        "/v1/identifications", files=_files(samples["doubted"]), data=data, headers=headers
+    )
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["case"]["id"] == first.json()["case"]["id"]
+    assert _counts(db) == (1, 1, 1) and len(store.files()) == 1
+    other = client.post(
+        "/v1/identifications", files=_files(samples["accepted"]), data=data, headers=headers
+    )
+    assert other.status_code == 409 and "client_id" in other.json()["detail"]
+    assert _counts(db) == (1, 1, 1) and len(store.files()) == 1
+    # Client ids belong to their user: another user's same id is a new identification.
+    neighbour = seed.user(Role.GROWER)
+    theirs = client.post(
+        "/v1/identifications",
+        files=_files(samples["doubted"]),
+        data=data,
+        headers=bearer(client, neighbour),
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_concurrent_retries_create_one_identification(
+    client: TestClient, grower: User, samples: dict[str, bytes], db: Session, store: PhotoStore
+) -> None:
+    headers = bearer(client, grower)
+    data = {"client_id": "0b6a1f0e-outbox-0002", "ask_specialist": "true"}
+    results: list[Any] = []
+    start = threading.Barrier(6)
+
+    def send() -> None:
+        start.wait()
+        response = client.post(
+            "/v1/identifications", files=_files(samples["accepted"]), data=data, headers=headers
+        )
+        results.append((response.status_code, response.json().get("id")))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 1 and statuses.count(200) == 5, results
+    assert len({identification for _, identification in results}) == 1
+    assert _counts(db) == (1, 1, 1) and len(store.files()) == 1
+
+
+@pytest.fixture
+def tight_client(api_settings: Settings, identifier: Identifier) -> Iterator[TestClient]:
+    """An application with small limits: 1 MB photos, 2 identifications an hour."""
+    settings = api_settings.model_copy(update={"max_photo_mb": 1.0, "identifications_per_hour": 2})
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _bad_requests(samples: dict[str, bytes]) -> list[tuple[str, Files, dict[str, str], int, str]]:
+    good = samples["accepted"]
+    big = jpeg_bytes(textured_image(5, size=(1800, 1400)), quality=100)
+    assert len(big) > 1_000_000
+    return [
+        ("not an image", _files(good, b"GIF89a but not really"), {}, 422, "photo 2: not an image"),
+        ("truncated", _files(good[: len(good) // 2]), {}, 422, "photo 1: the image is truncated"),
+        ("six photos", _files(*[good] * 6), {}, 422, "at most 5 photos"),
+        ("no photo", [], {"crop": "apple"}, 422, "photos"),
+        ("over the size limit", _files(good, big), {}, 413, "photo 2 is 1."),
+        ("latitude only", _files(good), {"latitude": "46.8"}, 422, "both latitude and longitude"),
+        ("latitude out of range", _files(good), {"latitude": "146", "longitude": "1"}, 422, ""),
+        ("bad client id", _files(good), {"client_id": "a b"}, 422, "client_id"),
+        ("unknown profile", _files(good), {"profile": "farmer"}, 422, "profile"),
+        ("in the future", _files(good), {"observed_at": "2999-01-01T00:00:00Z"}, 422, "clock"),
+    ]
+
+
+def test_bad_input_is_a_clear_error_and_leaves_nothing_behind(
+    tight_client: TestClient,
+    grower: User,
+    samples: dict[str, bytes],
+    db: Session,
+    store: PhotoStore,
+) -> None:
+    headers = bearer(tight_client, grower)
+    for name, files, data, status, detail in _bad_requests(samples):
+        response = tight_client.post(
+            "/v1/identifications", files=files or None, data=data, headers=headers
+        )
+        assert response.status_code == status, (name, response.text)
+        assert detail in str(response.json()["detail"]), name
+        assert _counts(db) == (0, 0, 0), name
+        assert store.files() == [], name
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(
+    tight_client: TestClient, grower: User
+) -> None:
+    headers = {**bearer(tight_client, grower), "Content-Type": "multipart/form-data; boundary=x"}
+    response = tight_client.post("/v1/identifications", content=b"x" * 6_500_000, headers=headers)
+    assert response.status_code == 413 and "request too large" in response.json()["detail"]
+
+
+def test_identifications_are_rate_limited_per_user_but_retries_pass(
+    tight_client: TestClient, grower: User, samples: dict[str, bytes], db: Session
+) -> None:
+    headers = bearer(tight_client, grower)
+    post: Callable[[str], Any] = lambda client_id: tight_client.post(  # noqa: E731
+        "/v1/identifications",
+        files=_files(samples["accepted"]),
+        data={"client_id": client_id},
+        headers=headers,
+    )
+    assert [post(f"outbox-000{i}").status_code for i in range(2)] == [201, 201]
+    refused = post("outbox-0002")
+    assert refused.status_code == 429 and "at most 2 per hour" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) > 3000
+    assert post("outbox-0000").status_code == 200  # a retry is never refused
+    assert _counts(db)[0] == 2
+
+
+def test_without_a_bundle_identification_is_unavailable(
+    api_settings: Settings, grower: User, tmp_path: Path, samples: dict[str, bytes]
+) -> None:
+    settings = api_settings.model_copy(update={"bundles_dir": tmp_path / "no-bundles"})
+    (tmp_path / "no-bundles").mkdir()
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/identifications", files=_files(samples["accepted"]), headers=bearer(client, grower)
+        )
+        assert response.status_code == 503
+        assert response.json() == {"detail": "no model bundle is installed on this server"}
+        assert client.get("/readyz").status_code == 503

@@ -1,0 +1,316 @@
+"""The specialists' pages, end to end: a real server on 127.0.0.1 (uvicorn running the
+application ``iriis serve`` runs, on a SQLite file), driven by a real headless Chromium (Debian's
+``chromium`` through Playwright), with the grower on the other side using the JSON API."""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.db import session_factory
+from api.models import Case, CaseDecision, CaseStatus, Role
+from api.photostore import PhotoStore
+from api.security import ACCESS, create_token
+from api.web.i18n import MESSAGES
+from model.catalog import Catalog
+from model.i18n import LANGUAGES
+from model.settings import Settings
+from tests.api_support import PASSWORD, Seeder
+from tests.helpers import jpeg_bytes, textured_image
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, sqlite_engine: Engine) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=sqlite_engine.url.render_as_string(hide_password=False),
+        secret_key="test secret key, not for production use",
+    )
+
+
+@pytest.fixture
+def web_seed(sqlite_engine: Engine, web_settings: Settings, catalog: Catalog) -> Iterator[Seeder]:
+    """Users and cases written straight into the server's database (SQLite only: the pages
+    use the queue services, which the queue tests run on both databases)."""
+    with session_factory(sqlite_engine)() as session:
+        yield Seeder(session, PhotoStore(web_settings.photos_dir), catalog)
+
+
+@pytest.fixture
+def server(web_settings: Settings) -> Iterator[str]:
+    """The application on a free port of 127.0.0.1, served by uvicorn in a thread; its URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(web_settings), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: `make setup` installs Debian's chromium (APT_PACKAGES)",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile (no cookies) per test."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, server: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, as a person does: by the fields' labels."""
+    page.goto(f"{server}/lab/sign-in")
+    page.get_by_label("Nom d'utilisateur").fill(username)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def api_token(server: str, username: str, password: str = PASSWORD) -> str:
+    response = httpx.post(
+        f"{server}/v1/auth/token", data={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def decisions(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(CaseDecision)) or 0
+
+
+def test_every_page_string_exists_in_every_language() -> None:
+    for key, texts in MESSAGES.items():
+        assert set(texts) == set(LANGUAGES), key
+        assert all(text.strip() for text in texts.values()), key
+
+
+def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    # The grower, through the JSON API as the field app does: an account, an identification
+    # with a photo, and a question for a specialist.
+    registered = httpx.post(
+        f"{server}/v1/auth/register",
+        json={"username": "ferme.tremblay", "password": PASSWORD, "role": "grower"},
+    )
+    assert registered.status_code == 201, registered.text
+    grower = {"Authorization": f"Bearer {api_token(server, 'ferme.tremblay')}"}
+    identified = httpx.post(
+        f"{server}/v1/identifications",
+        files=[("photos", ("feuille.jpg", jpeg_bytes(textured_image(7)), "image/jpeg"))],
+        data={
+            "ask_specialist": "true",
+            "message": "Des taches sur mes pommiers, est-ce grave?",
+            "crop": "apple",
+        },
+        headers=grower,
+        timeout=60,
+    )
+    assert identified.status_code == 201, identified.text
+    case_id = identified.json()["case"]["id"]
+    model_label = identified.json()["label"]
+    correction = "apple.black_rot" if model_label != "apple.black_rot" else "apple.scab"
+    specialist = web_seed.user(Role.SPECIALIST, name="m.gagnon")
+
+    # The specialist: the queue asks for a sign-in first, then comes back.
+    page.goto(f"{server}/lab/queue")
+    expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
+    page.get_by_label("Nom d'utilisateur").fill(specialist.username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", name="File d'attente des cas")).to_be_visible()
+    row = page.locator(f"tr[data-case='{case_id}']")
+    expect(row).to_contain_text("Producteur")
+    expect(row).to_contain_text(identified.json()["name"])  # the model's label, in French
+
+    page.get_by_role("button", name="Prendre le cas suivant").click()
+    expect(page).to_have_url(f"{server}/lab/cases/{case_id}")
+    expect(page.locator("#case-status")).to_have_text("Pris en charge")
+    expect(page.get_by_text("Des taches sur mes pommiers, est-ce grave?")).to_be_visible()
+    expect(page.locator(f"#top-labels tr[data-label='{model_label}']")).to_contain_text("%")
+    photo = page.get_by_role("img", name="Photo 1 du cas")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth > 0")  # served, decoded
+
+    page.get_by_label("Corriger l'étiquette").check()
+    page.get_by_label("Étiquette corrigée").select_option(
+        label=web_seed.catalog.name(correction, "fr")
+    )
+    answer = "Ce sont des lésions de pourriture noire : taillez les chancres cet hiver."
+    page.get_by_label("Message à l'utilisateur").fill(answer)
+    page.get_by_role("button", name="Envoyer la décision").click()
+    expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
+    expect(page.locator(f"tr[data-case='{case_id}']")).to_have_count(0)  # out of the queue
+
+    page.get_by_role("link", name="Historique").click()
+    history = page.locator(f"tr[data-case='{case_id}']")
+    expect(history).to_contain_text("Corrigé")
+    expect(history).to_contain_text(web_seed.catalog.name(correction, "fr"))
+    expect(history).to_contain_text("m.gagnon")
+
+    # The grower's case now carries the answer.
+    case = httpx.get(f"{server}/v1/cases/{case_id}", headers=grower)
+    assert case.status_code == 200, case.text
+    body = case.json()
+    assert body["status"] == CaseStatus.ANSWERED
+    assert body["label"] == correction
+    assert body["name"] == web_seed.catalog.name(correction, "fr")
+    assert body["answer"] == answer
+    assert [d["action"] for d in body["decisions"]] == ["correct"]
+    assert body["decisions"][0]["specialist"] is None  # who decided stays in the lab
+
+
+def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder) -> None:
+    grower = web_seed.user(Role.GROWER)
+    waiting = web_seed.case(grower)
+
+    # Without a cookie, the pages send everyone to the sign-in page.
+    for path in ("/lab/queue", f"/lab/cases/{waiting.id}", "/lab/history"):
+        response = httpx.get(f"{server}{path}")
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/lab/sign-in?")
+
+    # A grower's right password does not open the lab.
+    sign_in(page, server, grower.username)
+    expect(page.get_by_role("alert")).to_have_text(
+        "Cet espace est réservé aux spécialistes du laboratoire."
+    )
+    assert not [c for c in page.context.cookies() if c["name"] == "iriis_lab"]
+
+    # Nor does a grower's valid API token slipped into the cookie by hand.
+    page.context.add_cookies(
+        [{"name": "iriis_lab", "value": api_token(server, grower.username), "url": server}]
+    )
+    page.goto(f"{server}/lab/queue")
+    expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("réservé aux spécialistes")
+    expect(page.locator(f"tr[data-case='{waiting.id}']")).to_have_count(0)
+    page.goto(f"{server}/lab/photos/{waiting.identification.photos[0].sha256}")
+    expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
+
+
+def test_an_expired_session_asks_to_sign_in_again(
+    server: str, web_seed: Seeder, web_settings: Settings
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    assert web_settings.secret_key is not None
+    expired = create_token(web_settings.secret_key, specialist.id, ACCESS, timedelta(seconds=-1))
+    with httpx.Client(base_url=server, cookies={"iriis_lab": expired}) as client:
+        response = client.get("/lab/history")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/lab/sign-in?next=%2Flab%2Fhistory&why=expired"
+        page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert "Votre session a expiré ; veuillez vous reconnecter." in page.text
+    assert 'name="next" value="/lab/history"' in page.text  # back to the history after
+
+
+def test_the_language_switch_shows_the_pages_in_english(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER), label="potato.late_blight")
+    # A similar photo of the reference bank, as the identifier returns its neighbours.
+    neighbour = {"label": "potato.late_blight", "similarity": 0.91, "photo_id": "0a1b2c3d4e5f"}
+    case.identification.result = {**case.identification.result, "neighbours": [neighbour]}
+    web_seed.session.commit()
+    sign_in(page, server, specialist.username)
+    expect(page.get_by_role("button", name="Prendre le cas suivant")).to_be_visible()
+
+    page.get_by_role("link", name="English").click()
+    expect(page).to_have_url(f"{server}/lab/queue")  # back where the switch was clicked
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", name="Case queue")).to_be_visible()
+    expect(page.get_by_role("button", name="Claim next case")).to_be_visible()
+    expect(page.locator(f"tr[data-case='{case.id}']")).to_contain_text("Potato late blight")
+
+    # The choice holds on the next pages, catalog texts included.
+    page.get_by_role("button", name="Claim next case").click()
+    expect(page.get_by_role("heading", name="Model's suggestions")).to_be_visible()
+    expect(page.locator("#catalog-entry")).to_have_text("Catalog entry: Potato late blight")
+    reference = page.locator("figure[data-label='potato.late_blight']")
+    expect(reference).to_contain_text("Potato late blight — similarity 0.91")
+    expect(page.get_by_role("img", name="Reference photo: Potato late blight")).to_have_attribute(
+        "src", "/v1/gallery/thumbnails/0a1b2c3d4e5f"
+    )
+    expect(page.get_by_label("Correct the label")).to_be_visible()
+    options = page.get_by_label("Corrected label").locator("option")
+    expect(options.filter(has_text="Apple scab")).to_have_count(1)
+
+    page.get_by_role("link", name="Français").click()
+    expect(page.get_by_role("heading", name="Propositions du modèle")).to_be_visible()
+    expect(page.locator("#catalog-entry")).to_contain_text("Mildiou")
+
+
+def test_a_decision_with_an_unknown_label_is_refused_with_a_clear_message(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER))
+    sign_in(page, server, specialist.username)
+    page.get_by_role("button", name="Prendre le cas suivant").click()
+    expect(page).to_have_url(f"{server}/lab/cases/{case.id}")
+
+    # The list offers catalog labels only; a stale page or a hand-made request can still send
+    # another one.
+    page.get_by_label("Étiquette corrigée").evaluate(
+        "select => select.add(new Option('Rouille licorne', 'apple.unicorn_rust', true, true))"
+    )
+    page.get_by_label("Corriger l'étiquette").check()
+    page.get_by_label("Message à l'utilisateur").fill("Voici la bonne étiquette.")
+    page.get_by_role("button", name="Envoyer la décision").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "Étiquette inconnue : « apple.unicorn_rust » n'est pas dans le catalogue."
+    )
+    # Nothing was decided; the case is still the specialist's, the message kept for a retry.
+    expect(page.locator("#case-status")).to_have_text("Pris en charge")
+    expect(page.get_by_label("Message à l'utilisateur")).to_have_value("Voici la bonne étiquette.")
+    web_seed.session.expire_all()
+    assert decisions(web_seed.session) == 0
+    stored = web_seed.session.get(Case, case.id)
+    assert stored is not None and stored.status == CaseStatus.CLAIMED and stored.label is None
