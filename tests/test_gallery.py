@@ -19,8 +19,9 @@ from model.bundle import latest_bundle
 from model.cli import main
 from model.gallery import GalleryError, PackedGallery, open_gallery, photo_id
 from model.gallery.backends import DEFAULT_BACKEND, backend_name, create_index
-from model.gallery.base import IndexSpec
+from model.gallery.base import IndexSpec, normalise
 from model.gallery.build import BuildReport, build_gallery
+from model.gallery.exact import CompactIndex, ExactIndex, fit_projection, top_rows
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
 from model.identifier import Identifier
@@ -360,3 +361,22 @@ def test_an_unreadable_edge_index_is_rebuilt_from_the_folder(
         assert len(gallery) == 30
         assert gallery.query(folder.read()[1][5], k=5) == expected
     assert "rebuilding it from the gallery" in caplog.text
+
+
+def test_compact_search_reranks_its_candidates_on_the_full_embeddings(built) -> None:
+    """A coarse 8-d projection alone misorders neighbours; the re-ranking of 15 candidates on the
+    full embeddings restores the exact order and the exact similarities."""
+    _, folder, _ = built
+    info, embeddings = folder.read()
+    ids = [item.photo_id for item in info.items]
+    exact, compact = ExactIndex(), CompactIndex(fit_projection(embeddings, 8), candidates=15)
+    exact.sync(ids, embeddings)
+    compact.sync(ids, embeddings)
+    coarse = normalise(np.asarray(embeddings) @ compact.projection)
+    misordered = 0
+    for row, query in enumerate(np.asarray(embeddings)):
+        truth, found = exact.search(query, 5), compact.search(query, 5)
+        assert [photo for photo, _ in found] == [photo for photo, _ in truth]
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in truth], atol=1e-6)
+        misordered += [ids[r] for r in top_rows(coarse @ coarse[row], 5)] != [p for p, _ in truth]
+    assert misordered > 0  # the projection alone is not enough: the test would notice
