@@ -308,6 +308,11 @@ def test_the_qdrant_server_adapter_sends_the_right_requests(built) -> None:
     assert body["with_payload"] is False and len(body["query"]) == 1280
     # the local mode runs these same requests: its answers are checked above
     assert qdrant.query_request(embeddings[0], 10, None).params is None
+    # open_gallery(url=...) goes all the way to the client's first request (nothing listens)
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    with pytest.raises(ResponseHandlingException, match="Connection refused"):
+        open_gallery(folder.root, url="http://127.0.0.1:9", settings=settings)
 
 
 def test_unknown_backend_names_the_known_ones(built) -> None:
