@@ -55,3 +55,22 @@ def save(name: str, figures: dict[str, Any]) -> Path:
     print(json.dumps(figures, indent=2))
     log.info("saved %s", path)
     return path
+
+
+PERFORMANCE_DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+
+
+def update_section(title: str, body: str) -> None:
+    """Replace the ``## title`` section of docs/performance.md (or append it) with ``body``, so
+    the page always shows the figures of the last run next to the command that made them."""
+    text = PERFORMANCE_DOC.read_text(encoding="utf-8")
+    heading = f"## {title}\n"
+    section = f"{heading}\n{body.strip()}\n"
+    if heading in text:
+        start = text.index(heading)
+        following = text.find("\n## ", start + len(heading))
+        end = len(text) if following < 0 else following + 1
+        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    PERFORMANCE_DOC.write_text(text, encoding="utf-8")

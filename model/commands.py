@@ -1,5 +1,5 @@
-"""Subcommands of the inference core: ``iriis catalog search`` and ``iriis catalog show`` (later
-issues add ``identify`` and ``gallery``)."""
+"""Subcommands of the inference core: ``iriis catalog search`` and ``iriis catalog show``, and the
+gallery's (``model/gallery/commands.py``); a later issue adds ``identify``."""
 
 import argparse
 import difflib
@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from model.catalog import Catalog, load_catalog
+from model.gallery import commands as gallery_commands
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
 from model.search import search
 from model.settings import get_settings
@@ -39,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     show.add_argument("--profile", choices=PROFILES, help="only this profile's advice (all)")
     show.set_defaults(handler=_show)
+
+    gallery_commands.register(subparsers)
 
 
 def _positive(text: str) -> int:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,6 +52,28 @@ class Settings(BaseSettings):
 
     # --- behaviour
     log_level: str = Field(default="INFO", description="Python logging level.")
+
+    # --- gallery of similar reference photos (model/gallery/)
+    gallery_backend: str | None = Field(
+        default=None,
+        description="Where the gallery is searched: exact, compact, qdrant-local, qdrant-edge or "
+        "qdrant-server (model/gallery/backends.py). Unset: qdrant-server when qdrant_url is set, "
+        "else qdrant-edge, the embedded default chosen by measurement (docs/performance.md).",
+    )
+    gallery_projection_dims: int = Field(
+        default=64,
+        ge=8,
+        description="Dimensions of the PCA projection the compact backend scans before re-ranking "
+        "its candidates on the full embeddings; fitted at each gallery build.",
+    )
+    qdrant_url: str | None = Field(
+        default=None,
+        description="A Qdrant server or cluster (http://host:6333) holding the gallery's vectors, "
+        "in one collection per model version; setting it selects the qdrant-server backend.",
+    )
+    qdrant_api_key: SecretStr | None = Field(
+        default=None, description="The API key of the Qdrant server, if it requires one."
+    )
 
     # --- API service (api/)
     database_url: str | None = Field(
@@ -169,6 +191,11 @@ class Settings(BaseSettings):
     @property
     def splits_path(self) -> Path:
         return self.data_dir / "splits.csv"
+
+    @property
+    def galleries_dir(self) -> Path:
+        """One gallery folder per model version (``model/gallery/folder.py``)."""
+        return self.home / "galleries"
 
     @property
     def photos_dir(self) -> Path:
