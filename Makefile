@@ -49,8 +49,11 @@ pipeline: setup
 notebooks: setup
 	$(BIN)/python notebooks/execute.py
 
-## A picture of every screen of the field app, with real answers, into docs/screenshots/.
+## A picture of every screen of the field app, with real answers, into docs/screenshots/ (the
+## gallery pack of similar photos first: a first build embeds the bank, minutes; then seconds).
 screenshots: setup
+	iriis gallery build
+	iriis gallery pack
 	iriis app --screenshots docs/screenshots
 
 clean:

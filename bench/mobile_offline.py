@@ -4,9 +4,11 @@ result screen, the app's startup time, and what the model and gallery take on th
     python bench/mobile_offline.py            # writes bench/results/mobile_offline.json
 
 No server: the phone has no network. The real app runs offscreen (``mobile.headless``) with the
-committed bundle, int8, ``IRIIS_APP_MODEL_THREADS`` threads (2). A photo's time runs from the
-moment it is chosen (read from disk, decoded for its thumbnail) until the last frame that changes
-the result screen has been drawn: the answer laid out whole, at 60 frames per second at most.
+committed bundle, int8, ``IRIIS_APP_MODEL_THREADS`` threads (2), and the gallery pack built on
+this machine (``iriis gallery build`` then ``iriis gallery pack``), when there is one. A photo's
+time runs from the moment it is chosen (read from disk, decoded for its thumbnail) until the last
+frame that changes the result screen has been drawn: the answer laid out whole, its similar
+photos included, at 60 frames per second at most.
 Startup is measured in fresh processes, from launch to the first screen drawn, and to the
 identifier loaded (in the background, while the first screen shows).
 """
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import save, summary_ms
 from mobile import kivyenv
+from mobile.modelstore import ModelStore, share_builtin_gallery
 from model.manifest import read_manifest
 from model.paths import REPO_ROOT
 from model.settings import Settings, get_settings
@@ -38,6 +41,7 @@ from pathlib import Path
 launched = float(os.environ["BENCH_LAUNCHED"])
 from model.settings import get_settings
 from mobile import kivyenv
+from mobile.modelstore import ModelStore, share_builtin_gallery
 settings = get_settings()
 kivyenv.prepare(settings, offscreen=True)
 from mobile import headless
@@ -49,7 +53,8 @@ print(shown, time.time() - launched)
 """
 
 
-def startup(home: Path) -> dict[str, dict[str, float]]:
+def startup(settings: Settings, home: Path) -> dict[str, dict[str, float]]:
+    share_builtin_gallery(settings, settings.model_copy(update={"home": home}))
     first_screen, ready = [], []
     for _ in range(STARTS):
         env = {**os.environ, "IRIIS_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
@@ -116,17 +121,16 @@ def main() -> None:
     photos = [settings.bank_dir / r["file"] for r in rows[::step][:PHOTOS]]
     with tempfile.TemporaryDirectory(prefix="iriis-bench-") as scratch:
         phone = settings.model_copy(update={"home": Path(scratch) / "phone"})
-        from mobile.modelstore import ModelStore
-
-        model = ModelStore(phone.app_home, phone.bundles_dir).active()
+        share_builtin_gallery(settings, phone)  # the gallery built here (iriis gallery pack)
+        model = ModelStore(phone.app_home, phone.bundles_dir, phone.galleries_dir).active()
         figures: dict[str, object] = {
             "model": model.version,
             "threads": phone.app_model_threads,
-            "startup": startup(Path(scratch) / "starts"),
+            "startup": startup(settings, Path(scratch) / "starts"),
             "offline": photo_to_answer(phone, photos),
             "storage_on_device_bytes": {
-                "model (int8 bundle)": model.size_bytes,
-                "gallery pack": model.gallery_pack.stat().st_size if model.gallery_pack else 0,
+                "model (int8 bundle)": model.model_bytes,
+                "gallery pack": model.gallery_bytes,
             },
         }
     figures["load_average"] = round(os.getloadavg()[0], 1)  # 1 minute; above 2 the cores are shared

@@ -239,6 +239,14 @@ class ResultScreen(Screen):
             for line in view.others:
                 body.add_widget(_widget("Text", f"{line.name} — {line.figure}"))
         body.add_widget(_widget("Heading", app.t("similar", app.lang)))
+        if view.similar:
+            thumbnail = app.controller.recognizer().thumbnail
+            body.add_widget(
+                _photo_row(
+                    [texture(thumbnail(p.photo_id)) for p in view.similar],
+                    [f"{p.name}\n{p.figure}" for p in view.similar],
+                )
+            )
         if view.similar_note:
             body.add_widget(_widget("Text", view.similar_note, italic=True))
         body.add_widget(_widget("Heading", view.advice_title))

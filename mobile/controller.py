@@ -47,7 +47,7 @@ class FieldController:
         home = settings.app_home
         self.outbox = Outbox(home)
         self.prefs = PrefStore(self.outbox.db_path)
-        self.models = ModelStore(home, settings.bundles_dir)
+        self.models = ModelStore(home, settings.bundles_dir, settings.galleries_dir)
         self.syncer = Syncer(settings, self.outbox, self.prefs, self.models)
         self._catalog: Catalog | None = None
         self._recognizer: Recognizer | None = None
@@ -102,7 +102,12 @@ class FieldController:
         with self._load_lock:
             if self._recognizer is None:
                 active = self.models.active()
-                self._recognizer = Recognizer(active, self.catalog, self.settings.app_model_threads)
+                self._recognizer = Recognizer(
+                    active,
+                    self.catalog,
+                    self.settings.app_model_threads,
+                    self.settings.app_similar_photos,
+                )
             return self._recognizer
 
     def identify(self, photos: list[bytes]) -> Identified:
@@ -119,7 +124,7 @@ class FieldController:
             self.catalog,
             preferences.language,
             preferences.profile,
-            gallery_installed=recognizer.model.gallery_pack is not None,
+            gallery_installed=recognizer.gallery is not None,
         )
         return Identified(observation, view)
 

@@ -1,6 +1,8 @@
 """Which model and gallery the field app runs, and the atomic switch to a downloaded one.
 
-The app ships with a built-in bundle (``IRIIS_BUNDLES_DIR``, the newest one). Downloaded
+The app ships with a built-in bundle (``IRIIS_BUNDLES_DIR``, the newest one) and its gallery pack
+(``gallery-<version>.zip`` beside the bundle's files on a phone; on a desktop, where
+``iriis gallery pack`` writes it, ``IRIIS_HOME/galleries/<version>/``). Downloaded
 releases live under ``IRIIS_HOME/app/models/<version>/`` (bundle files and gallery pack side by
 side), and ``models/current.json`` names the one in use. Installing a release means filling a
 staging folder, verifying it whole, renaming it into place, then replacing ``current.json`` in one
@@ -17,41 +19,52 @@ from pathlib import Path
 
 from mobile.store import fsync_dir, write_durably
 from model.bundle import BundleError, latest_bundle, verify
+from model.gallery import GalleryError, open_gallery
+from model.gallery.folder import GalleryFolder
+from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CURRENT = "current.json"
 # Bundle files the phone does without: it runs the int8 graph only.
 NOT_ON_DEVICE = frozenset({"model.onnx"})
-GALLERY_PATTERN = "gallery-*.zip"
 
 
 @dataclass(frozen=True)
 class InstalledModel:
     version: str
     folder: Path  # the bundle's files
-    gallery_pack: Path | None  # gallery-<version>.zip, when the release has one
+    gallery_pack: Path | None  # gallery-<version>.zip, when there is one
     builtin: bool  # shipped with the app rather than downloaded
 
     @property
-    def size_bytes(self) -> int:
-        """What the model and gallery take on the device."""
+    def model_bytes(self) -> int:
+        """What the bundle takes on the device (without the fp32 graph it never opens)."""
         files = [p for p in self.folder.iterdir() if p.is_file()]
-        if self.builtin:  # the built-in folder also holds files the app never opens
-            files = [p for p in files if p.name not in NOT_ON_DEVICE]
-        return sum(p.stat().st_size for p in files)
+        return sum(
+            p.stat().st_size
+            for p in files
+            if p.name not in NOT_ON_DEVICE and p != self.gallery_pack
+        )
+
+    @property
+    def gallery_bytes(self) -> int:
+        return self.gallery_pack.stat().st_size if self.gallery_pack else 0
 
 
-def _gallery_pack(folder: Path) -> Path | None:
-    return next(iter(sorted(folder.glob(GALLERY_PATTERN))), None)
+def _pack(*folders: Path, version: str) -> Path | None:
+    """The first of these folders holding the gallery pack of ``version``."""
+    paths = [GalleryFolder(folder).pack_path(version) for folder in folders]
+    return next((path for path in paths if path.is_file()), None)
 
 
 class ModelStore:
     """The installed models of one app installation."""
 
-    def __init__(self, home: Path, builtin_bundles: Path) -> None:
+    def __init__(self, home: Path, builtin_bundles: Path, builtin_galleries: Path) -> None:
         self.root = home / "models"
         self.builtin_bundles = builtin_bundles
+        self.builtin_galleries = builtin_galleries
 
     def active(self) -> InstalledModel:
         """The downloaded model named by ``current.json`` if it is whole, else the built-in
@@ -66,12 +79,13 @@ class ModelStore:
         except BundleError as exc:
             log.error("downloaded model unusable, using the built-in one: %s", exc)
             return self.builtin()
-        return InstalledModel(version, folder, _gallery_pack(folder), builtin=False)
+        return InstalledModel(version, folder, _pack(folder, version=version), builtin=False)
 
     def builtin(self) -> InstalledModel:
         folder = latest_bundle(self.builtin_bundles)
         version = str(verify(folder, skip=NOT_ON_DEVICE)["version"])
-        return InstalledModel(version, folder, _gallery_pack(folder), builtin=True)
+        pack = _pack(folder, self.builtin_galleries / version, version=version)
+        return InstalledModel(version, folder, pack, builtin=True)
 
     def staging(self, version: str) -> Path:
         """An empty folder to download ``version`` into."""
@@ -85,6 +99,12 @@ class ModelStore:
         manifest = verify(staging, skip=NOT_ON_DEVICE)
         if manifest["version"] != version:
             raise BundleError(f"release {version} holds a bundle of version {manifest['version']}")
+        pack = _pack(staging, version=version)
+        if pack is not None:
+            try:  # every member's CRC, and the pack's model version
+                open_gallery(pack, model_version=version).close()
+            except GalleryError as exc:
+                raise BundleError(f"release {version}: {exc}") from exc
         folder = self.root / version
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -105,3 +125,17 @@ class ModelStore:
             if folder.is_dir() and folder != active.folder:
                 log.info("removing unused model folder %s", folder.name)
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def share_builtin_gallery(settings: Settings, other: Settings) -> None:
+    """Give another installation on this machine (the screenshots' or the bench's temporary
+    phone) the gallery pack built here (``iriis gallery build`` and ``pack``) as its built-in
+    one, by a link rather than a 40 MB copy."""
+    store = ModelStore(other.app_home, settings.bundles_dir, settings.galleries_dir)
+    builtin = store.builtin()
+    if builtin.gallery_pack is None:
+        log.warning("no gallery pack for %s: no similar photos will be shown", builtin.version)
+        return
+    link = other.galleries_dir / builtin.version / builtin.gallery_pack.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(builtin.gallery_pack.resolve())

@@ -1,15 +1,24 @@
-"""On-device identification: the shared identifier (``model/``) on the active model, int8.
+"""On-device identification: the shared identifier (``model/``) on the active model, int8, and
+the most similar reference photos from the gallery pack.
 
 The app never reimplements inference: it loads the active bundle (``mobile.modelstore``, already
 verified against its manifest there) through ``model.identifier.Identifier`` with the int8 graph
-and the catalog's groups, so a phone answers exactly as the API's int8 variant would.
+and the catalog's groups, so a phone answers exactly as the API's int8 variant would. It calls
+the identifier's steps (prepare, infer, decide) rather than ``identify`` only to keep the
+embeddings the network computed anyway: the gallery is searched with them, not with a second
+pass through the network.
 """
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from mobile.modelstore import InstalledModel
 from model.catalog import Catalog
+from model.gallery import Gallery, GalleryError, open_gallery
+from model.gallery.base import normalise
 from model.identifier import Identifier, Photo
 from model.result import Identification
 
@@ -17,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class Recognizer:
-    def __init__(self, model: InstalledModel, catalog: Catalog, threads: int) -> None:
+    def __init__(self, model: InstalledModel, catalog: Catalog, threads: int, similar: int) -> None:
         self.model = model
+        self.similar = similar
         self.identifier = Identifier.from_bundle(
             model.folder,
             variant="int8",
@@ -26,12 +36,43 @@ class Recognizer:
             groups={label: entry.group for label, entry in catalog.labels.items()},
             check=False,  # verified by ModelStore, which knows the phone keeps no fp32 graph
         )
-        log.info("identifier ready: model %s (int8, %d threads)", model.version, threads)
+        self.gallery = _open(model)
+        log.info(
+            "identifier ready: model %s (int8, %d threads), gallery: %s",
+            model.version,
+            threads,
+            f"{len(self.gallery)} photos" if self.gallery else "none",
+        )
 
     @property
     def version(self) -> str:
         return self.model.version
 
     def identify(self, photos: Sequence[Photo]) -> Identification:
-        """1 to 5 photos of one specimen; raises ``model.imaging.ImageError`` on a bad one."""
-        return self.identifier.identify(photos)
+        """1 to 5 photos of one specimen; raises ``model.imaging.ImageError`` on a bad one. The
+        neighbours are those of the specimen: the mean of its photos' embeddings."""
+        prepared = [self.identifier.prepare(photo) for photo in photos]
+        logits, embeddings = self.identifier.infer(np.stack([p.tensor for p in prepared]))
+        result = self.identifier.decide(logits, embeddings, [p.quality for p in prepared])
+        if self.gallery is None or not self.similar:
+            return result
+        query = normalise(embeddings.mean(axis=0))
+        return replace(result, neighbours=self.gallery.query(query, self.similar))
+
+    def thumbnail(self, photo_id: str) -> bytes:
+        """A reference photo's thumbnail (JPEG) from the gallery pack."""
+        if self.gallery is None:
+            raise KeyError(f"no gallery to show {photo_id} from")
+        return self.gallery.thumbnail(photo_id)
+
+
+def _open(model: InstalledModel) -> Gallery | None:
+    """The model's gallery pack, or None: a damaged pack costs the similar photos, never the
+    answer."""
+    if model.gallery_pack is None:
+        return None
+    try:
+        return open_gallery(model.gallery_pack, model_version=model.version)
+    except GalleryError as exc:
+        log.error("gallery pack unusable, answering without similar photos: %s", exc)
+        return None

@@ -16,6 +16,7 @@ from PIL import Image, ImageEnhance
 
 from mobile.controller import FieldController
 from mobile.localserver import LocalServer
+from mobile.modelstore import share_builtin_gallery
 from model.manifest import read_manifest
 from model.result import Reason
 from model.settings import Settings
@@ -75,7 +76,9 @@ def save_screenshots(settings: Settings, out_dir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="iriis-screens-") as scratch:
         root = Path(scratch)
         server = LocalServer(root / "server", settings.bundles_dir).start()
-        phone = FieldController(settings.model_copy(update={"home": root / "phone"}))
+        phone_settings = settings.model_copy(update={"home": root / "phone"})
+        share_builtin_gallery(settings, phone_settings)
+        phone = FieldController(phone_settings)
         accepted = _test_photos(settings, ACCEPTED_LABEL)[:2]
         doubted = _doubted(phone, settings)
         dusk = _darkened(accepted[0], root)

@@ -9,6 +9,7 @@ too late) or by stopping the server process itself.
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -27,9 +28,15 @@ from mobile.controller import FieldController
 from mobile.localserver import LocalServer
 from mobile.outbox import Observation
 from mobile.prefs import Preferences
+from model.bundle import latest_bundle
+from model.gallery.build import build_gallery
+from model.gallery.folder import GalleryFolder
+from model.gallery.pack import write_pack
+from model.identifier import Identifier
 from model.manifest import read_manifest
 from model.paths import REPO_ROOT
 from model.settings import Settings
+from tests.helpers import write_bank
 
 log = logging.getLogger(__name__)
 
@@ -324,3 +331,39 @@ def kivy_ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from mobile import headless
 
     return headless
+
+
+@pytest.fixture(scope="session")
+def gallery_pack(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
+    """A real gallery pack of the committed model, built from 3 bank photos of each of 12
+    labels (the test split's first photos among them) by the gallery's own build and pack."""
+    rows = read_manifest(settings.splits_path)
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for row in sorted(rows, key=lambda r: r["split"] != "test"):
+        if row["label"] != "unknown":
+            by_label.setdefault(row["label"], []).append(row)
+    chosen = [row for label in sorted(by_label)[::5] for row in by_label[label][:3]]
+    root = tmp_path_factory.mktemp("gallery")
+    bank = write_bank(
+        root / "bank",
+        [
+            {
+                "file": r["file"],
+                "label": r["label"],
+                "data": (settings.bank_dir / r["file"]).read_bytes(),
+            }
+            for r in chosen
+        ],
+    )
+    identifier = Identifier.from_bundle(latest_bundle(settings.bundles_dir), threads=2)
+    folder = GalleryFolder(root / "galleries" / identifier.version)
+    build_gallery(identifier, bank, folder, settings.gallery_projection_dims)
+    return write_pack(folder)
+
+
+def install_builtin_gallery(settings: Settings, pack: Path) -> None:
+    """Put ``pack`` where ``iriis gallery pack`` writes it on a desktop: the phone's built-in
+    gallery."""
+    target = settings.galleries_dir / pack.parent.name / pack.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pack, target)

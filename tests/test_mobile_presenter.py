@@ -16,6 +16,7 @@ from mobile.texts import TEXTS, percent
 from model.catalog import Catalog
 from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
 from model.settings import Settings
+from tests.mobile_support import install_builtin_gallery
 
 
 def _result(decision: Decision, reason: Reason | None = None, **fields: object) -> Identification:
@@ -174,3 +175,41 @@ def test_sync_status_in_words_without_technical_errors() -> None:
     assert lines[1] == f"Dernière synchronisation : {clock_time(1_700_000_000.0)}"
     assert lines[2] == f"Serveur injoignable; nouvel essai vers {clock_time(1_800_000_000.0)}"
     assert lines[3] == "Connecté : ferme" and "Errno" not in "".join(lines)
+
+
+def test_similar_reference_photos_come_from_the_gallery_pack(
+    phone_settings: Settings, gallery_pack: Path, bank_dir: Path, settings: Settings
+) -> None:
+    from model.manifest import read_manifest
+
+    install_builtin_gallery(phone_settings, gallery_pack)
+    phone = FieldController(phone_settings)
+    row = next(r for r in read_manifest(settings.splits_path) if r["split"] == "test")
+    photo = (bank_dir / row["file"]).read_bytes()  # one of the gallery's photos
+    identified = phone.identify([photo])
+    view = identified.view
+    assert view.similar_note is None and len(view.similar) == phone_settings.app_similar_photos
+    first = view.similar[0]
+    assert first.name == phone.catalog.name(row["label"], "fr")  # the photo itself, first
+    assert first.figure == "100\u00a0%"
+    assert identified.observation.result["neighbours"][0]["photo_id"] == first.photo_id
+    thumbnail = phone.recognizer().thumbnail(first.photo_id)
+    assert thumbnail[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert phone.models.active().gallery_bytes == gallery_pack.stat().st_size
+
+
+def test_a_damaged_gallery_pack_costs_the_similar_photos_not_the_answer(
+    phone_settings: Settings, gallery_pack: Path, bank_dir: Path, settings: Settings
+) -> None:
+    from model.manifest import read_manifest
+
+    install_builtin_gallery(phone_settings, gallery_pack)
+    installed = next(phone_settings.galleries_dir.glob("*/gallery-*.zip"))
+    data = bytearray(installed.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    installed.write_bytes(bytes(data))
+    phone = FieldController(phone_settings)
+    row = next(r for r in read_manifest(settings.splits_path) if r["split"] == "test")
+    view = phone.identify([(bank_dir / row["file"]).read_bytes()]).view
+    assert view.title == phone.catalog.name(row["label"], "fr")
+    assert view.similar == [] and view.similar_note

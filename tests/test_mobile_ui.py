@@ -12,7 +12,7 @@ from mobile.localserver import free_port
 from mobile.prefs import Preferences
 from model.manifest import read_manifest
 from model.settings import Settings
-from tests.mobile_support import PASSWORD, LiveServer, judge
+from tests.mobile_support import PASSWORD, LiveServer, install_builtin_gallery, judge
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,12 @@ def bank_photo(settings: Settings, bank_dir: Path) -> Path:
 
 
 @pytest.fixture
-def ui(kivy_ui: Any, phone_settings: Settings, bank_photo: Path) -> Iterator[Any]:
-    """The app on a fresh phone, its file chooser in the folder of a bank photo."""
+def ui(
+    kivy_ui: Any, phone_settings: Settings, bank_photo: Path, gallery_pack: Path
+) -> Iterator[Any]:
+    """The app on a fresh phone with a gallery, its file chooser in the folder of a bank
+    photo."""
+    install_builtin_gallery(phone_settings, gallery_pack)
     phone = FieldController(phone_settings)
     app = kivy_ui.start(phone, photos_folder=bank_photo.parent)
     try:
@@ -102,6 +106,9 @@ def test_first_launch_photo_result_and_asking_a_specialist(
     assert "Identification accepted" in shown
     assert any(t.startswith("Confidence: very likely") for t in shown)
     assert "Similar reference photos" in shown and "What to do" in shown
+    captions = [t for t in shown if "\n" in t and t.endswith("%")]  # "name\n87%" under each
+    assert len(captions) == app.controller.settings.app_similar_photos
+    assert not any(t.startswith("Reference photos are not installed") for t in shown)
     assert app.controller.catalog.advice("apple.scab", "advisor", "en") in shown
     ask = screens.result.ids.ask
     assert ask.text == "Ask a specialist"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mobile.controller import FieldController
-from mobile.modelstore import CURRENT, NOT_ON_DEVICE
-from model.bundle import latest_bundle, write_manifest
+from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
+from model.bundle import BundleError, latest_bundle, write_manifest
 from model.settings import Settings
 from tests.mobile_support import Fault, FaultProxy, LiveServer, signed_in_phone, sync_in_a_process
 
@@ -113,3 +113,34 @@ def test_the_app_killed_during_a_download_keeps_its_model(
     restarted.start()
     assert list(models.iterdir()) == []
     assert _identifies(restarted, test_photos[0]) == builtin
+
+
+def _staged(store: ModelStore, bundle: Path, pack: Path) -> Path:
+    """A release as downloaded: the bundle's files but the fp32 graph, and its gallery pack."""
+    staging = store.staging(bundle.name)
+    for path in bundle.iterdir():
+        if path.name not in NOT_ON_DEVICE:
+            shutil.copyfile(path, staging / path.name)
+    shutil.copyfile(pack, staging / pack.name)
+    return staging
+
+
+def test_the_bundle_and_its_gallery_pack_switch_together(
+    phone_settings: Settings, settings: Settings, gallery_pack: Path
+) -> None:
+    bundle = latest_bundle(settings.bundles_dir)
+    store = ModelStore(phone_settings.app_home, settings.bundles_dir, phone_settings.galleries_dir)
+    assert store.active().gallery_pack is None  # none built in on this phone
+    installed = store.install(_staged(store, bundle, gallery_pack), bundle.name)
+    assert not installed.builtin and installed.gallery_pack == installed.folder / gallery_pack.name
+    assert installed.gallery_bytes == gallery_pack.stat().st_size
+
+    # A release whose pack is damaged is refused whole: the installed pair stays.
+    staging = _staged(store, bundle, gallery_pack)
+    damaged = staging / gallery_pack.name
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="corrupt"):
+        store.install(staging, bundle.name)
+    assert store.active() == installed
