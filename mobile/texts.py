@@ -46,8 +46,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "confidence": "Confiance : {words} ({percent})",
         "others": "Autres possibilités",
         "similar": "Photos de référence semblables",
-        "no_gallery": "Les photos de référence ne sont pas encore installées sur cet appareil; "
-        "elles arriveront avec une prochaine mise à jour du modèle.",
+        "no_gallery": "Les photos de référence ne sont pas installées sur cet appareil; elles "
+        "arriveront avec une prochaine mise à jour du modèle.",
         "advice": "Que faire",
         "advice_if": "Que faire, si c'est bien « {name} »",
         "advice_unknown": "Le modèle ne connaît pas ce sujet. Demandez l'avis d'un spécialiste "
@@ -127,8 +127,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "confidence": "Confidence: {words} ({percent})",
         "others": "Other possibilities",
         "similar": "Similar reference photos",
-        "no_gallery": "Reference photos are not installed on this device yet; they will come "
-        "with a coming model update.",
+        "no_gallery": "Reference photos are not installed on this device; they will come with "
+        "a next model update.",
         "advice": "What to do",
         "advice_if": "What to do, if it is \u201c{name}\u201d",
         "advice_unknown": "The model does not know this subject. Ask a specialist of the lab.",
