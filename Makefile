@@ -25,7 +25,11 @@ setup: $(SETUP_STAMP)
 
 ## The main job on embedded defaults: the API service (SQLite under var/, the committed bundle)
 ## with a demo specialist and grower; prints their credentials and the URLs of the docs and pages.
+## The gallery of similar photos is built from the bank first (minutes the first time, then only
+## what changed) and packed for the field app.
 run: setup
+	iriis gallery build
+	iriis gallery pack
 	iriis serve --demo
 
 ## Lint, format check, type check and the whole test suite.

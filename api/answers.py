@@ -172,6 +172,7 @@ def identification_out(
                 name=label_name(catalog, item["label"], lang),
                 similarity=item["similarity"],
                 source=item.get("source", ""),
+                photo_id=item["photo_id"],
                 thumbnail_url=thumbnail_url(item["photo_id"]),
             )
             for item in result.get("neighbours", [])

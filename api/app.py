@@ -23,6 +23,7 @@ from api.routes import (
     auth,
     cases,
     distribution,
+    gallery,
     identifications,
     ops,
     photos,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         research,
         surveillance,
         distribution,
+        gallery,
         ops,
         web,  # the specialists' pages, under /lab/
     ):

@@ -16,12 +16,13 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from api.errors import Unavailable
+from api.errors import NotFound, Unavailable
 from api.models import Role, User
 from api.photostore import PhotoStore
 from api.security import ACCESS, TokenError, read_token
 from model.bundle import BundleError, latest_bundle
 from model.catalog import Catalog, load_catalog
+from model.gallery import Gallery, GalleryError, open_gallery
 from model.identifier import Identifier
 from model.settings import Settings
 
@@ -72,9 +73,21 @@ def _load_identifier(
     return Identifier.from_bundle(bundle, variant=variant, threads=threads, groups=dict(groups))
 
 
+@lru_cache(maxsize=2)
+def _load_gallery(folder: Path, version: str, settings_json: str) -> Gallery | None:
+    """The model version's gallery of similar reference photos, opened once per process; None
+    (answers without similar photos, and a warning) until ``iriis gallery build`` made it."""
+    settings = Settings.model_validate_json(settings_json)
+    try:
+        return open_gallery(folder, model_version=version, settings=settings)
+    except GalleryError as exc:
+        log.warning("answers will have no similar photos: %s (run: iriis gallery build)", exc)
+        return None
+
+
 def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
-    """The identifier of the newest bundle, loaded on first use (503 while none is installed).
-    The catalog's groups give it the coarser answer for uncertain labels."""
+    """The identifier of the newest bundle, with its gallery, loaded on first use (503 while no
+    bundle is installed). The catalog's groups give it the coarser answer for uncertain labels."""
     try:
         bundle = latest_bundle(settings.bundles_dir)
     except (BundleError, FileNotFoundError):
@@ -82,14 +95,29 @@ def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
     groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
     with _identifier_lock:
         try:
-            return _load_identifier(
+            identifier = _load_identifier(
                 bundle.resolve(), settings.serve_model_variant, settings.serve_model_threads, groups
             )
         except BundleError as exc:
             raise Unavailable(f"the model bundle cannot be loaded: {exc}") from None
+        gallery = _load_gallery(
+            settings.galleries_dir / identifier.version,
+            identifier.version,
+            settings.model_dump_json(),
+        )
+    return identifier.with_gallery(gallery)
 
 
 IdentifierDep = Annotated[Identifier, Depends(get_identifier)]
+
+
+def get_gallery(identifier: IdentifierDep) -> Gallery:
+    if identifier.gallery is None:
+        raise NotFound("no gallery of reference photos on this server yet")
+    return identifier.gallery
+
+
+GalleryDep = Annotated[Gallery, Depends(get_gallery)]
 
 
 def _unauthorized(message: str) -> HTTPException:

@@ -131,13 +131,15 @@ class SimilarPhotoOut(BaseModel):
             "name": "Tavelure du pommier",
             "similarity": 0.87,
             "source": "PlantVillage",
-            "thumbnail_url": "/v1/gallery/thumbnails/0a1b2c3d4e5f",
+            "photo_id": "0a1b2c3d4e5f6a7b",
+            "thumbnail_url": "/v1/gallery/thumbnails/0a1b2c3d4e5f6a7b",
         }
     )
     label: str
     name: str
     similarity: float
     source: str
+    photo_id: str = Field(description="The reference photo's id in the gallery.")
     thumbnail_url: str = Field(description="A JPEG thumbnail of the reference photo.")
 
 
@@ -397,7 +399,8 @@ class ModelFileOut(BaseModel):
     model_config = _example(MODEL_FILE_EXAMPLE)
     name: str
     kind: str = Field(
-        description="bundle: a file of the model bundle (the gallery pack will be `gallery`)."
+        description="`bundle`: a file of the model bundle; `gallery`: the pack of similar "
+        "reference photos (embeddings and thumbnails) the field app searches offline."
     )
     sha256: str
     size: int

@@ -1,5 +1,6 @@
-"""Inference speed: one photo from bytes to answer, per runtime and thread count; throughput by
-batch size; cold start. Ratios are against fp32 ONNX measured in the same run.
+"""Inference speed: one photo from bytes to answer (with the gallery query, when the model's
+gallery is built), per runtime and thread count; throughput by batch size; cold start. Ratios
+are against fp32 ONNX measured in the same run.
 
     python bench/inference.py            # writes bench/results/inference.json
 """
@@ -18,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import save, summary_ms, timings
 from model.bundle import latest_bundle
+from model.gallery import Gallery, GalleryError, open_gallery
+from model.gallery.backends import backend_name
 from model.identifier import Identifier
 from model.manifest import read_manifest
 from model.settings import get_settings
@@ -42,6 +45,12 @@ def main() -> None:
         "12 MP phone JPEG (4000x3000)": _jpeg(big, (4000, 3000)),
     }
     figures: dict[str, object] = {"bundle": bundle.name}
+    try:
+        gallery: Gallery | None = open_gallery(model_version=bundle.name)
+        figures["gallery"] = f"{len(gallery)} photos, {backend_name(settings)}"
+    except GalleryError:
+        gallery = None
+        figures["gallery"] = "none (iriis gallery build)"
 
     start = time.perf_counter()
     cold = Identifier.from_bundle(bundle, variant="int8", threads=1)
@@ -53,13 +62,14 @@ def main() -> None:
         for variant in ("fp32", "int8"):
             identifier = Identifier.from_bundle(bundle, variant=variant, threads=threads)
             tensor = identifier.prepare(photo).tensor[None]
+            answering = identifier.with_gallery(gallery)
             key = f"{variant}, {threads} thread{'s' if threads > 1 else ''}"
             latency[f"inference only: {key}"] = summary_ms(
                 timings(lambda i=identifier, t=tensor: i.infer(t), repeat=200)
             )
             for name, data in photos.items():
                 latency[f"decode to answer, {name}: {key}"] = summary_ms(
-                    timings(lambda i=identifier, d=data: i.identify([d]), repeat=60)
+                    timings(lambda i=answering, d=data: i.identify([d]), repeat=60)
                 )
         latency[f"inference only: torch eager, {threads} thread{'s' if threads > 1 else ''}"] = (
             _torch_latency(bundle, threads, tensor)

@@ -6,6 +6,7 @@ Runtime, fp32 or int8), then decide (``model.policy``). Formatting for a user (n
 language) is done by the callers from the returned :class:`~model.result.Identification`.
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from model.bundle import Bundle, load_bundle
+from model.gallery import Gallery
 from model.imaging import decode_image
 from model.policy import Policy
 from model.preprocess import preprocess
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 5
 TOP_K = 5
+NEIGHBOURS = 6
 Photo = bytes | Image.Image
 
 
@@ -46,11 +49,13 @@ class Identifier:
         bundle: Bundle,
         session: ort.InferenceSession,
         groups: Mapping[str, str] | None = None,
+        gallery: Gallery | None = None,
     ) -> None:
         self.bundle = bundle
         self.session = session
         self.policy = Policy.from_dict(bundle.calibration)
         self.groups = dict(groups or {})
+        self.gallery = gallery
 
     @classmethod
     def from_bundle(
@@ -60,9 +65,11 @@ class Identifier:
         threads: int = 1,
         groups: Mapping[str, str] | None = None,
         check: bool = True,
+        gallery: Gallery | None = None,
     ) -> "Identifier":
         """Load and verify a bundle; ``groups`` maps labels to catalog groups, for the coarser
-        answer given when a label is uncertain but its group is not."""
+        answer given when a label is uncertain but its group is not; ``gallery`` (of this
+        bundle's model version) adds similar reference photos to every answer."""
         bundle = load_bundle(folder, check=check)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -71,7 +78,11 @@ class Identifier:
         session = ort.InferenceSession(
             str(bundle.model_path(variant)), options, providers=["CPUExecutionProvider"]
         )
-        return cls(bundle, session, groups)
+        return cls(bundle, session, groups, gallery)
+
+    def with_gallery(self, gallery: Gallery | None) -> "Identifier":
+        """The same model (and ONNX session) answering with ``gallery``'s similar photos."""
+        return type(self)(self.bundle, self.session, self.groups, gallery)
 
     @property
     def version(self) -> str:
@@ -102,7 +113,13 @@ class Identifier:
             )
         prepared = [self.prepare(photo) for photo in photos]
         logits, embeddings = self.infer(np.stack([p.tensor for p in prepared]))
-        return self.decide(logits, embeddings, [p.quality for p in prepared])
+        result = self.decide(logits, embeddings, [p.quality for p in prepared])
+        if self.gallery is None:
+            return result
+        # The specimen's photos together: their mean embedding, back on the unit sphere.
+        mean = embeddings.mean(axis=0)
+        neighbours = self.gallery.query(mean / (np.linalg.norm(mean) or 1.0), k=NEIGHBOURS)
+        return dataclasses.replace(result, neighbours=neighbours)
 
     def decide(
         self,

@@ -3,6 +3,7 @@ manifest of photos (the format the lab's acceptance checks read: keep it stable)
 
 import argparse
 import json
+import logging
 import sys
 import textwrap
 from pathlib import Path
@@ -10,13 +11,16 @@ from typing import Any
 
 from model.bundle import latest_bundle
 from model.catalog import Catalog, load_catalog
+from model.gallery import GalleryError, open_gallery
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
 from model.identifier import MAX_PHOTOS, Identifier
 from model.imaging import ImageError
 from model.manifest import ManifestError, read_manifest
 from model.result import Identification
 from model.settings import get_settings
-from model.wording import confidence_words, decision_words, reason_words
+from model.wording import confidence_words, decision_words, profile_words, reason_words
+
+log = logging.getLogger(__name__)
 
 _LABELS: dict[Language, dict[str, str]] = {
     "fr": {
@@ -68,6 +72,10 @@ def _identify(args: argparse.Namespace) -> int:
     )
     if args.manifest:
         return _identify_manifest(identifier, args.manifest, args.root)
+    try:  # similar reference photos, when this machine has built the model's gallery
+        identifier = identifier.with_gallery(open_gallery(model_version=identifier.version))
+    except GalleryError as exc:
+        log.info("no similar photos: %s", exc)
     if len(args.photos) > MAX_PHOTOS:
         sys.stderr.write(f"iriis identify: at most {MAX_PHOTOS} photos of one specimen\n")
         return 2
@@ -136,7 +144,11 @@ def render(result: Identification, catalog: Catalog, lang: Language, profile: Pr
         )
     advice = catalog.advice(top.label, profile, lang)
     lines.append(
-        textwrap.fill(f"{words['advice']} ({profile}): {advice}", 100, subsequent_indent="  ")
+        textwrap.fill(
+            f"{words['advice']} ({profile_words(profile, lang)}): {advice}",
+            100,
+            subsequent_indent="  ",
+        )
     )
     if result.neighbours:
         lines.append(f"{words['similar']}:")

@@ -4,7 +4,7 @@ Inference returns numbers and codes (``model.result``); every reader (the CLI, t
 field app) turns them into the same words here, so a grower reads the same thing everywhere.
 """
 
-from model.i18n import Language
+from model.i18n import Language, Profile
 from model.result import Decision, Reason
 
 # (lowest calibrated probability, words), highest first.
@@ -56,6 +56,26 @@ _REASONS: dict[Language, dict[Reason, str]] = {
         Reason.ASKED: "you asked for a specialist's opinion",
     },
 }
+
+
+_PROFILES: dict[Language, dict[Profile, str]] = {
+    "fr": {
+        "grower": "producteur",
+        "advisor": "conseiller",
+        "citizen": "citoyen",
+        "researcher": "chercheur",
+    },
+    "en": {
+        "grower": "grower",
+        "advisor": "advisor",
+        "citizen": "citizen",
+        "researcher": "researcher",
+    },
+}
+
+
+def profile_words(profile: Profile, lang: Language) -> str:
+    return _PROFILES[lang][profile]
 
 
 def confidence_words(probability: float, lang: Language) -> str:

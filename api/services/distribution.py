@@ -1,23 +1,27 @@
-"""Model distribution for the field app: the newest bundle's files, with sha256 and size.
+"""Model distribution for the field app: the newest bundle's files, and the pack of its gallery
+(similar reference photos, searched on the phone), with sha256 and size.
 
 The bundle's own ``manifest.json`` lists its files with their checksums; the app downloads each,
-checks it and switches atomically. Only files a manifest lists can be downloaded, so a file name
-in a URL can never reach anything else on the server's disk.
+checks it and switches atomically. Only the files listed here can be downloaded, so a file name
+in a URL can never reach anything else on the server's disk. The gallery pack is built on this
+server from the bank (``iriis gallery pack``); until it exists, a release has none.
 """
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from api.errors import NotFound, Unavailable
 from model.bundle import MANIFEST, BundleError, latest_bundle, sha256_file
+from model.gallery.folder import GalleryFolder
 from model.settings import Settings
 
 
 @dataclass(frozen=True)
 class Artifact:
     name: str
-    kind: str  # "bundle": a file of the model bundle
+    kind: str  # "bundle": a file of the model bundle; "gallery": the gallery pack
     sha256: str
     size: int
     path: Path
@@ -47,7 +51,18 @@ def latest_release(settings: Settings) -> Release:
     except (BundleError, FileNotFoundError):
         raise Unavailable("no model bundle is installed on this server") from None
     version, artifacts = _bundle_artifacts(folder)
+    pack = GalleryFolder(settings.galleries_dir / version).pack_path(version)
+    if pack.is_file():
+        stat = pack.stat()
+        digest = _checksum(pack, stat.st_mtime_ns, stat.st_size)
+        artifacts += (Artifact(pack.name, "gallery", digest, stat.st_size, pack),)
     return Release(version, artifacts)
+
+
+@lru_cache(maxsize=8)
+def _checksum(path: Path, mtime_ns: int, size: int) -> str:
+    """The pack's sha256, computed once per version of the file (it is tens of megabytes)."""
+    return sha256_file(path)
 
 
 def artifact(settings: Settings, version: str, name: str) -> Artifact:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api.answers import identification_out
-from api.deps import CatalogDep, SessionDep, SettingsDep, StoreDep
+from api.deps import CatalogDep, GalleryDep, SessionDep, SettingsDep, StoreDep
 from api.errors import Conflict, NotFound, ServiceError
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
 from api.services import queue, users
@@ -255,6 +255,16 @@ def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpec
     except (ValueError, NotFound):
         return Response(status_code=404)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+@router.get("/gallery/thumbnails/{photo_id}", name="lab_thumbnail")
+def thumbnail(photo_id: str, gallery: GalleryDep, specialist: LabSpecialist) -> Response:
+    """A reference photo's thumbnail for the case page (whose images cannot send a token)."""
+    try:
+        jpeg = gallery.thumbnail(photo_id)
+    except KeyError:
+        return Response(status_code=404)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
 def _not_found(request: Request, catalog: Catalog, specialist: User) -> Response:

@@ -1,0 +1,26 @@
+"""Thumbnails of the reference bank's photos shown beside an answer ("similar photos")."""
+
+from fastapi import APIRouter, Response
+
+from api.deps import CurrentUser, GalleryDep
+from api.errors import NotFound
+from api.routes import AUTH_ERRORS, NOT_FOUND
+
+router = APIRouter(prefix="/v1/gallery", tags=["gallery"], responses=AUTH_ERRORS)
+
+
+@router.get(
+    "/thumbnails/{photo_id}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+)
+def get_thumbnail(photo_id: str, gallery: GalleryDep, user: CurrentUser) -> Response:
+    """A small JPEG of a reference photo (no metadata); its id comes from an answer's
+    `similar` photos."""
+    try:
+        jpeg = gallery.thumbnail(photo_id)
+    except KeyError:
+        raise NotFound("no such reference photo") from None
+    return Response(
+        jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )

@@ -1,0 +1,99 @@
+"""Similar reference photos through the API: in answers, as thumbnails, and as the field app's
+pack in the model distribution — on a real gallery built from bank photos with the real bundle."""
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.models import Role, User
+from model.bundle import latest_bundle
+from model.gallery.build import build_gallery
+from model.gallery.folder import GalleryFolder
+from model.gallery.pack import write_pack
+from model.identifier import Identifier
+from model.manifest import read_manifest
+from model.settings import Settings
+from tests.api_support import Seeder, bearer
+from tests.helpers import write_bank
+
+PER_LABEL = 2
+
+
+@pytest.fixture(scope="module")
+def small_bank(tmp_path_factory: pytest.TempPathFactory, bank_dir: Path) -> Path:
+    """Two photos of each of six labels, in the bank's format."""
+    rows = read_manifest(bank_dir / "manifest.csv")
+    labels = ["apple.scab", "bean.rust", "corn.common_rust", "invertebrate.bee", "weed.lantana"]
+    chosen = [r for label in labels for r in [r for r in rows if r["label"] == label][:PER_LABEL]]
+    entries = [
+        {"file": r["file"], "label": r["label"], "data": (bank_dir / r["file"]).read_bytes()}
+        for r in chosen
+    ]
+    return write_bank(tmp_path_factory.mktemp("bank"), entries)
+
+
+@pytest.fixture
+def with_gallery(api_settings: Settings, small_bank: Path) -> Path:
+    """The small bank's gallery and pack, where the server looks for the latest model's."""
+    identifier = Identifier.from_bundle(latest_bundle(api_settings.bundles_dir), threads=2)
+    folder = GalleryFolder(api_settings.galleries_dir / identifier.version)
+    build_gallery(identifier, small_bank, folder, projection_dims=8)
+    return write_pack(folder)
+
+
+def _photo(bank_dir: Path, label: str) -> bytes:
+    rows = read_manifest(bank_dir / "manifest.csv")
+    return (bank_dir / next(r for r in rows if r["label"] == label)["file"]).read_bytes()
+
+
+def test_answers_show_similar_reference_photos_with_thumbnails(
+    client: TestClient, seed: Seeder, with_gallery: Path, bank_dir: Path
+) -> None:
+    grower: User = seed.user(Role.GROWER)
+    headers = bearer(client, grower)
+    response = client.post(
+        "/v1/identifications",
+        files=[("photos", ("leaf.jpg", _photo(bank_dir, "apple.scab"), "image/jpeg"))],
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    similar = response.json()["similar"]
+    assert len(similar) == 6
+    assert similar[0]["label"] == "apple.scab" and similar[0]["similarity"] > 0.99
+    thumbnail = client.get(similar[0]["thumbnail_url"], headers=headers)
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(thumbnail.content))
+    assert max(image.size) <= 160 and not image.getexif()
+    assert client.get(similar[0]["thumbnail_url"]).status_code == 401
+    missing = client.get("/v1/gallery/thumbnails/ffffffffffffffff", headers=headers)
+    assert missing.status_code == 404
+
+
+def test_the_field_apps_release_carries_the_gallery_pack(
+    client: TestClient, seed: Seeder, with_gallery: Path
+) -> None:
+    headers = bearer(client, seed.user(Role.CITIZEN))
+    release = client.get("/v1/models/latest", headers=headers).json()
+    [pack] = [item for item in release["files"] if item["kind"] == "gallery"]
+    assert pack["name"] == with_gallery.name and pack["size"] == with_gallery.stat().st_size
+    download = client.get(pack["url"], headers=headers)
+    assert download.status_code == 200
+    assert hashlib.sha256(download.content).hexdigest() == pack["sha256"]
+
+
+def test_without_a_gallery_answers_have_no_similar_photos(
+    client: TestClient, seed: Seeder, bank_dir: Path
+) -> None:
+    headers = bearer(client, seed.user(Role.GROWER))
+    response = client.post(
+        "/v1/identifications",
+        files=[("photos", ("leaf.jpg", _photo(bank_dir, "bean.rust"), "image/jpeg"))],
+        headers=headers,
+    )
+    assert response.status_code == 201 and response.json()["similar"] == []
+    release = client.get("/v1/models/latest", headers=headers).json()
+    assert all(item["kind"] == "bundle" for item in release["files"])
