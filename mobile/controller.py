@@ -102,12 +102,7 @@ class FieldController:
         with self._load_lock:
             if self._recognizer is None:
                 active = self.models.active()
-                self._recognizer = Recognizer(
-                    active,
-                    self.catalog,
-                    self.settings.app_model_threads,
-                    self.settings.app_similar_photos,
-                )
+                self._recognizer = Recognizer(active, self.catalog, self.settings.app_model_threads)
             return self._recognizer
 
     def identify(self, photos: list[bytes]) -> Identified:

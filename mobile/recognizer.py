@@ -1,24 +1,17 @@
-"""On-device identification: the shared identifier (``model/``) on the active model, int8, and
-the most similar reference photos from the gallery pack.
+"""On-device identification: the shared identifier (``model/``) on the active model, int8, with
+the most similar reference photos from the model's gallery pack.
 
 The app never reimplements inference: it loads the active bundle (``mobile.modelstore``, already
-verified against its manifest there) through ``model.identifier.Identifier`` with the int8 graph
-and the catalog's groups, so a phone answers exactly as the API's int8 variant would. It calls
-the identifier's steps (prepare, infer, decide) rather than ``identify`` only to keep the
-embeddings the network computed anyway: the gallery is searched with them, not with a second
-pass through the network.
+verified against its manifest there) through ``model.identifier.Identifier`` with the int8 graph,
+the catalog's groups and the gallery, so a phone answers exactly as the API's int8 variant would.
 """
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
-
-import numpy as np
 
 from mobile.modelstore import InstalledModel
 from model.catalog import Catalog
 from model.gallery import Gallery, GalleryError, open_gallery
-from model.gallery.base import normalise
 from model.identifier import Identifier, Photo
 from model.result import Identification
 
@@ -26,17 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class Recognizer:
-    def __init__(self, model: InstalledModel, catalog: Catalog, threads: int, similar: int) -> None:
+    def __init__(self, model: InstalledModel, catalog: Catalog, threads: int) -> None:
         self.model = model
-        self.similar = similar
+        self.gallery = _open(model)
         self.identifier = Identifier.from_bundle(
             model.folder,
             variant="int8",
             threads=threads,
             groups={label: entry.group for label, entry in catalog.labels.items()},
             check=False,  # verified by ModelStore, which knows the phone keeps no fp32 graph
+            gallery=self.gallery,
         )
-        self.gallery = _open(model)
         log.info(
             "identifier ready: model %s (int8, %d threads), gallery: %s",
             model.version,
@@ -49,15 +42,8 @@ class Recognizer:
         return self.model.version
 
     def identify(self, photos: Sequence[Photo]) -> Identification:
-        """1 to 5 photos of one specimen; raises ``model.imaging.ImageError`` on a bad one. The
-        neighbours are those of the specimen: the mean of its photos' embeddings."""
-        prepared = [self.identifier.prepare(photo) for photo in photos]
-        logits, embeddings = self.identifier.infer(np.stack([p.tensor for p in prepared]))
-        result = self.identifier.decide(logits, embeddings, [p.quality for p in prepared])
-        if self.gallery is None or not self.similar:
-            return result
-        query = normalise(embeddings.mean(axis=0))
-        return replace(result, neighbours=self.gallery.query(query, self.similar))
+        """1 to 5 photos of one specimen; raises ``model.imaging.ImageError`` on a bad one."""
+        return self.identifier.identify(photos)
 
     def thumbnail(self, photo_id: str) -> bytes:
         """A reference photo's thumbnail (JPEG) from the gallery pack."""

@@ -161,9 +161,6 @@ class Settings(BaseSettings):
     app_model_threads: int = Field(
         default=2, ge=1, description="ONNX Runtime threads of the field app's identifier."
     )
-    app_similar_photos: int = Field(
-        default=6, ge=0, description="Similar reference photos shown on the app's result screen."
-    )
     app_request_timeout_s: float = Field(
         default=30.0,
         gt=0,

@@ -78,6 +78,7 @@ class Fault:
     delay: float = 0.0
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    headers_sent: bool = False  # corrupt_response: the answer's headers have gone by
 
 
 class FaultProxy:
@@ -208,10 +209,14 @@ class FaultProxy:
             fault.reached.set()
             return None
         if fault.kind == "corrupt_response" and not fault.reached.is_set():
-            start = chunk.find(b"\r\n\r\n")
-            if start >= 0 and start + 4 < len(chunk):
+            body = 0  # where this chunk's body bytes start, once the headers have gone by
+            if not fault.headers_sent:
+                end = chunk.find(b"\r\n\r\n")
+                fault.headers_sent = end >= 0
+                body = end + 4
+            if fault.headers_sent and body < len(chunk):
                 fault.reached.set()
-                position = start + 4 + (len(chunk) - start - 4) // 2
+                position = body + (len(chunk) - body) // 2
                 chunk = chunk[:position] + bytes([chunk[position] ^ 0xFF]) + chunk[position + 1 :]
         return chunk
 
@@ -333,32 +338,30 @@ def kivy_ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return headless
 
 
-@pytest.fixture(scope="session")
-def gallery_pack(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
-    """A real gallery pack of the committed model, built from 3 bank photos of each of 12
-    labels (the test split's first photos among them) by the gallery's own build and pack."""
+def build_pack(settings: Settings, bundle: Path, root: Path) -> Path:
+    """A real gallery pack of ``bundle``'s model, built under ``root/galleries`` by the gallery's
+    own build and pack, from 3 bank photos of every fifth label (the test split's first photos
+    among them): seconds, where the whole bank takes minutes."""
     rows = read_manifest(settings.splits_path)
     by_label: dict[str, list[dict[str, str]]] = {}
     for row in sorted(rows, key=lambda r: r["split"] != "test"):
         if row["label"] != "unknown":
             by_label.setdefault(row["label"], []).append(row)
     chosen = [row for label in sorted(by_label)[::5] for row in by_label[label][:3]]
-    root = tmp_path_factory.mktemp("gallery")
     bank = write_bank(
         root / "bank",
-        [
-            {
-                "file": r["file"],
-                "label": r["label"],
-                "data": (settings.bank_dir / r["file"]).read_bytes(),
-            }
-            for r in chosen
-        ],
+        [{**r, "data": (settings.bank_dir / r["file"]).read_bytes()} for r in chosen],
     )
-    identifier = Identifier.from_bundle(latest_bundle(settings.bundles_dir), threads=2)
+    identifier = Identifier.from_bundle(bundle, threads=2)
     folder = GalleryFolder(root / "galleries" / identifier.version)
     build_gallery(identifier, bank, folder, settings.gallery_projection_dims)
     return write_pack(folder)
+
+
+@pytest.fixture(scope="session")
+def gallery_pack(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
+    """A gallery pack of the committed model."""
+    return build_pack(settings, latest_bundle(settings.bundles_dir), tmp_path_factory.mktemp("g"))
 
 
 def install_builtin_gallery(settings: Settings, pack: Path) -> None:

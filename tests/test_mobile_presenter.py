@@ -14,6 +14,7 @@ from mobile.prefs import Account, SyncState
 from mobile.presenter import clock_time, present_case, present_result, present_status
 from mobile.texts import TEXTS, percent
 from model.catalog import Catalog
+from model.identifier import NEIGHBOURS
 from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
 from model.settings import Settings
 from tests.mobile_support import install_builtin_gallery
@@ -188,7 +189,7 @@ def test_similar_reference_photos_come_from_the_gallery_pack(
     photo = (bank_dir / row["file"]).read_bytes()  # one of the gallery's photos
     identified = phone.identify([photo])
     view = identified.view
-    assert view.similar_note is None and len(view.similar) == phone_settings.app_similar_photos
+    assert view.similar_note is None and len(view.similar) == NEIGHBOURS
     first = view.similar[0]
     assert first.name == phone.catalog.name(row["label"], "fr")  # the photo itself, first
     assert first.figure == "100\u00a0%"

@@ -10,6 +10,7 @@ import pytest
 from mobile.controller import FieldController
 from mobile.localserver import free_port
 from mobile.prefs import Preferences
+from model.identifier import NEIGHBOURS
 from model.manifest import read_manifest
 from model.settings import Settings
 from tests.mobile_support import PASSWORD, LiveServer, install_builtin_gallery, judge
@@ -107,7 +108,7 @@ def test_first_launch_photo_result_and_asking_a_specialist(
     assert any(t.startswith("Confidence: very likely") for t in shown)
     assert "Similar reference photos" in shown and "What to do" in shown
     captions = [t for t in shown if "\n" in t and t.endswith("%")]  # "name\n87%" under each
-    assert len(captions) == app.controller.settings.app_similar_photos
+    assert len(captions) == NEIGHBOURS
     assert not any(t.startswith("Reference photos are not installed") for t in shown)
     assert app.controller.catalog.advice("apple.scab", "advisor", "en") in shown
     ask = screens.result.ids.ask

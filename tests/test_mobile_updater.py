@@ -10,7 +10,14 @@ from mobile.controller import FieldController
 from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
 from model.bundle import BundleError, latest_bundle, write_manifest
 from model.settings import Settings
-from tests.mobile_support import Fault, FaultProxy, LiveServer, signed_in_phone, sync_in_a_process
+from tests.mobile_support import (
+    Fault,
+    FaultProxy,
+    LiveServer,
+    build_pack,
+    signed_in_phone,
+    sync_in_a_process,
+)
 
 NEWER = "2099.01.01"
 DOWNLOAD = f"GET /v1/models/{NEWER}/files/model.int8.onnx "
@@ -20,11 +27,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def release_server(tmp_path: Path, settings: Settings) -> LiveServer:
-    """A server whose newest bundle is the committed one released again as a newer version."""
+    """A server whose newest bundle is the committed one released again as a newer version,
+    with the gallery pack of that version."""
     bundles = tmp_path / "released"
     folder = bundles / NEWER
     shutil.copytree(latest_bundle(settings.bundles_dir), folder)
     write_manifest(folder, NEWER)
+    build_pack(settings, folder, tmp_path / "server")  # the server distributes its gallery too
     server = LiveServer(tmp_path / "server", bundles).start()
     yield server
     server.stop()
@@ -46,15 +55,19 @@ def test_a_newer_model_is_downloaded_checked_and_switched_to(
     assert (active.version, active.builtin) == (NEWER, False)
     assert active.folder == phone_settings.app_home / "models" / NEWER
     assert not any((active.folder / name).exists() for name in NOT_ON_DEVICE)  # int8 only
-    assert _identifies(phone, test_photos[0]) == NEWER
+    assert active.gallery_pack == active.folder / f"gallery-{NEWER}.zip"  # switched together
+    identified = phone.identify([test_photos[0]])
+    assert identified.view.model_version == NEWER and identified.view.similar
     assert phone.sync().model is None  # already the latest
     phone.start()  # the next start removes nothing in use
     assert phone.models.active().version == NEWER
 
 
 @pytest.mark.parametrize("kind", ["corrupt_response", "cut_response"])
+@pytest.mark.parametrize("file", ["model.int8.onnx", f"gallery-{NEWER}.zip"])
 def test_a_corrupt_or_partial_download_leaves_the_current_model(
     kind: str,
+    file: str,
     release_server: LiveServer,
     phone_settings: Settings,
     test_photos: list[bytes],
@@ -62,7 +75,7 @@ def test_a_corrupt_or_partial_download_leaves_the_current_model(
     proxy = FaultProxy(release_server.port)
     phone = signed_in_phone(phone_settings, proxy.url, "ferme.corrupt")
     builtin = phone.models.active().version
-    fault = proxy.inject(Fault(kind, DOWNLOAD, after=200_000))
+    fault = proxy.inject(Fault(kind, f"GET /v1/models/{NEWER}/files/{file} ", after=100_000))
     report = phone.sync()
     assert fault.reached.is_set()
     assert report.model is None and report.error
