@@ -81,7 +81,7 @@ def _load_gallery(folder: Path, version: str, settings_json: str) -> Gallery | N
     try:
         return open_gallery(folder, model_version=version, settings=settings)
     except GalleryError as exc:
-        log.warning("answers will have no similar photos: %s (run: iriis gallery build)", exc)
+        log.warning("answers will have no similar photos: %s", exc)
         return None
 
 

@@ -64,6 +64,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/v1/surveillance"): ALL,
     ("GET", "/v1/models/latest"): ALL,
     ("GET", "/v1/models/{version}/files/{name}"): ALL,
+    ("GET", "/v1/gallery/thumbnails/{photo_id}"): ALL,
 }
 
 
@@ -106,6 +107,7 @@ def test_every_role_gets_exactly_what_the_matrix_grants(
             sha256=sha,
             version=version,
             name="labels.json",
+            photo_id="0" * 16,
         )
         kwargs: dict[str, object] = {}
         if path.endswith("/photos") or (path == "/v1/identifications" and method == "POST"):
