@@ -192,8 +192,12 @@ def test_similar_reference_photos_come_from_the_gallery_pack(
     assert view.similar_note is None and len(view.similar) == NEIGHBOURS
     first = view.similar[0]
     assert first.name == phone.catalog.name(row["label"], "fr")  # the photo itself, first
-    assert first.figure == "100\u00a0%"
-    assert identified.observation.result["neighbours"][0]["photo_id"] == first.photo_id
+    nearest = identified.observation.result["neighbours"][0]
+    assert nearest["photo_id"] == first.photo_id
+    # the phone embeds with the int8 model, the gallery was built with fp32: the photo itself
+    # is not exactly 1.0, but far above any other photo
+    assert nearest["similarity"] > 0.98 and first.figure == percent(nearest["similarity"], "fr")
+    assert nearest["similarity"] > identified.observation.result["neighbours"][1]["similarity"]
     thumbnail = phone.recognizer().thumbnail(first.photo_id)
     assert thumbnail[:3] == b"\xff\xd8\xff"  # a JPEG
     assert phone.models.active().gallery_bytes == gallery_pack.stat().st_size

@@ -14,9 +14,10 @@ router = APIRouter(prefix="/v1/gallery", tags=["gallery"], responses=AUTH_ERRORS
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
 )
-def get_thumbnail(photo_id: str, gallery: GalleryDep, user: CurrentUser) -> Response:
+def get_thumbnail(user: CurrentUser, gallery: GalleryDep, photo_id: str) -> Response:
     """A small JPEG of a reference photo (no metadata); its id comes from an answer's
-    `similar` photos."""
+    `similar` photos. The user comes first: FastAPI resolves dependencies in order, and
+    authentication must answer before the gallery says whether it exists."""
     try:
         jpeg = gallery.thumbnail(photo_id)
     except KeyError:

@@ -26,7 +26,7 @@ from api.models import (
 )
 from api.photostore import PhotoStore
 from api.services.ratelimits import enforce_specialist_request_limit
-from api.services.uploads import MAX_PHOTOS, prepare_uploads, stored
+from api.services.uploads import MAX_PHOTOS, photo_row, prepare_uploads, stored
 from model.catalog import Catalog
 from model.result import Reason
 from model.settings import Settings
@@ -160,17 +160,9 @@ def add_photos(
     now = utcnow()
     with stored(session, store, fresh):
         for position, photo in enumerate(fresh, len(case.photos)):
-            session.add(
-                Photo(
-                    case_id=case.id,
-                    position=position,
-                    sha256=photo.sha256,
-                    origin_sha256=photo.origin_sha256,
-                    width=photo.width,
-                    height=photo.height,
-                    created_at=now,
-                )
-            )
+            row = photo_row(photo, position, now)
+            row.case_id = case.id
+            session.add(row)
         if fresh and case.status == CaseStatus.AWAITING_PHOTOS:
             case.status = CaseStatus.OPEN
         case.updated_at = now

@@ -18,14 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, InvalidInput
-from api.models import Identification, Photo, Role, User, utcnow
+from api.models import Identification, Role, User, utcnow
 from api.photostore import PhotoStore
 from api.services.cases import new_case
 from api.services.ratelimits import (
     enforce_identification_limit,
     enforce_specialist_request_limit,
 )
-from api.services.uploads import prepare_uploads, stored
+from api.services.uploads import photo_row, prepare_uploads, stored
 from model.catalog import Catalog
 from model.i18n import Language, Profile
 from model.identifier import Identifier
@@ -107,17 +107,7 @@ def identify(
         probability=result.probability,
         decision=result.decision,
         result=result.to_dict(),
-        photos=[
-            Photo(
-                position=position,
-                sha256=photo.sha256,
-                origin_sha256=photo.origin_sha256,
-                width=photo.width,
-                height=photo.height,
-                created_at=now,
-            )
-            for position, photo in enumerate(photos)
-        ],
+        photos=[photo_row(photo, position, now) for position, photo in enumerate(photos)],
     )
     doubted = result.decision != Decision.ACCEPTED
     try:

@@ -7,6 +7,7 @@ behind (a file another committed row references is kept, since the store is cont
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,19 @@ from model.imaging import ImageError
 from model.settings import Settings
 
 MAX_PHOTOS = 5  # of one specimen, per request
+
+
+def photo_row(photo: PreparedPhoto, position: int, created_at: datetime) -> Photo:
+    """The database row of a stored photo; its owner (identification or case) is set by the
+    caller's relationship."""
+    return Photo(
+        position=position,
+        sha256=photo.sha256,
+        origin_sha256=photo.origin_sha256,
+        width=photo.width,
+        height=photo.height,
+        created_at=created_at,
+    )
 
 
 def max_photo_bytes(settings: Settings) -> int:

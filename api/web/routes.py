@@ -258,7 +258,7 @@ def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpec
 
 
 @router.get("/gallery/thumbnails/{photo_id}", name="lab_thumbnail")
-def thumbnail(photo_id: str, gallery: GalleryDep, specialist: LabSpecialist) -> Response:
+def thumbnail(specialist: LabSpecialist, gallery: GalleryDep, photo_id: str) -> Response:
     """A reference photo's thumbnail for the case page (whose images cannot send a token)."""
     try:
         jpeg = gallery.thumbnail(photo_id)
