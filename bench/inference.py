@@ -18,7 +18,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import save, summary_ms, timings
-from model.bundle import latest_bundle
+from model.bundle import latest_bundle, load_bundle
 from model.gallery import Gallery, GalleryError, open_gallery
 from model.gallery.backends import backend_name
 from model.identifier import Identifier
@@ -100,18 +100,20 @@ def main() -> None:
 
 
 def _torch_latency(bundle: Path, threads: int, tensor: np.ndarray) -> dict[str, float]:
-    """The same network in torch eager mode, for comparison (training's own runtime)."""
+    """The same network in torch eager mode (training's own runtime), for comparison. Its
+    weights are left untrained: the arithmetic, hence the time, does not depend on them, and
+    the trained checkpoint is a training-machine file a serving machine lacks."""
     try:
         import torch
 
-        from training.export import load_trained
+        from training.backbones import create_model
+        from training.params import TrainParams, load_params
     except ModuleNotFoundError:
         return {}
-    weights = Path(get_settings().data_dir) / "checkpoints" / "model.pt"
-    if not weights.exists():
-        return {}
     torch.set_num_threads(threads)
-    network, _ = load_trained(weights)
+    labels = load_bundle(bundle).labels
+    backbone = load_params("train", TrainParams).backbone
+    network = create_model(backbone, len(labels), pretrained=False).eval()
     batch = torch.from_numpy(tensor)
     with torch.no_grad():
         return summary_ms(timings(lambda: network(batch), repeat=100))
