@@ -95,8 +95,34 @@ def main() -> None:
                 batch / float(np.median(seconds)), 1
             )
     figures["throughput_photos_per_second"] = throughput
+    figures["inference_by_input_size_1_thread"] = _by_input_size(bundle)
     figures["onnxruntime"] = ort.__version__
     save("inference", figures)
+
+
+def _by_input_size(bundle: Path) -> dict[str, dict[str, float]]:
+    """What a bundle at a smaller input size would cost: the same graphs with free spatial
+    dimensions (the network is fully convolutional up to its global pooling), random input.
+    Speed only: a bundle trained at that size is needed to know its accuracy."""
+    import onnx
+
+    result = {}
+    for variant in ("fp32", "int8"):
+        graph = onnx.load(str(load_bundle(bundle).model_path(variant)))
+        dims = graph.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_param, dims[3].dim_param = "height", "width"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = ort.InferenceSession(
+            graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        name = session.get_inputs()[0].name
+        for size in (256, 224, 192):
+            pixels = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
+            result[f"{variant}, {size} px"] = summary_ms(
+                timings(lambda s=session, f={name: pixels}: s.run(None, f), repeat=100)
+            )
+    return result
 
 
 def _torch_latency(bundle: Path, threads: int, tensor: np.ndarray) -> dict[str, float]:
