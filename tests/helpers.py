@@ -2,12 +2,33 @@
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from model.manifest import BANK_COLUMNS
+from model.paths import REPO_ROOT
+
+
+def run_iriis(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """The ``iriis`` command in a child process, as a user runs it from the repository; its
+    output captured as text, its exit status for the test to check."""
+    return subprocess.run(
+        [sys.executable, "-m", "model.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
 
 
 def textured_image(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:

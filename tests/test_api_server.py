@@ -14,24 +14,13 @@ import httpx
 import pytest
 
 from model.paths import REPO_ROOT
+from tests.helpers import run_iriis
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _iriis(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "model.cli", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
@@ -99,14 +88,14 @@ def test_serve_runs_on_embedded_defaults_with_demo_accounts(
 
 
 def test_users_create_from_the_command_line(env: dict[str, str]) -> None:
-    created = _iriis(
+    created = run_iriis(
         "users", "create", "m.gagnon", "--role", "specialist", env=env, stdin=subprocess.DEVNULL
     )
     assert created.returncode == 0, created.stderr
     assert "created m.gagnon (specialist" in created.stdout
     password = created.stdout.split("password: ")[1].strip()
     assert len(password) >= 12
-    again = _iriis(
+    again = run_iriis(
         "users",
         "create",
         "m.gagnon",
@@ -117,7 +106,7 @@ def test_users_create_from_the_command_line(env: dict[str, str]) -> None:
         input="another password\n",
     )
     assert again.returncode == 1 and "taken" in again.stderr
-    chosen = _iriis(
+    chosen = run_iriis(
         "users",
         "create",
         "root",

@@ -3,8 +3,6 @@ and searchable by what a user sees, in either language."""
 
 import csv
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from model.paths import REPO_ROOT
 from model.search import search
 from model.settings import Settings
 from model.text import terms
+from tests.helpers import run_iriis
 
 
 @pytest.fixture(scope="module")
@@ -251,14 +250,14 @@ def test_search_scores_are_ranked_and_limited(catalog: Catalog) -> None:
 
 
 def test_catalog_search_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "model.cli", "catalog", "search", "rouille", "--lang", "en"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
+    result = run_iriis(
+        "catalog",
+        "search",
+        "rouille",
+        "--lang",
+        "en",
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         timeout=60,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -2,22 +2,9 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 from model.manifest import read_manifest
-from model.paths import REPO_ROOT
-
-
-def _iriis(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "model.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        check=False,
-        timeout=300,
-    )
+from tests.helpers import run_iriis
 
 
 def _test_rows(settings, label_prefix: str, count: int) -> list[dict[str, str]]:
@@ -27,10 +14,10 @@ def _test_rows(settings, label_prefix: str, count: int) -> list[dict[str, str]]:
 
 def test_a_readable_answer_names_the_label_in_the_chosen_language(bank_dir, settings) -> None:
     row = _test_rows(settings, "potato.late_blight", 1)[0]
-    french = _iriis("identify", str(bank_dir / row["file"]))
+    french = run_iriis("identify", str(bank_dir / row["file"]))
     assert french.returncode == 0, french.stderr
     assert "Mildiou" in french.stdout and "Décision" in french.stdout
-    english = _iriis(
+    english = run_iriis(
         "identify", str(bank_dir / row["file"]), "--lang", "en", "--profile", "advisor"
     )
     assert "Potato late blight" in english.stdout and "Advice (advisor)" in english.stdout
@@ -46,7 +33,7 @@ def test_manifest_mode_writes_one_stable_json_line_per_photo(bank_dir, settings,
         writer.writerows([[str(bank_dir / r["file"]), r["label"]] for r in rows])
         writer.writerow([str(tmp_path / "notes.jpg"), "?"])
         writer.writerow([str(tmp_path / "gone.jpg"), "?"])
-    result = _iriis("identify", "--manifest", str(manifest), "--root", "/", "--json")
+    result = run_iriis("identify", "--manifest", str(manifest), "--root", "/", "--json")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 5
@@ -60,5 +47,5 @@ def test_manifest_mode_writes_one_stable_json_line_per_photo(bank_dir, settings,
 
 
 def test_photos_and_manifest_are_exclusive() -> None:
-    result = _iriis("identify")
+    result = run_iriis("identify")
     assert result.returncode == 2 and "give photos" in result.stderr

@@ -3,14 +3,13 @@
 import csv
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.helpers import jpeg_bytes, textured_image, write_bank
+from tests.helpers import jpeg_bytes, run_iriis, textured_image, write_bank
 from training.params import PrepareParams
 from training.prepare import prepare, read_previous, write_outputs
 
@@ -30,25 +29,8 @@ def _bank_entries(start: int, count: int, label: str = "crop.spot") -> list[dict
 
 def _run_cli(bank: Path, out: Path, metrics: Path) -> subprocess.CompletedProcess[str]:
     env = {"IRIIS_METRICS_DIR": str(metrics), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model.cli",
-            "data",
-            "prepare",
-            "--bank",
-            str(bank),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=Path(__file__).parent.parent,
+    return run_iriis(
+        "data", "prepare", "--bank", str(bank), "--out", str(out), "--workers", "1", env=env
     )
 
 
