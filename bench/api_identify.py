@@ -11,7 +11,6 @@ answer) for ``--seconds``. Prints a Markdown table and writes the figures as JSO
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine  # noqa: E402
 from model.manifest import read_manifest  # noqa: E402
 from model.settings import Settings  # noqa: E402
 
@@ -156,7 +156,7 @@ def main() -> None:
             server.wait(10)
     figures = {
         "command": " ".join(["python", *sys.argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         # Other work on the machine skews the figures: the 1-minute load average at the end.
         "load_average": round(os.getloadavg()[0], 1),
         "workers": args.workers,

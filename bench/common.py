@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import platform
 import statistics
 import time
@@ -40,14 +41,36 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     }
 
 
+# CPU features that change inference speed several-fold (int8 dot products, matrix tiles).
+_SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
+
+
+def machine() -> dict[str, Any]:
+    """The CPU the figures come from: sessions run on different machines (an AMD EPYC with
+    AVX2 only, an Intel Xeon with VNNI and AMX), and speeds differ by up to a factor of two."""
+    name, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    return {
+        "cpu": name,
+        "cores": os.cpu_count(),
+        "cpu_flags": [flag for flag in _SPEED_FLAGS if flag in flags],
+        "python": platform.python_version(),
+    }
+
+
 def save(name: str, figures: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with the machine it ran on, and print it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "figures": figures,
     }
     path = RESULTS / f"{name}.json"

@@ -10,7 +10,6 @@ empty. A case claimed by two specialists, or left unclaimed, is counted and fail
 import argparse
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from api.db import make_engine, session_factory, upgrade  # noqa: E402
 from api.models import Case, Identification, User, new_id, utcnow  # noqa: E402
 from api.security import hash_password  # noqa: E402
 from api.services.queue import claim_next  # noqa: E402
+from bench.common import machine  # noqa: E402
 from model.settings import Settings  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -145,7 +145,7 @@ def main() -> None:
         admin.dispose()
     figures = {
         "command": " ".join(["python", *sys.argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         # Other work on the machine skews the figures: the 1-minute load average at the end.
         "load_average": round(os.getloadavg()[0], 1),
         "specialists": args.specialists,
