@@ -8,6 +8,7 @@ A bundle is a folder ``model/bundles/<version>/`` (versions sort as strings, new
     labels.json       {"labels": [...]}: the label of each logit, in order
     preprocess.json   model.preprocess.PreprocessConfig
     calibration.json  temperature, decision thresholds, out-of-scope score (model.policy)
+    training.json     the run behind the weights (parameters, hardware, epochs): provenance
     MODEL_CARD.md     data, training, metrics, known limits
     manifest.json     {"version": ..., "files": {name: {"sha256": ..., "size": ...}}}
 

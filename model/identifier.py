@@ -158,7 +158,11 @@ def decide(
     order = np.argsort(-probabilities)[:TOP_K]
     top_k = [LabelScore(labels[i], round(float(probabilities[i]), 6)) for i in order]
     group = None
-    if decision is not Decision.ACCEPTED and reason is not Reason.UNKNOWN_SUBJECT:
+    # A group answer for an unsure label, not for a photo unlike everything trained on.
+    if decision is not Decision.ACCEPTED and reason not in (
+        Reason.UNKNOWN_SUBJECT,
+        Reason.UNFAMILIAR,
+    ):
         group = _group_answer(policy, labels, groups, probabilities)
     return Identification(
         top_k=top_k,

@@ -17,10 +17,16 @@ those of what ships):
    ``ood_threshold``. The score's method is chosen at calibration among energy, maximum logit,
    maximum probability and two Mahalanobis distances of the embedding (to the nearest label,
    or to the predicted label relative to that label's spread).
-3. Otherwise accepted when the top probability reaches ``accept_threshold``, set so that
-   accepted answers on the validation split reach the target precision (98% by default).
-4. Otherwise a specialist is needed: "ambiguous" when the two best labels are within
-   ``ambiguity_margin`` of each other, "low confidence" when not.
+3. Otherwise accepted when the top probability reaches ``accept_threshold`` and the
+   out-of-scope score is at most ``accept_ood_threshold`` (stricter than ``ood_threshold``):
+   a photo unlike its label's training photos is not accepted however sure the classifier is
+   (a healthy raspberry leaf taken for a healthy strawberry one). Both are set on the validation
+   split: the gate is the loosest that lets at most ``unknown_accepted_max`` of the blueberry
+   photos be accepted, then the probability threshold the one that brings accepted answers to
+   the target precision (98% by default).
+4. Otherwise a specialist is needed: "unfamiliar" when only the gate of rule 3 failed,
+   "ambiguous" when the two best labels are within ``ambiguity_margin`` of each other, "low
+   confidence" otherwise.
 """
 
 from dataclasses import dataclass, field
@@ -131,6 +137,8 @@ class Policy:
     ambiguity_margin: float = 0.15
     ood_method: str = "max_probability"
     ood_threshold: float = float("inf")
+    # No gate stricter than ``ood_threshold`` unless calibration sets one.
+    accept_ood_threshold: float = float("inf")
     mahalanobis: Mahalanobis | None = None
     # Minimum of each quality measure (model.quality); a missing one is not checked.
     quality: dict[str, float] = field(default_factory=dict)
@@ -156,7 +164,9 @@ class Policy:
             return Decision.OUT_OF_SCOPE, Reason.UNKNOWN_SUBJECT
         first, second = np.sort(probabilities)[::-1][:2]
         if first >= self.accept_threshold:
-            return Decision.ACCEPTED, None
+            if ood_score <= self.accept_ood_threshold:
+                return Decision.ACCEPTED, None
+            return Decision.NEEDS_SPECIALIST, Reason.UNFAMILIAR
         if first - second < self.ambiguity_margin:
             return Decision.NEEDS_SPECIALIST, Reason.AMBIGUOUS
         return Decision.NEEDS_SPECIALIST, Reason.LOW_CONFIDENCE
@@ -168,6 +178,7 @@ class Policy:
             "ambiguity_margin": self.ambiguity_margin,
             "ood_method": self.ood_method,
             "ood_threshold": self.ood_threshold,
+            "accept_ood_threshold": self.accept_ood_threshold,
             "mahalanobis": self.mahalanobis.to_dict() if self.mahalanobis else None,
             "quality": self.quality,
             **self.extras,
@@ -180,8 +191,11 @@ class Policy:
         return cls(
             **{k: data[k] for k in known if k in data},
             ood_threshold=float(data.get("ood_threshold", float("inf"))),
+            accept_ood_threshold=float(data.get("accept_ood_threshold", float("inf"))),
             mahalanobis=Mahalanobis.from_dict(stats) if stats else None,
             extras={
-                k: v for k, v in data.items() if k not in known | {"ood_threshold", "mahalanobis"}
+                k: v
+                for k, v in data.items()
+                if k not in known | {"ood_threshold", "accept_ood_threshold", "mahalanobis"}
             },
         )

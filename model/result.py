@@ -21,6 +21,7 @@ class Reason(StrEnum):
 
     LOW_CONFIDENCE = "low_confidence"  # the best label is not sure enough
     AMBIGUOUS = "ambiguous"  # two labels too close to call
+    UNFAMILIAR = "unfamiliar"  # confident, but unlike the photos the label was trained on
     TOO_DARK = "too_dark"
     TOO_BLURRY = "too_blurry"
     TOO_SMALL = "too_small"

@@ -40,6 +40,7 @@ _REASONS: dict[Language, dict[Reason, str]] = {
     "fr": {
         Reason.LOW_CONFIDENCE: "le modèle n'est pas assez sûr de lui",
         Reason.AMBIGUOUS: "deux identifications sont trop proches pour trancher",
+        Reason.UNFAMILIAR: "la photo diffère trop des photos de référence de ce diagnostic",
         Reason.TOO_DARK: "la photo est trop sombre : reprenez-la à la lumière",
         Reason.TOO_BLURRY: "la photo est floue : reprenez-la en faisant la mise au point",
         Reason.TOO_SMALL: "la photo est trop petite : approchez-vous du sujet",
@@ -49,6 +50,7 @@ _REASONS: dict[Language, dict[Reason, str]] = {
     "en": {
         Reason.LOW_CONFIDENCE: "the model is not sure enough",
         Reason.AMBIGUOUS: "two identifications are too close to call",
+        Reason.UNFAMILIAR: "the photo differs too much from the reference photos of this diagnosis",
         Reason.TOO_DARK: "the photo is too dark: take it again in better light",
         Reason.TOO_BLURRY: "the photo is blurry: take it again, in focus",
         Reason.TOO_SMALL: "the photo is too small: get closer to the subject",

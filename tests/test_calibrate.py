@@ -3,11 +3,15 @@
 import numpy as np
 import pytest
 
+from api.web.i18n import MESSAGES
+from model.identifier import decide
 from model.policy import Policy, softmax
 from model.result import Decision, Reason
+from model.wording import reason_words
 from training.calibrate import (
     CalibrateParams,
     Outputs,
+    accept_gate,
     accept_threshold,
     auroc,
     calibrate,
@@ -87,6 +91,62 @@ def test_calibration_ships_the_out_of_scope_score_that_catches_unknowns_best() -
     assert np.mean(scores > policy.ood_threshold) >= 0.9
     assert np.mean(policy.ood(val.logits, val.embeddings) > policy.ood_threshold) <= 0.05
     assert report["ood_method"] in report["ood_candidates_val_vs_blueberry"]
+    assert policy.accept_ood_threshold <= policy.ood_threshold
+    assert report["blueberry_accepted"] <= params.unknown_accepted_max
+
+
+def test_a_sure_answer_on_a_photo_unlike_its_label_goes_to_a_specialist() -> None:
+    policy = Policy(accept_threshold=0.9, ood_threshold=2.0, accept_ood_threshold=1.0)
+    sure = np.array([0.95, 0.04, 0.01])
+    assert policy.decide(sure, 0.5) == (Decision.ACCEPTED, None)
+    assert policy.decide(sure, 1.5) == (Decision.NEEDS_SPECIALIST, Reason.UNFAMILIAR)
+    assert policy.decide(sure, 2.5) == (Decision.OUT_OF_SCOPE, Reason.UNKNOWN_SUBJECT)
+    assert policy.decide(np.array([0.6, 0.1, 0.3]), 1.5)[1] is Reason.LOW_CONFIDENCE
+    # the gate travels in calibration.json; a calibration without one has no extra gate
+    assert Policy.from_dict(policy.to_dict()).accept_ood_threshold == 1.0
+    assert Policy.from_dict({"ood_threshold": 2.0}).decide(sure, 1.5)[0] is Decision.ACCEPTED
+    # nor a group answer: the photo is unlike what the whole group was trained on, whereas
+    # an unsure label within a sure group gets one
+    gated = Policy(
+        accept_threshold=0.9, ood_method="max_logit", ood_threshold=9.0, accept_ood_threshold=-9.0
+    )
+    labels, groups = ["a", "b", "c"], {"a": "spots", "b": "spots"}
+    sure_logits = np.log(np.array([[0.95, 0.04, 0.01]]))
+    unfamiliar = decide(gated, labels, groups, sure_logits, np.zeros((1, 4)))
+    assert (unfamiliar.reason, unfamiliar.group) == (Reason.UNFAMILIAR, None)
+    unsure = decide(gated, labels, groups, np.log(np.array([[0.5, 0.48, 0.02]])), np.zeros((1, 4)))
+    assert unsure.reason is Reason.AMBIGUOUS and unsure.group is not None
+    for lang in ("fr", "en"):
+        assert reason_words(Reason.UNFAMILIAR, lang) and MESSAGES["reason.unfamiliar"][lang]
+
+
+def test_the_acceptance_gate_is_the_loosest_that_keeps_unknowns_out() -> None:
+    rng = np.random.default_rng(4)
+    val_ood = rng.uniform(0, 1, 400)
+    val_confidence = rng.uniform(0.5, 1, 400)
+    val_correct = rng.uniform(0, 1, 400) < val_confidence  # calibrated
+    unknown_ood = rng.uniform(0.3, 1.2, 100)
+    unknown_confidence = rng.uniform(0.8, 1, 100)  # sure of themselves
+    gate, threshold = accept_gate(
+        val_confidence, val_correct, val_ood, unknown_confidence, unknown_ood, 1.0, 0.9, 0.1
+    )
+
+    def unknown_accepted(g: float) -> float:
+        within = val_ood <= g
+        t = accept_threshold(val_confidence[within], val_correct[within], 0.9)
+        return float(np.mean((unknown_confidence >= t) & (unknown_ood <= g)))
+
+    assert unknown_accepted(gate) <= 0.1
+    assert threshold == accept_threshold(
+        val_confidence[val_ood <= gate], val_correct[val_ood <= gate], 0.9
+    )
+    looser = np.unique(np.concatenate([val_ood, unknown_ood]))
+    assert all(unknown_accepted(g) > 0.1 for g in looser[(looser > gate) & (looser <= 1.0)])
+    # with unknowns that are never sure, no gate is needed beyond the out-of-scope threshold
+    gate, _ = accept_gate(
+        val_confidence, val_correct, val_ood, unknown_confidence * 0, unknown_ood, 1.0, 0.9, 0.1
+    )
+    assert gate == 1.0
 
 
 def test_quality_threshold_sits_where_answers_become_guesses() -> None:

@@ -29,16 +29,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--stop-after-epoch", type=int, help="stop early, as an interruption")
     train.set_defaults(handler=_train)
 
-    export = subparsers.add_parser("export", help="trained weights to a calibrated ONNX bundle")
+    export = subparsers.add_parser("export", help="trained weights to ONNX graphs (fp32, int8)")
     export.add_argument("--weights", type=Path, default=Path("data/checkpoints/model.pt"))
     export.add_argument("--version", help="bundle version (default: params.yaml export.version)")
     export.set_defaults(handler=_export)
+
+    calibrate = subparsers.add_parser(
+        "calibrate", help="set a bundle's decision policy on the validation split"
+    )
+    calibrate.add_argument("--bundle", type=Path, help="bundle folder (default: the latest)")
+    calibrate.set_defaults(handler=_calibrate)
 
     evaluate = subparsers.add_parser(
         "evaluate", help="measure a bundle on the test split; writes its model card and manifest"
     )
     evaluate.add_argument("--bundle", type=Path, help="bundle folder (default: the latest)")
-    evaluate.add_argument("--weights", type=Path, default=Path("data/checkpoints/model.pt"))
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -82,13 +87,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import json
-
     import torch
 
-    from training.calibrate import CalibrateParams
+    from training.export import write_json
     from training.params import load_params
-    from training.quality import QualityParams
     from training.release import ExportParams, export_bundle
 
     settings = get_settings()
@@ -101,18 +103,36 @@ def _export(args: argparse.Namespace) -> int:
         settings.splits_path,
         settings.bank_dir,
         params,
-        load_params("calibrate", CalibrateParams),
-        load_params("quality", QualityParams),
     )
-    settings.metrics_dir.mkdir(parents=True, exist_ok=True)
-    (settings.metrics_dir / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(settings.metrics_dir / "export.json", report)
     sys.stdout.write(f"{settings.bundles_dir / version}\n")
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    import torch
+def _calibrate(args: argparse.Namespace) -> int:
+    from model.bundle import latest_bundle
+    from training.calibrate import CalibrateParams
+    from training.export import write_json
+    from training.params import load_params
+    from training.quality import QualityParams
+    from training.release import calibrate_bundle
 
+    settings = get_settings()
+    folder = args.bundle or latest_bundle(settings.bundles_dir, complete=False)
+    report = calibrate_bundle(
+        folder,
+        settings.splits_path,
+        settings.bank_dir,
+        load_params("calibrate", CalibrateParams),
+        load_params("quality", QualityParams),
+        threads=max(1, os.cpu_count() or 1),
+    )
+    write_json(settings.metrics_dir / "calibration.json", report)
+    sys.stdout.write(f"{folder / 'calibration.json'}\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from model.bundle import latest_bundle, write_manifest
     from model.catalog import load_catalog
     from training.evaluation import evaluate_bundle
@@ -120,6 +140,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     folder = args.bundle or latest_bundle(settings.bundles_dir, complete=False)
+    training = read_json(folder / "training.json")
+    if training is None:
+        raise SystemExit(f"{folder} has no training.json: export it again (iriis export)")
     metrics = evaluate_bundle(
         folder,
         settings.splits_path,
@@ -128,8 +151,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         load_catalog(settings.catalog_dir),
         threads=max(1, os.cpu_count() or 1),
     )
-    training = torch.load(args.weights, map_location="cpu", weights_only=False)
-    training.pop("model")
     card = render(
         folder.name,
         training,

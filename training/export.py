@@ -114,4 +114,5 @@ def quantize_int8(fp32: Path, int8: Path, photos: Sequence[Path], config: Prepro
 
 
 def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,6 +1,6 @@
 """The bundle's ``MODEL_CARD.md``: what the model is, what it was trained on, how well it does
-and where it fails. Written from the training history, the calibration and the metrics files,
-so that it never disagrees with them."""
+and where it fails. Written from the run's record (``training.json``), the calibration and the
+metrics files, so that it never disagrees with them."""
 
 import json
 from pathlib import Path
@@ -35,8 +35,6 @@ def render(
     sizes: dict[str, int],
 ) -> str:
     params = training["params"]
-    history = training.get("history", [])
-    seconds = sum(h.get("seconds", 0.0) for h in history)
     lines = [
         f"# Model card: IRIIS Phyto {version}",
         "",
@@ -68,7 +66,8 @@ def render(
         )
         + f", class-balanced sampling (power {params['class_balance_power']}), lab leaves laid "
         f"on field backgrounds with probability {params['composite_probability']}.",
-        f"- Training time: {seconds / 60:.1f} minutes over {len(history)} epochs"
+        f"- Training time: {training['training_seconds'] / 60:.1f} minutes over "
+        f"{training['epochs_run']} epochs"
         + (f" ({training['hardware']})" if training.get("hardware") else "")
         + ".",
         "",
@@ -78,6 +77,11 @@ def render(
         f"- Out-of-scope score: `{calibration['ood_method']}`, threshold "
         f"{calibration['ood_threshold']:.3f} (blueberry photos against validation photos; "
         "the comparison of scores is in `metrics/calibration.json`).",
+        "- Accepted only with an out-of-scope score of at most "
+        f"{calibration.get('accept_ood_threshold', float('inf')):.3f}, the loosest gate under "
+        "which no more blueberry photos are accepted than `calibrate.unknown_accepted_max` "
+        "allows (`params.yaml`); a sure answer on a photo beyond it goes to a specialist "
+        "(reason `unfamiliar`).",
         "",
         "## Results on the test split",
         "",

@@ -1,11 +1,13 @@
-"""``iriis export``: trained weights to a calibrated bundle (ONNX fp32 + int8, calibration).
+"""``iriis export`` and ``iriis calibrate``: trained weights to a calibrated bundle.
 
-Steps: export the graph; check it against torch on validation photos (probabilities within
-1e-4); quantise a static int8 copy calibrated on training photos of every label; run the fp32
-graph through the shipped identifier on the training, validation and blueberry photos and
-calibrate the decision policy (``training.calibrate``) and the photo-quality checks
-(``training.quality``). ``iriis evaluate`` then measures the
-bundle on the test split and writes its model card and manifest, which completes it.
+``export`` writes the graphs: the fp32 ONNX graph, checked against torch on validation photos
+(probabilities within 1e-4), a static int8 copy calibrated on training photos of every label,
+and the run's record (``training.json``). ``calibrate`` then runs the fp32 graph through the
+shipped identifier on the training, validation and blueberry photos and sets the decision
+policy (``training.calibrate``) and the photo-quality checks (``training.quality``): it needs
+the bundle's graphs, not the weights, so a released model's policy can be re-tuned.
+``iriis evaluate`` then measures the bundle on the test split and writes its model card and
+manifest, which completes it.
 """
 
 import dataclasses
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from model.bundle import MANIFEST
 from model.identifier import Identifier
 from model.imaging import load_image
 from model.policy import softmax
@@ -52,19 +55,19 @@ def export_bundle(
     splits_path: Path,
     bank_dir: Path,
     params: ExportParams,
-    calibrate_params: CalibrateParams,
-    quality_params: QualityParams,
 ) -> dict[str, Any]:
+    """The graphs and the run's record; returns the parity check's figure."""
     network, state = load_trained(weights)
     config = PreprocessConfig.from_dict(state["preprocess"])
     records = readable(read_records(splits_path), bank_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in ("manifest.json", "MODEL_CARD.md"):  # a bundle is complete only after evaluate
-        (folder / stale).unlink(missing_ok=True)
+    for stale in ("manifest.json", "MODEL_CARD.md", "calibration.json"):
+        (folder / stale).unlink(missing_ok=True)  # complete only after calibrate and evaluate
 
     export_onnx(network, config.size, folder / "model.onnx")
     write_json(folder / "labels.json", {"labels": state["labels"]})
     write_json(folder / "preprocess.json", config.to_dict())
+    write_json(folder / "training.json", training_record(state))
     val = [r for r in records if r.split == "val"]
     parity = check_parity(
         network, folder, val[:: max(1, len(val) // params.parity_photos)], bank_dir
@@ -75,8 +78,33 @@ def export_bundle(
         int8_calibration_photos(records, bank_dir, params),
         config,
     )
+    return {"parity_max_probability_difference": parity}
 
-    identifier = Identifier.from_bundle(folder, check=False, threads=torch.get_num_threads())
+
+def training_record(state: dict[str, Any]) -> dict[str, Any]:
+    """The run behind the weights, kept in the bundle (``training.json``) so that the model
+    card can be written again without the weights, which stay on the training machine."""
+    history = state.get("history", [])
+    return {
+        **{k: v for k, v in state.items() if k != "model"},
+        "epochs_run": len(history),
+        "training_seconds": round(sum(h.get("seconds", 0.0) for h in history), 1),
+    }
+
+
+def calibrate_bundle(
+    folder: Path,
+    splits_path: Path,
+    bank_dir: Path,
+    calibrate_params: CalibrateParams,
+    quality_params: QualityParams,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Write the bundle's ``calibration.json``; returns what was compared and chosen."""
+    records = readable(read_records(splits_path), bank_dir)
+    val = [r for r in records if r.split == "val"]
+    (folder / MANIFEST).unlink(missing_ok=True)  # the bundle changes: evaluate completes it again
+    identifier = Identifier.from_bundle(folder, check=False, threads=threads)
     train_out, _ = collect(
         identifier, [r for r in records if r.split == "train"], bank_dir, "train"
     )
@@ -87,11 +115,7 @@ def export_bundle(
     quality, quality_report = calibrate_quality(identifier, val, bank_dir, quality_params)
     policy = dataclasses.replace(policy, quality=quality)
     write_json(folder / "calibration.json", policy.to_dict())
-    return {
-        "parity_max_probability_difference": parity,
-        "calibration": report,
-        "quality": quality_report,
-    }
+    return {"calibration": report, "quality": quality_report}
 
 
 def int8_calibration_photos(

@@ -35,10 +35,13 @@ ALTERNATIVES: dict[str, Rule] = {
 
 
 def groups_of(targets: np.ndarray, size: int, count: int, seed: int) -> list[np.ndarray]:
-    """``count`` random groups of ``size`` distinct photos sharing a label."""
+    """``count`` random groups of ``size`` distinct photos sharing a label (none when no label
+    has that many photos, as in a miniature split)."""
     rng = np.random.default_rng([seed, size])
     by_label = {t: np.flatnonzero(targets == t) for t in np.unique(targets) if t >= 0}
     eligible = [members for members in by_label.values() if len(members) >= size]
+    if not eligible:
+        return []
     return [
         rng.choice(eligible[int(rng.integers(len(eligible)))], size, replace=False)
         for _ in range(count)
@@ -56,6 +59,8 @@ def compare(
     results: dict[str, dict[str, float]] = {}
     for size in sizes:
         groups = groups_of(outputs.targets, size, count, seed)
+        if not groups:
+            continue
         truth = np.array([outputs.targets[g[0]] for g in groups])
         shipped = [
             decide(policy, labels, {}, outputs.logits[g], outputs.embeddings[g]) for g in groups

@@ -81,6 +81,7 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "profile.researcher": {"fr": "Chercheur", "en": "Researcher"},
     "reason.low_confidence": {"fr": "Confiance faible", "en": "Low confidence"},
     "reason.ambiguous": {"fr": "Ambigu", "en": "Ambiguous"},
+    "reason.unfamiliar": {"fr": "Photo inhabituelle", "en": "Unfamiliar photo"},
     "reason.too_dark": {"fr": "Photo trop sombre", "en": "Photo too dark"},
     "reason.too_blurry": {"fr": "Photo floue", "en": "Photo blurry"},
     "reason.too_small": {"fr": "Photo trop petite", "en": "Photo too small"},
