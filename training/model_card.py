@@ -70,6 +70,7 @@ def render(
         f"{training['epochs_run']} epochs"
         + (f" ({training['hardware']})" if training.get("hardware") else "")
         + ".",
+        *([f"- {training['note']}"] if training.get("note") else []),
         "",
         "## Calibration (validation split)",
         f"- Temperature {calibration['temperature']:.3f}; answers accepted from a calibrated "
