@@ -68,6 +68,9 @@ def test_a_released_bundle_is_recalibrated_and_evaluated_without_its_weights(
     test = json.loads((metrics / "test.json").read_text())
     assert test["photos"] == PER_SPLIT["test"] * len(bundle.labels)
     assert 0.0 <= test["unknown_accepted"] <= 1.0
+    disagreements = read_manifest(metrics / "disagreements.csv", ("bank_label", "model_label"))
+    assert all(row["bank_label"] != row["model_label"] for row in disagreements)
+    assert len(disagreements) <= round(test["coverage"] * test["photos"])
 
     (folder / "training.json").unlink()
     refused = run_iriis("evaluate", "--bundle", str(folder), env=env)

@@ -2,8 +2,9 @@
 
 Writes ``metrics/test.json`` (fp32 figures at the top level, the int8 copy under ``int8``),
 the confusion matrix, reliability diagram and risk-coverage curve (PNG, plus CSV/JSON data
-for ``dvc plots``), then the bundle's ``MODEL_CARD.md`` and ``manifest.json``, which complete
-the release.
+for ``dvc plots``), ``metrics/disagreements.csv`` (the test photos accepted under another label
+than the bank's, for the lab to review: some are the bank's labels, not the model), then the
+bundle's ``MODEL_CARD.md`` and ``manifest.json``, which complete the release.
 """
 
 import json
@@ -20,6 +21,7 @@ import numpy as np
 
 from model.catalog import Catalog
 from model.identifier import Identifier, decide
+from model.manifest import write_manifest
 from model.policy import Policy
 from model.result import Decision
 from training.calibrate import Outputs
@@ -103,6 +105,7 @@ def evaluate_bundle(
         if variant == "fp32":
             fp32_predictions = scored.predictions
             write_plots(scored, identifier.labels, metrics_dir)
+            write_disagreements(scored, test_kept, identifier.labels, metrics_dir)
             specimens = compare(identifier.policy, identifier.labels, test_out)
             (metrics_dir / "specimens.json").write_text(json.dumps(specimens, indent=2) + "\n")
         else:
@@ -113,6 +116,29 @@ def evaluate_bundle(
     metrics_dir.mkdir(parents=True, exist_ok=True)
     (metrics_dir / "test.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
     return metrics
+
+
+DISAGREEMENT_COLUMNS = ("file", "bank_label", "model_label", "probability")
+
+
+def write_disagreements(
+    scored: Scored, records: Sequence[Record], labels: Sequence[str], metrics_dir: Path
+) -> None:
+    """The accepted answers that contradict the bank, most confident first: each is either a
+    confident error of the model or a photo the bank labelled wrongly, and only a specialist
+    can tell which."""
+    accepted = np.array([d is Decision.ACCEPTED for d in scored.decisions])
+    contradicting = np.flatnonzero(accepted & (scored.predictions != scored.targets))
+    rows = [
+        {
+            "file": records[i].file,
+            "bank_label": records[i].label,
+            "model_label": labels[scored.predictions[i]],
+            "probability": f"{scored.confidence[i]:.4f}",
+        }
+        for i in contradicting[np.argsort(-scored.confidence[contradicting], kind="stable")]
+    ]
+    write_manifest(metrics_dir / "disagreements.csv", rows, DISAGREEMENT_COLUMNS)
 
 
 def write_plots(scored: Scored, labels: Sequence[str], metrics_dir: Path) -> None:

@@ -118,7 +118,9 @@ def render(
         "(potato, strawberry, corn) have never been seen in a field by this model.",
         "- Invertebrate labels are mostly broad groups from web photos; the rice pests have "
         "24 to 68 photos each and some mislabelled ones (see `data/review/` and the catalog "
-        "notes); their per-label recall is the weakest (`metrics/test.json`, `per_label`).",
+        "notes); their per-label recall is the weakest (`metrics/test.json`, `per_label`). "
+        "Some accepted answers counted wrong are the bank's labels or overlapping labels "
+        "(caterpillar and armyworm): `metrics/disagreements.csv` lists them for the lab.",
         "- The weeds are Australian rangeland species: Quebec's weeds are not known to it, "
         "and `weed.none` is Australian ground.",
         "- Out of scope was tuned on one unknown crop (blueberry); other crops, or photos of "
