@@ -72,6 +72,8 @@ def test_a_released_bundle_is_recalibrated_and_evaluated_without_its_weights(
     assert all(row["bank_label"] != row["model_label"] for row in disagreements)
     assert len(disagreements) <= round(test["coverage"] * test["photos"])
 
+    missing = run_iriis("calibrate", "--bundle", str(tmp_path / "nowhere"), env=env)
+    assert missing.returncode != 0 and "not an exported bundle" in missing.stderr
     (folder / "training.json").unlink()
     refused = run_iriis("evaluate", "--bundle", str(folder), env=env)
     assert refused.returncode != 0 and "training.json" in refused.stderr

@@ -118,7 +118,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from training.release import calibrate_bundle
 
     settings = get_settings()
-    folder = args.bundle or latest_bundle(settings.bundles_dir, complete=False)
+    folder = _exported(args.bundle or latest_bundle(settings.bundles_dir, complete=False))
     report = calibrate_bundle(
         folder,
         settings.splits_path,
@@ -139,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from training.model_card import read_json, render
 
     settings = get_settings()
-    folder = args.bundle or latest_bundle(settings.bundles_dir, complete=False)
+    folder = _exported(args.bundle or latest_bundle(settings.bundles_dir, complete=False))
     training = read_json(folder / "training.json")
     if training is None:
         raise SystemExit(f"{folder} has no training.json: export it again (iriis export)")
@@ -164,3 +164,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     write_manifest(folder, folder.name)
     sys.stdout.write(card)
     return 0
+
+
+def _exported(folder: Path) -> Path:
+    """``folder`` if it holds an exported graph; otherwise a clear error, not a traceback."""
+    if not (folder / "model.onnx").is_file():
+        raise SystemExit(f"{folder}: no model.onnx: not an exported bundle (see iriis export)")
+    return folder
