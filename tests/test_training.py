@@ -12,7 +12,7 @@ from skimage import data as sample_photos
 
 from model.manifest import read_manifest, write_manifest
 from model.preprocess import PreprocessConfig, preprocess
-from training.backbones import BACKBONES, create_model
+from training.backbones import BACKBONES, create_model, load_trained
 from training.data import EvalDataset
 from training.params import TrainParams
 from training.prepare import SPLIT_COLUMNS
@@ -126,12 +126,8 @@ DISTILLED = TINY.with_overrides(
 
 def _kl_to_teacher(student_path: Path, teacher_path: Path, splits: Path, bank: Path) -> float:
     """Mean KL divergence from the teacher's probabilities to the student's on validation photos."""
-    networks = []
-    for path in (teacher_path, student_path):
-        state = torch.load(path, weights_only=False)
-        network = create_model(state["backbone"], len(state["labels"]), pretrained=False)
-        network.load_state_dict(state["model"])
-        networks.append(network.eval())
+    (teacher_net, _), (student_net, state) = map(load_trained, (teacher_path, student_path))
+    networks = [teacher_net, student_net]
     data = select_data(DISTILLED, splits, bank)
     index = {label: i for i, label in enumerate(data.labels)}
     dataset = EvalDataset(data.val, bank, index, PreprocessConfig.from_dict(state["preprocess"]))

@@ -23,9 +23,9 @@ from PIL import Image
 from model.imaging import load_image
 from model.preprocess import PreprocessConfig, preprocess
 from model.settings import get_settings
+from training.backbones import load_trained
 from training.composite import composite, leaf_mask
 from training.data import BACKGROUND_LABEL, Record, read_records, readable
-from training.export import load_trained
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -124,3 +125,11 @@ def create_model(name: str, num_classes: int, pretrained: bool = True) -> nn.Mod
     if num_classes != 1000:
         network.reset_classifier(num_classes)
     return network
+
+
+def load_trained(weights: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The network saved by ``training.train.fit`` and its metadata (labels, preprocess...)."""
+    state = torch.load(weights, map_location="cpu", weights_only=False)
+    network = create_model(state["backbone"], len(state["labels"]), pretrained=False)
+    network.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    return network.eval(), state

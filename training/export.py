@@ -28,7 +28,6 @@ from torch import nn
 
 from model.imaging import load_image
 from model.preprocess import PreprocessConfig, preprocess
-from training.backbones import create_model
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,6 @@ class ExportWrapper(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled = self.network.forward_head(self.network.forward_features(image), pre_logits=True)
         return self.network.get_classifier()(pooled), F.normalize(pooled, dim=1)
-
-
-def load_trained(weights: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The network saved by ``training.train.fit`` and its metadata (labels, preprocess...)."""
-    state = torch.load(weights, map_location="cpu", weights_only=False)
-    network = create_model(state["backbone"], len(state["labels"]), pretrained=False)
-    network.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    return network.eval(), state
 
 
 def export_onnx(network: nn.Module, size: int, path: Path) -> None:

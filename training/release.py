@@ -26,9 +26,10 @@ from model.identifier import Identifier
 from model.imaging import load_image
 from model.policy import softmax
 from model.preprocess import PreprocessConfig, preprocess
+from training.backbones import load_trained
 from training.calibrate import CalibrateParams, calibrate
 from training.data import Record, read_records, readable
-from training.export import export_onnx, load_trained, quantize_int8, write_json
+from training.export import export_onnx, quantize_int8, write_json
 from training.outputs import collect
 from training.quality import QualityParams, calibrate_quality
 

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from model.preprocess import PreprocessConfig
-from training.backbones import BACKBONES, create_model
+from training.backbones import BACKBONES, create_model, load_trained
 from training.data import (
     BACKGROUND_LABEL,
     EpochSampler,
@@ -126,12 +126,10 @@ def load_teacher(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """A frozen teacher from a final weights file, and what the student's record says of it;
     it must know exactly the student's labels."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    teacher, state = load_trained(path)
     if state["labels"] != labels:
         raise ValueError(f"teacher {path} was trained on other labels than this run's")
-    teacher = create_model(state["backbone"], len(labels), pretrained=False)
-    teacher.load_state_dict(state["model"])
-    teacher = teacher.to(device).eval()
+    teacher = teacher.to(device)
     if device.type == "cuda":
         teacher = teacher.to(memory_format=torch.channels_last)
     for parameter in teacher.parameters():
