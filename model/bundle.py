@@ -115,6 +115,16 @@ def load_bundle(folder: Path, check: bool = True) -> Bundle:
     )
 
 
+def held_out_photos(folder: Path) -> frozenset[str]:
+    """The photo ids the bundle's network was kept from (``training.json``'s ``held_out``:
+    the field proxy's, ``training/holdout.py``): its calibration, evaluation and gallery leave
+    them out too, so that the figures reported on them stay honest."""
+    path = folder / "training.json"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(json.loads(path.read_text(encoding="utf-8")).get("held_out", []))
+
+
 def latest_bundle(bundles_dir: Path, complete: bool = True) -> Path:
     """The newest bundle folder (versions sort as strings); ``complete=False`` also considers
     a bundle still being released (no manifest yet)."""

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from model.gallery.base import photo_id
 from model.imaging import ImageError, load_image
 from model.manifest import read_manifest
 from model.preprocess import PreprocessConfig, normalize, preprocess
@@ -31,11 +32,25 @@ class Record:
     host: str
     setting: str
     split: str
+    sha256: str = ""
+
+    @property
+    def photo_id(self) -> str:
+        """The photo's identity across bank versions (``model.gallery``'s photo id)."""
+        return photo_id(self.sha256)
 
 
 def read_records(splits_path: Path) -> list[Record]:
     return [
-        Record(r["file"], r["label"], r["category"], r["host"], r["setting"], r["split"])
+        Record(
+            r["file"],
+            r["label"],
+            r["category"],
+            r["host"],
+            r["setting"],
+            r["split"],
+            r.get("sha256") or "",
+        )
         for r in read_manifest(splits_path, required=("file", "label", "setting", "split"))
     ]
 

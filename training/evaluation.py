@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from model.bundle import held_out_photos
 from model.catalog import Catalog
 from model.identifier import Identifier, decide
 from model.manifest import write_manifest
@@ -26,6 +27,7 @@ from model.policy import Policy
 from model.result import Decision
 from training.calibrate import Outputs
 from training.data import Record, read_records, readable
+from training.holdout import without
 from training.metrics import (
     Scored,
     confusion,
@@ -86,7 +88,7 @@ def evaluate_bundle(
     catalog: Catalog,
     threads: int = 2,
 ) -> dict[str, Any]:
-    records = readable(read_records(splits_path), bank_dir)
+    records = without(readable(read_records(splits_path), bank_dir), held_out_photos(folder))
     test = [r for r in records if r.split == "test"]
     unknown = [r for r in records if r.split == "unknown" and r.host == MEASURE_HOST]
     results: dict[str, Any] = {}

@@ -53,6 +53,10 @@ class TrainParams(BaseModel):
     crop_scale_min: float = 0.35
     # Hosts whose field photos are left out of training (the field-free ablation: [apple]).
     exclude_field_hosts: list[str] = []
+    # A list of photos held back from training and from everything the run's bundle is tuned
+    # on (``training.holdout``; the field proxy's is data/field_proxy/holdout.csv), relative
+    # to the repository; a label left without training photos is not learnt.
+    holdout: str | None = None
     seed: int = 0
     threads: int = 2
     workers: int = 2

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from model.bundle import MANIFEST
+from model.bundle import MANIFEST, held_out_photos
 from model.identifier import Identifier
 from model.imaging import load_image
 from model.policy import softmax
@@ -30,6 +30,7 @@ from training.backbones import load_trained
 from training.calibrate import CalibrateParams, calibrate
 from training.data import Record, read_records, readable
 from training.export import export_onnx, quantize_int8, write_json
+from training.holdout import without
 from training.outputs import collect
 from training.quality import QualityParams, calibrate_quality
 
@@ -60,7 +61,7 @@ def export_bundle(
     """The graphs and the run's record; returns the parity check's figure."""
     network, state = load_trained(weights)
     config = PreprocessConfig.from_dict(state["preprocess"])
-    records = readable(read_records(splits_path), bank_dir)
+    records = without(readable(read_records(splits_path), bank_dir), state.get("held_out", ()))
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("manifest.json", "MODEL_CARD.md", "calibration.json"):
         (folder / stale).unlink(missing_ok=True)  # complete only after calibrate and evaluate
@@ -102,7 +103,7 @@ def calibrate_bundle(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Write the bundle's ``calibration.json``; returns what was compared and chosen."""
-    records = readable(read_records(splits_path), bank_dir)
+    records = without(readable(read_records(splits_path), bank_dir), held_out_photos(folder))
     val = [r for r in records if r.split == "val"]
     (folder / MANIFEST).unlink(missing_ok=True)  # the bundle changes: evaluate completes it again
     identifier = Identifier.from_bundle(folder, check=False, threads=threads)

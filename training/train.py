@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from model.paths import REPO_ROOT
 from model.preprocess import PreprocessConfig
 from training.backbones import BACKBONES, create_model, load_trained
 from training.data import (
@@ -32,6 +33,7 @@ from training.data import (
     read_records,
     readable,
 )
+from training.holdout import held_out_ids, without
 from training.params import TrainParams
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,12 @@ class TrainData:
     train: list[Record]
     val: list[Record]
     backgrounds: list[Record]
+    held_out: frozenset[str] = frozenset()
 
 
 def select_data(params: TrainParams, splits_path: Path, bank_dir: Path) -> TrainData:
-    records = readable(read_records(splits_path), bank_dir)
+    held_out = held_out_ids(REPO_ROOT / params.holdout) if params.holdout else frozenset()
+    records = without(readable(read_records(splits_path), bank_dir), held_out)
     train = [r for r in records if r.split == "train"]
     labels = sorted({r.label for r in train})
     if params.exclude_field_hosts:
@@ -66,7 +70,7 @@ def select_data(params: TrainParams, splits_path: Path, bank_dir: Path) -> Train
         train = limited
     val = [r for r in records if r.split == "val"]
     backgrounds = [r for r in train if r.label == BACKGROUND_LABEL]
-    return TrainData(labels, train, val, backgrounds)
+    return TrainData(labels, train, val, backgrounds, held_out)
 
 
 def preprocess_config(params: TrainParams) -> PreprocessConfig:
@@ -291,6 +295,7 @@ def fit(
             "history": history,
             "hardware": _hardware(device, params),
             **({"teacher": teacher_record} if teacher_record else {}),
+            **({"held_out": sorted(data.held_out)} if data.held_out else {}),
             "model": {k: v.detach().cpu() for k, v in network.state_dict().items()},
         },
         final,

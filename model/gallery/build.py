@@ -1,7 +1,9 @@
 """``iriis gallery build``: the bank's photos embedded by one model into its gallery folder.
 
 Which photos: every photo of the bank's manifest that decodes and is not ``unknown`` (those
-check that the model says "I don't know": a neighbour labelled "unknown" would say nothing).
+check that the model says "I don't know": a neighbour labelled "unknown" would say nothing),
+less the photos the bundle's network was kept from (``model.bundle.held_out_photos``: the
+field proxy's, whose figures would otherwise come from a gallery holding the very photos).
 All splits are in, test photos included: the gallery is the lab's reference bank, so a metric
 computed on test photos must exclude the query photo itself (``Gallery.query(exclude=...)``).
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from model.bundle import held_out_photos
 from model.gallery.base import GalleryError, GalleryInfo, GalleryItem, normalise, photo_id
 from model.gallery.exact import fit_projection
 from model.gallery.folder import GalleryFolder
@@ -77,7 +80,8 @@ def build_gallery(
     report = BuildReport(identifier.version)
     old_info, old_embeddings = _previous(folder, identifier.version)
     old_rows = {item.photo_id: row for row, item in enumerate(old_info.items)} if old_info else {}
-    photos = _bank_photos(bank_dir, report)
+    held_out = held_out_photos(identifier.bundle.folder)
+    photos = [p for p in _bank_photos(bank_dir, report) if p.photo_id not in held_out]
     new = [photo for photo in photos if photo.photo_id not in old_rows]
     embedded, new_embeddings = _embed(identifier, bank_dir, folder, new, batch_size, report)
     new_rows = {photo.photo_id: row for row, photo in enumerate(embedded)}
