@@ -54,6 +54,23 @@ def label_name(catalog: Catalog, label: str, lang: Language) -> str:
     return entry.names.text(lang) if entry else label
 
 
+def _decision_shown(stored: str, lang: Language) -> tuple[Decision, str]:
+    """A stored decision and its words; one this server does not know (written by a newer
+    one) is answered as ``needs_specialist`` (what to do next) with its id for words."""
+    known = next((d for d in Decision if d == stored), None)
+    if known is None:
+        return Decision.NEEDS_SPECIALIST, stored
+    return known, decision_words(known, lang)
+
+
+def _reason_words(stored: str | None, lang: Language) -> str | None:
+    """A stored reason in words; its id for one this server does not know."""
+    if not stored:
+        return None
+    known = next((r for r in Reason if r == stored), None)
+    return reason_words(known, lang) if known is not None else stored
+
+
 def catalog_entry(
     catalog: Catalog, label: str, profile: Profile, lang: Language
 ) -> CatalogEntryOut | None:
@@ -128,6 +145,7 @@ def identification_out(
     result: dict[str, Any] = identification.result
     profile = _profile(identification.profile)
     group = result.get("group")
+    decision, words = _decision_shown(identification.decision, lang)
     return IdentificationOut(
         id=identification.id,
         client_id=identification.client_id,
@@ -138,10 +156,10 @@ def identification_out(
         profile=profile,
         language=lang,
         model_version=identification.model_version,
-        decision=identification.decision,  # type: ignore[arg-type]
+        decision=decision.value,
         reason=result.get("reason"),
-        decision_words=decision_words(Decision(identification.decision), lang),
-        reason_words=reason_words(Reason(result["reason"]), lang) if result.get("reason") else None,
+        decision_words=words,
+        reason_words=_reason_words(result.get("reason"), lang),
         confidence_words=confidence_words(identification.probability, lang),
         label=identification.label,
         name=label_name(catalog, identification.label, lang),
@@ -164,7 +182,7 @@ def identification_out(
         out_of_scope_score=result.get("out_of_scope_score", 0.0),
         quality=result.get("quality", {}),
         catalog=None
-        if identification.decision == Decision.OUT_OF_SCOPE
+        if decision == Decision.OUT_OF_SCOPE
         else catalog_entry(catalog, identification.label, profile, lang),
         similar=[
             SimilarPhotoOut(

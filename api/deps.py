@@ -20,7 +20,7 @@ from api.errors import NotFound, Unavailable
 from api.models import Role, User
 from api.photostore import PhotoStore
 from api.security import ACCESS, TokenError, read_token
-from model.bundle import BundleError, latest_bundle
+from model.bundle import MANIFEST, BundleError
 from model.catalog import Catalog, load_catalog
 from model.gallery import Gallery, GalleryError, open_gallery
 from model.identifier import Identifier
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 TOKEN_URL = "/v1/auth/token"
 _oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _identifier_lock = threading.Lock()
+# Bundles that failed to load: (folder, variant) -> (the folder's files when it failed, why).
+# A broken release is tried once, not on every request, and again when any of its files change.
+_refused: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], str]] = {}
 
 
 def get_settings(request: Request) -> Settings:
@@ -65,12 +68,19 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 @lru_cache(maxsize=2)
 def _load_identifier(
-    bundle: Path, variant: str, threads: int, groups: tuple[tuple[str, str], ...]
+    bundle: Path,
+    variant: str,
+    threads: int,
+    groups: tuple[tuple[str, str], ...],
+    hosts: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> Identifier:
-    """One identifier per bundle and process: loading checks every file's sha256 and opens the
-    ONNX session, which takes seconds; the session is thread-safe and shared by requests."""
+    """One identifier per bundle and process: loading checks every file's sha256, opens the
+    ONNX session and runs a trial identification, which takes seconds; the session is
+    thread-safe and shared by requests."""
     log.info("loading the identifier from %s (%s, %d thread(s))", bundle, variant, threads)
-    return Identifier.from_bundle(bundle, variant=variant, threads=threads, groups=dict(groups))
+    return Identifier.from_bundle(
+        bundle, variant=variant, threads=threads, groups=dict(groups), hosts=dict(hosts)
+    )
 
 
 @lru_cache(maxsize=2)
@@ -85,21 +95,56 @@ def _load_gallery(folder: Path, version: str, settings_json: str) -> Gallery | N
         return None
 
 
-def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
-    """The identifier of the newest bundle, with its gallery, loaded on first use (503 while no
-    bundle is installed). The catalog's groups give it the coarser answer for uncertain labels."""
+def _files(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What a bundle folder holds now (names, sizes, modification times): a refused bundle is
+    tried again once this changes."""
     try:
-        bundle = latest_bundle(settings.bundles_dir)
-    except (BundleError, FileNotFoundError):
-        raise Unavailable("no model bundle is installed on this server") from None
+        stats = [(path.name, path.stat()) for path in folder.iterdir()]
+    except OSError:
+        return ()
+    return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
+
+
+def serving_identifier(settings: Settings, catalog: Catalog | None = None) -> Identifier:
+    """The identifier this server answers with (without its gallery): that of the newest
+    bundle of ``IRIIS_BUNDLES_DIR`` that loads fully and passes its trial identification. A
+    newer bundle that does not (a format this server does not read, a broken file) is logged
+    once and passed over: the service keeps answering with the one before it, and the model
+    distribution offers that same one. 503 when there is none."""
+    try:
+        folders = sorted(p for p in settings.bundles_dir.iterdir() if (p / MANIFEST).exists())
+    except OSError:
+        folders = []
+    if not folders:
+        raise Unavailable("no model bundle is installed on this server")
+    catalog = load_catalog(settings.catalog_dir) if catalog is None else catalog
     groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
+    hosts = tuple(catalog.hosts_by_label().items())
+    variant, why = settings.serve_model_variant, []
     with _identifier_lock:
-        try:
-            identifier = _load_identifier(
-                bundle.resolve(), settings.serve_model_variant, settings.serve_model_threads, groups
-            )
-        except BundleError as exc:
-            raise Unavailable(f"the model bundle cannot be loaded: {exc}") from None
+        for folder in reversed(folders):  # newest first
+            key, files = (folder.resolve(), variant), _files(folder)
+            refused = _refused.get(key)
+            if refused is not None and refused[0] == files:
+                why.append(refused[1])
+                continue
+            try:
+                return _load_identifier(
+                    key[0], variant, settings.serve_model_threads, groups, hosts
+                )
+            except BundleError as exc:
+                log.error("model bundle %s refused, not served: %s", folder.name, exc)
+                _refused[key] = (files, str(exc))
+                why.append(str(exc))
+    raise Unavailable(f"no model bundle of this server can be loaded: {why[0]}")
+
+
+def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
+    """The identifier of the newest bundle that works (``serving_identifier``), with its
+    gallery, loaded on first use (503 while none is). The catalog's groups give it the coarser
+    answer for uncertain labels."""
+    identifier = serving_identifier(settings, catalog)
+    with _identifier_lock:
         gallery = _load_gallery(
             settings.galleries_dir / identifier.version,
             identifier.version,

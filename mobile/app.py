@@ -31,6 +31,7 @@ from mobile.presenter import (
     CaseView,
     ResultView,
     clock_time,
+    crop_choices,
     present_status,
     sign_in_error,
 )
@@ -159,9 +160,26 @@ class PhotoScreen(Screen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.photos: list[bytes] = []
+        self.crops: list[tuple[str, str]] = []  # (preference value, name) offered
 
     def start_in(self, folder: Path) -> None:
         self.ids.chooser.path = str(folder)
+
+    def refresh(self) -> None:
+        """The crop question, in the app's language, on the crop last chosen."""
+        app = FieldApp.get()
+        self.crops = crop_choices(app.controller.catalog, app.lang)
+        chosen = dict(self.crops).get(app.controller.preferences.crop, self.crops[0][1])
+        self.ids.crop.values = [name for _, name in self.crops]
+        self.ids.crop.text = chosen
+
+    def set_crop(self, name: str) -> None:
+        """Remember the crop chosen: most growers photograph the same crop all day."""
+        app = FieldApp.get()
+        value = next((crop for crop, crop_name in self.crops if crop_name == name), None)
+        preferences = app.controller.preferences
+        if value is not None and value != preferences.crop:
+            app.controller.save_preferences(replace(preferences, crop=value))
 
     def add_selected(self) -> None:
         app = FieldApp.get()

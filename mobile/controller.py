@@ -110,7 +110,7 @@ class FieldController:
         ``model.imaging.ImageError`` (nothing kept) on an unusable photo."""
         preferences = self.preferences
         recognizer = self.recognizer()
-        result = recognizer.identify(photos)
+        result = recognizer.identify(photos, crop=preferences.crop or None)
         observation = self.outbox.record(
             photos, result.to_dict(), share=preferences.share_surveillance
         )

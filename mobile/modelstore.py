@@ -5,10 +5,12 @@ The app ships with a built-in bundle (``IRIIS_BUNDLES_DIR``, the newest one) and
 ``iriis gallery pack`` writes it, ``IRIIS_HOME/galleries/<version>/``). Downloaded
 releases live under ``IRIIS_HOME/app/models/<version>/`` (bundle files and gallery pack side by
 side), and ``models/current.json`` names the one in use. Installing a release means filling a
-staging folder, verifying it whole, renaming it into place, then replacing ``current.json`` in one
-rename: the bundle and its gallery switch together, and a kill at any instant leaves either the
-old pair or the new one. A staging folder left by an interrupted download is never read, and is
-removed by the next download or start.
+staging folder, verifying it whole (every file against the manifest, the bundle format, and the
+identifier built on it passing a trial identification, ``model.identifier.check_identifier``),
+renaming it into place, then replacing ``current.json`` in one rename: the bundle and its gallery
+switch together, and a kill at any instant leaves either the old pair or the new one. A staging
+folder left by an interrupted download is never read, and is removed by the next download or
+start. A downloaded model that no longer verifies or loads is set aside for the built-in one.
 """
 
 import json
@@ -18,16 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobile.store import fsync_dir, write_durably
-from model.bundle import BundleError, latest_bundle, verify
+from model.bundle import SERVER_ONLY, BundleError, latest_bundle, verify
 from model.gallery import GalleryError, open_gallery
 from model.gallery.folder import GalleryFolder
+from model.identifier import Identifier
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CURRENT = "current.json"
-# Bundle files the phone does without: it runs the int8 graph only.
-NOT_ON_DEVICE = frozenset({"model.onnx"})
+# Bundle files the phone does without: it runs the int8 graph only, and never the torch weights.
+NOT_ON_DEVICE = frozenset({"model.onnx", *SERVER_ONLY})
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,13 @@ class InstalledModel:
         return self.gallery_pack.stat().st_size if self.gallery_pack else 0
 
 
+def check_loads(folder: Path) -> None:
+    """Build the phone's identifier (int8) on a verified bundle folder and run its trial
+    identification; ``BundleError`` when the model would not answer (a broken policy or
+    graph). Nothing is kept: the recognizer loads its own."""
+    Identifier.from_bundle(folder, variant="int8", threads=1, check=False)
+
+
 def _pack(*folders: Path, version: str) -> Path | None:
     """The first of these folders holding the gallery pack of ``version``."""
     paths = [GalleryFolder(folder).pack_path(version) for folder in folders]
@@ -65,17 +75,31 @@ class ModelStore:
         self.root = home / "models"
         self.builtin_bundles = builtin_bundles
         self.builtin_galleries = builtin_galleries
+        # Downloaded bundles already loaded once: (folder, manifest) -> why it fails, or None.
+        # The manifest names every file's sha256, so a bundle that verifies loads the same.
+        self._loads: dict[tuple[Path, str], str | None] = {}
 
     def active(self) -> InstalledModel:
-        """The downloaded model named by ``current.json`` if it is whole, else the built-in
-        one: a damaged download never leaves the app without a model."""
+        """The downloaded model named by ``current.json`` if it is whole and loads (checked
+        once per process), else the built-in one: a damaged download never leaves the app
+        without a model."""
         try:
             version = json.loads((self.root / CURRENT).read_text(encoding="utf-8"))["version"]
         except FileNotFoundError:
             return self.builtin()
         folder = self.root / version
         try:
-            verify(folder, skip=NOT_ON_DEVICE)
+            manifest = verify(folder, skip=NOT_ON_DEVICE)
+            key = (folder, json.dumps(manifest, sort_keys=True))
+            if key not in self._loads:
+                try:
+                    check_loads(folder)
+                    self._loads[key] = None
+                except BundleError as exc:
+                    self._loads[key] = str(exc)
+            failure = self._loads[key]
+            if failure is not None:
+                raise BundleError(failure)
         except BundleError as exc:
             log.error("downloaded model unusable, using the built-in one: %s", exc)
             return self.builtin()
@@ -95,10 +119,13 @@ class ModelStore:
         return folder
 
     def install(self, staging: Path, version: str) -> InstalledModel:
-        """Verify a fully downloaded release and make it the active one, atomically."""
+        """Verify a fully downloaded release (files, format, and a trial identification on it)
+        and make it the active one, atomically; ``BundleError``, the active model and gallery
+        untouched, when it is not usable."""
         manifest = verify(staging, skip=NOT_ON_DEVICE)
         if manifest["version"] != version:
             raise BundleError(f"release {version} holds a bundle of version {manifest['version']}")
+        check_loads(staging)
         pack = _pack(staging, version=version)
         if pack is not None:
             try:  # every member's CRC, and the pack's model version
@@ -106,6 +133,7 @@ class ModelStore:
             except GalleryError as exc:
                 raise BundleError(f"release {version}: {exc}") from exc
         folder = self.root / version
+        self._loads[(folder, json.dumps(manifest, sort_keys=True))] = None  # it loads: just seen
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
         fsync_dir(self.root)

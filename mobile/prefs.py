@@ -24,6 +24,9 @@ class Preferences:
     profile: Profile = "grower"
     server_url: str = ""
     share_surveillance: bool = False  # opt-in: send every identification for the lab's maps
+    # The crop usually photographed: a catalog crop id, "other", or "" for "I don't know";
+    # asked on the photo screen and remembered (model.policy, rule C).
+    crop: str = ""
     setup_done: bool = False  # first launch completed
 
 

@@ -15,7 +15,7 @@ from mobile.texts import percent, text
 
 if TYPE_CHECKING:
     from mobile.controller import Status
-from model.catalog import Catalog
+from model.catalog import OTHER_CROP, Catalog
 from model.i18n import Language, Profile
 from model.result import Decision, Identification, Reason
 from model.wording import confidence_words, decision_words, reason_words
@@ -60,17 +60,45 @@ class ResultView:
     model_version: str
 
 
+def label_name(catalog: Catalog, label: str, lang: Language) -> str:
+    """The catalog's name, or the label's id for one this app's catalog lacks (a newer model's,
+    or a specialist's label from a newer catalog)."""
+    entry = catalog.labels.get(label)
+    return entry.names.text(lang) if entry else label
+
+
+def _group_name(catalog: Catalog, group: str, lang: Language) -> str:
+    return catalog.group_name(group, lang) if group in catalog.groups else group
+
+
 def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
     """What an answer is called, on the result screen and in the list of requests: the label's
     name only when the answer is that label (``result`` is ``Identification.to_dict()``, fresh
-    or stored)."""
+    or stored: a decision, reason, label or group this app does not know is shown, never a
+    crash)."""
     if result.get("reason") in RETAKE_REASONS:
         return text("retake_title", lang)
-    if result["decision"] == Decision.OUT_OF_SCOPE:
+    if result.get("decision") == Decision.OUT_OF_SCOPE:
         return text("not_recognised", lang)
     if result.get("group"):
-        return text("likely_group", lang, group=catalog.group_name(result["group"]["group"], lang))
-    return catalog.name(result["label"], lang)
+        return text(
+            "likely_group", lang, group=_group_name(catalog, result["group"]["group"], lang)
+        )
+    return label_name(catalog, str(result.get("label", "")), lang)
+
+
+def crop_choices(catalog: Catalog, lang: Language) -> list[tuple[str, str]]:
+    """What the photo screen offers for the crop, as (preference value, name): "I don't know"
+    first (nothing is ruled out), the bank's crops by name, then "other crop" (a crop the bank
+    does not cover: crop diseases are then out of scope, ``model.policy`` rule C)."""
+    crops = sorted(
+        ((crop, catalog.crop_name(crop, lang)) for crop in catalog.crops), key=lambda c: c[1]
+    )
+    return [
+        ("", text("crop_dont_know", lang)),
+        *crops,
+        (OTHER_CROP, catalog.crop_name(OTHER_CROP, lang)),
+    ]
 
 
 def present_result(
@@ -81,23 +109,25 @@ def present_result(
     gallery_installed: bool,
 ) -> ResultView:
     top = result.top_k[0]
-    name = catalog.name(top.label, lang)
-    entry = catalog.entry(top.label)
+    name = label_name(catalog, top.label, lang)
+    entry = catalog.labels.get(top.label)  # None: a label of a newer model than the catalog
     retake = result.reason in RETAKE_REASONS
     unknown = result.decision is Decision.OUT_OF_SCOPE
     # The answer is the top label itself, or else that label is one possibility among others.
     is_label = not (retake or unknown or result.group)
     listed = result.top_k[1:] if is_label else result.top_k
     others = [
-        Line(catalog.name(s.label, lang), percent(s.probability, lang))
+        Line(label_name(catalog, s.label, lang), percent(s.probability, lang))
         for s in listed
         if s.probability >= MIN_OTHER_PROBABILITY
     ]
     similar = [
-        SimilarPhoto(n.photo_id, catalog.name(n.label, lang), percent(n.similarity, lang), n.source)
+        SimilarPhoto(
+            n.photo_id, label_name(catalog, n.label, lang), percent(n.similarity, lang), n.source
+        )
         for n in result.neighbours
     ]
-    if retake or unknown:
+    if retake or unknown or entry is None:  # no advice for a label the catalog lacks
         advice_title = text("advice", lang)
         advice = text("advice_retake" if retake else "advice_unknown", lang)
     elif result.decision is Decision.ACCEPTED:
@@ -107,7 +137,7 @@ def present_result(
         advice = catalog.advice(top.label, profile, lang)
     return ResultView(
         title=headline(result.to_dict(), catalog, lang),
-        subtitle=(entry.scientific_name or "") if is_label else "",
+        subtitle=(entry.scientific_name or "") if is_label and entry else "",
         confidence=text(
             "confidence",
             lang,
@@ -123,7 +153,9 @@ def present_result(
         similar_note=None if gallery_installed else text("no_gallery", lang),
         advice_title=advice_title,
         advice=advice,
-        regulated=text("regulated", lang) if entry.regulated and not (retake or unknown) else None,
+        regulated=text("regulated", lang)
+        if entry and entry.regulated and not (retake or unknown)
+        else None,
         model_version=result.model_version,
     )
 
@@ -161,7 +193,9 @@ def case_state(observation: Observation) -> str:
 def present_case(observation: Observation, catalog: Catalog, lang: Language) -> CaseView:
     details = []
     if observation.answer_label:
-        details.append(text("case_label", lang, name=catalog.name(observation.answer_label, lang)))
+        details.append(
+            text("case_label", lang, name=label_name(catalog, observation.answer_label, lang))
+        )
     if observation.answer:
         details.append(observation.answer)
     state = case_state(observation)

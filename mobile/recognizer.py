@@ -4,6 +4,8 @@ the most similar reference photos from the model's gallery pack.
 The app never reimplements inference: it loads the active bundle (``mobile.modelstore``, already
 verified against its manifest there) through ``model.identifier.Identifier`` with the int8 graph,
 the catalog's groups and the gallery, so a phone answers exactly as the API's int8 variant would.
+Loading runs the identifier's trial identification (``model.identifier.check_identifier``), as
+``ModelStore`` did before making the model active: a model that cannot answer is never switched to.
 """
 
 import logging
@@ -27,6 +29,7 @@ class Recognizer:
             variant="int8",
             threads=threads,
             groups={label: entry.group for label, entry in catalog.labels.items()},
+            hosts=catalog.hosts_by_label(),
             check=False,  # verified by ModelStore, which knows the phone keeps no fp32 graph
             gallery=self.gallery,
         )
@@ -41,9 +44,10 @@ class Recognizer:
     def version(self) -> str:
         return self.model.version
 
-    def identify(self, photos: Sequence[Photo]) -> Identification:
-        """1 to 5 photos of one specimen; raises ``model.imaging.ImageError`` on a bad one."""
-        return self.identifier.identify(photos)
+    def identify(self, photos: Sequence[Photo], crop: str | None = None) -> Identification:
+        """1 to 5 photos of one specimen, on the crop the user named (a catalog crop id or
+        ``other``); raises ``model.imaging.ImageError`` on a bad one."""
+        return self.identifier.identify(photos, crop=crop)
 
     def thumbnail(self, photo_id: str) -> bytes:
         """A reference photo's thumbnail (JPEG) from the gallery pack."""

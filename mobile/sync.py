@@ -156,6 +156,8 @@ def _fields(observation: Observation, preferences: Preferences) -> dict[str, str
     }
     if observation.asks_now and observation.message:
         fields["message"] = observation.message
+    if observation.result.get("crop"):  # the crop the answer was given for, not today's choice
+        fields["crop"] = str(observation.result["crop"])
     if observation.location:
         fields["latitude"], fields["longitude"] = (str(v) for v in observation.location)
     return fields

@@ -1,9 +1,12 @@
 """Model updates: fetch the server's latest release when it is newer than the active model.
 
 Every file is checked against the sha256 and size the server lists while it downloads
-(``ApiClient.download``), then the whole bundle against its own manifest (``ModelStore.install``)
-before the switch. Any failure on the way (a cut connection, a corrupt file, a full disk, a kill)
-leaves the active model and gallery as they were; the staging folder is dropped.
+(``ApiClient.download``), then the whole bundle against its own manifest and format, and the
+identifier built on it must pass a trial identification (``ModelStore.install``), before the
+switch. Any failure on the way (a cut connection, a corrupt file, a full disk, a kill, a bundle
+format this app does not read, a policy or graph that does not work) leaves the active model and
+gallery as they were; the staging folder is dropped. The torch weights (``SERVER_ONLY``) and the
+fp32 graph are never downloaded.
 """
 
 import logging
@@ -18,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def wanted_files(release: dict[str, Any]) -> list[dict[str, Any]]:
-    """The release's files the phone keeps: the bundle but its fp32 graph, and the gallery."""
+    """The release's files the phone keeps: the bundle but its fp32 graph (and any
+    ``SERVER_ONLY`` file a server would list), and the gallery."""
     files = []
     for item in release["files"]:
         name = str(item["name"])

@@ -10,10 +10,13 @@ A bundle is a folder ``model/bundles/<version>/`` (versions sort as strings, new
     calibration.json  temperature, decision thresholds, out-of-scope score (model.policy)
     training.json     the run behind the weights (parameters, hardware, epochs): provenance
     MODEL_CARD.md     data, training, metrics, known limits
-    manifest.json     {"version": ..., "files": {name: {"sha256": ..., "size": ...}}}
+    weights.pt        the trained torch weights (optional; ``SERVER_ONLY``: never distributed)
+    manifest.json     {"format": 1, "version": ..., "files": {name: {"sha256": ..., "size": ...}}}
 
 Loading checks every file against the manifest, so a corrupt copy or partial download is
-refused rather than answering with a damaged model.
+refused rather than answering with a damaged model; and it checks the manifest's ``format``
+(absent: format 1), so that software meeting a bundle laid out in a way it does not know (a
+newer release) refuses it with a clear message instead of misreading it.
 """
 
 import hashlib
@@ -26,6 +29,9 @@ from typing import Any
 from model.preprocess import PreprocessConfig
 
 MANIFEST = "manifest.json"
+# The bundle layout this software writes and reads; a manifest without ``format`` is format 1.
+FORMAT_VERSION = 1
+KNOWN_FORMATS = frozenset({1})
 BUNDLE_FILES = (
     "model.onnx",
     "model.int8.onnx",
@@ -34,6 +40,9 @@ BUNDLE_FILES = (
     "calibration.json",
     "MODEL_CARD.md",
 )
+# Files a release may hold (listed in its manifest, for integrity) that only the training side
+# reads: the model distribution never lists them and phones never download or need them.
+SERVER_ONLY = ("weights.pt",)
 
 
 class BundleError(RuntimeError):
@@ -54,23 +63,41 @@ def write_manifest(folder: Path, version: str) -> dict[str, Any]:
         name: {"sha256": sha256_file(folder / name), "size": (folder / name).stat().st_size}
         for name in sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
     }
-    manifest = {"version": version, "files": files}
+    manifest = {"format": FORMAT_VERSION, "version": version, "files": files}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
+def check_format(manifest: dict[str, Any], where: Path) -> int:
+    """The manifest's bundle format (1 when absent), or ``BundleError`` for one this software
+    does not read."""
+    found = manifest.get("format", 1)
+    if isinstance(found, int) and not isinstance(found, bool) and found in KNOWN_FORMATS:
+        return found
+    if isinstance(found, int) and not isinstance(found, bool) and found > FORMAT_VERSION:
+        raise BundleError(
+            f"{where}: bundle format {found} is newer than this software reads "
+            f"({FORMAT_VERSION}): update the app/server"
+        )
+    raise BundleError(f"{where}: unknown bundle format {found!r} (this software reads 1)")
+
+
 def verify(folder: Path, skip: Collection[str] = ()) -> dict[str, Any]:
-    """Check every file listed in the manifest; return the manifest. ``skip`` names files the
-    reader never opens and need not keep (the field app runs int8 only and leaves the fp32
-    graph on the server): they must still be listed, but may be absent."""
+    """Check the manifest's format and every file it lists; return the manifest. ``skip``
+    names files the reader never opens and need not keep (the field app runs int8 only and
+    leaves the fp32 graph and ``SERVER_ONLY`` files on the server): they must still be listed,
+    but may be absent."""
     try:
         manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BundleError(f"{folder}: no {MANIFEST}: not a model bundle") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{folder}/{MANIFEST} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BundleError(f"{folder}/{MANIFEST} is not a bundle manifest (no files listed)")
+    check_format(manifest, folder)
     for name in BUNDLE_FILES:
-        if name not in manifest.get("files", {}):
+        if name not in manifest["files"]:
             raise BundleError(f"{folder}: the manifest does not list {name}")
     for name, expected in manifest["files"].items():
         if name in skip:
@@ -78,7 +105,11 @@ def verify(folder: Path, skip: Collection[str] = ()) -> dict[str, Any]:
         path = folder / name
         if not path.is_file():
             raise BundleError(f"{folder}: {name} is missing")
-        if path.stat().st_size != expected["size"] or sha256_file(path) != expected["sha256"]:
+        try:
+            size, digest = int(expected["size"]), str(expected["sha256"])
+        except (KeyError, TypeError, ValueError):
+            raise BundleError(f"{folder}/{MANIFEST}: no sha256 and size for {name}") from None
+        if path.stat().st_size != size or sha256_file(path) != digest:
             raise BundleError(f"{folder}: {name} does not match its manifest (corrupt or partial)")
     return manifest
 
@@ -104,14 +135,28 @@ def load_bundle(folder: Path, check: bool = True) -> Bundle:
 
     def read(name: str) -> Any:
         path = folder / name
-        return json.loads(path.read_text(encoding="utf-8")) if check or path.exists() else {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if check or path.exists() else {}
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
+            raise BundleError(f"{folder}/{name} cannot be read: {exc}") from None
 
+    try:
+        labels = tuple(str(label) for label in read("labels.json")["labels"])
+    except (KeyError, TypeError) as exc:
+        raise BundleError(f"{folder}/labels.json has no list of labels: {exc!r}") from None
+    try:
+        preprocess = PreprocessConfig.from_dict(read("preprocess.json"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{folder}/preprocess.json is not usable: {exc!r}") from None
+    calibration = read("calibration.json")
+    if not isinstance(calibration, dict):
+        raise BundleError(f"{folder}/calibration.json is not a JSON object")
     return Bundle(
         folder=folder,
         version=version,
-        labels=tuple(read("labels.json")["labels"]),
-        preprocess=PreprocessConfig.from_dict(read("preprocess.json")),
-        calibration=read("calibration.json"),
+        labels=labels,
+        preprocess=preprocess,
+        calibration=calibration,
     )
 
 

@@ -1,7 +1,8 @@
 """The label catalog: what each label of the bank means to each kind of user, in French and English.
 
 The catalog is a folder of YAML files (``data/catalog/`` by default, setting ``IRIIS_DATA_DIR``)
-merged on load: ``common.yaml`` holds the ``groups`` and the search ``synonyms``, the other files
+merged on load: ``common.yaml`` holds the ``groups``, the ``crops`` (every host a label names,
+with its names: what a user may say they are growing) and the search ``synonyms``, the other files
 hold ``labels`` by theme, so that people writing different themes never edit the same file. A
 mistake in any file (a missing language, an unknown category or group, a label defined twice)
 stops the load with a message naming the file and the label: the API and the field app show these
@@ -18,9 +19,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, ValidationError
 
 from model.i18n import DEFAULT_LANGUAGE, Language, Profile
-from model.text import terms
+from model.text import fold, terms
 
 log = logging.getLogger(__name__)
+
+# What a user says when growing a crop the bank does not cover, and when not knowing.
+OTHER_CROP = "other"
+DONT_KNOW = frozenset({"unknown", "je ne sais pas", "i don't know", "i dont know", "?"})
 
 Category = Literal["disease", "healthy", "insect", "beneficial", "weed", "background"]
 _Value = TypeVar("_Value")
@@ -45,6 +50,9 @@ class Localized(_Strict):
 
     def text(self, lang: Language) -> str:
         return self.fr if lang == "fr" else self.en
+
+
+OTHER_CROP_NAMES = Localized(fr="Autre culture", en="Other crop")
 
 
 class Advice(_Strict):
@@ -85,6 +93,7 @@ class _CatalogFile(_Strict):
     """One YAML file of the catalog folder: any of the three parts, possibly none."""
 
     groups: dict[Text, Localized] = {}
+    crops: dict[Text, Localized] = {}
     synonyms: tuple[tuple[Text, ...], ...] = ()
     labels: dict[Text, LabelEntry] = {}
 
@@ -93,8 +102,41 @@ class Catalog(_Strict):
     """The merged, checked catalog; build it with :func:`load_catalog`."""
 
     groups: Mapping[str, Localized]
+    crops: Mapping[str, Localized]  # the bank's crops: every host of a label, by id
     synonyms: tuple[tuple[str, ...], ...]  # words a user may type for the same thing
     labels: Mapping[str, LabelEntry]  # sorted by label
+
+    def groups_by_label(self) -> dict[str, str]:
+        """Each label's group, for the coarser answer given when the label is uncertain."""
+        return {label: entry.group for label, entry in self.labels.items()}
+
+    def hosts_by_label(self) -> dict[str, tuple[str, ...]]:
+        """Each label's crops (empty: found on any), for the crop a user names."""
+        return {label: entry.hosts for label, entry in self.labels.items()}
+
+    def crop_id(self, text: str | None) -> str | None:
+        """The crop a user named, as an id of :attr:`crops` when it is one of them (by id, by
+        its French or English name or a search synonym, accents and case ignored), else
+        :data:`OTHER_CROP` (a crop the bank does not cover); None when nothing or "I don't
+        know" was said."""
+        folded = fold(text or "").strip()
+        if not folded or folded in DONT_KNOW:
+            return None
+        said = {folded}
+        for words in self.synonyms:  # "pomme", "maize", "blé d'Inde"
+            if folded in {fold(word) for word in words}:
+                said |= {fold(word) for word in words}
+        for crop, names in self.crops.items():
+            if said & {crop, fold(names.fr), fold(names.en)}:
+                return crop
+        return OTHER_CROP
+
+    def crop_name(self, crop: str, lang: Language = DEFAULT_LANGUAGE) -> str:
+        """A crop's name for a reader; a crop outside the bank keeps the user's word."""
+        if crop == OTHER_CROP:
+            return OTHER_CROP_NAMES.text(lang)
+        names = self.crops.get(crop)
+        return names.text(lang) if names else crop
 
     def entry(self, label: str) -> LabelEntry:
         try:
@@ -215,12 +257,14 @@ def load_catalog(path: Path) -> Catalog:
     if not files:
         raise CatalogError(f"no catalog files (*.yaml) in {path}")
     groups: dict[str, Localized] = {}
+    crops: dict[str, Localized] = {}
     labels: dict[str, LabelEntry] = {}
     origin: dict[tuple[str, str], str] = {}  # ("label" or "group", key) -> file defining it
     synonyms: list[tuple[tuple[str, ...], str]] = []
     for file in files:
         part = _read_file(file)
         _merge("group", part.groups, groups, origin, file.name)
+        _merge("crop", part.crops, crops, origin, file.name)
         _merge("label", part.labels, labels, origin, file.name)
         synonyms.extend((words, file.name) for words in part.synonyms)
     for label, entry in labels.items():
@@ -229,10 +273,19 @@ def load_catalog(path: Path) -> Catalog:
                 f"{origin['label', label]}: label {label!r}: group {entry.group!r} is not "
                 f"defined in any file's groups (known: {', '.join(sorted(groups))})"
             )
+        unknown_hosts = [host for host in entry.hosts if host not in crops]
+        if unknown_hosts:
+            raise CatalogError(
+                f"{origin['label', label]}: label {label!r}: host {unknown_hosts[0]!r} is not "
+                f"defined in any file's crops (known: {', '.join(sorted(crops))})"
+            )
+    if OTHER_CROP in crops:
+        raise CatalogError(f"crop id {OTHER_CROP!r} is reserved for crops outside the bank")
     _check_synonyms(synonyms)
     log.debug("catalog: %d labels, %d groups from %d files", len(labels), len(groups), len(files))
     return Catalog(
         groups=groups,
+        crops=dict(sorted(crops.items())),
         synonyms=tuple(words for words, _ in synonyms),
         labels=dict(sorted(labels.items())),
     )

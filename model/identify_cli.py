@@ -16,7 +16,7 @@ from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
 from model.identifier import MAX_PHOTOS, Identifier
 from model.imaging import ImageError
 from model.manifest import ManifestError, read_manifest
-from model.result import Identification
+from model.result import Decision, Identification
 from model.settings import get_settings
 from model.wording import confidence_words, decision_words, profile_words, reason_words
 
@@ -30,6 +30,7 @@ _LABELS: dict[Language, dict[str, str]] = {
         "advice": "Conseil",
         "similar": "Photos de référence semblables",
         "model": "Modèle",
+        "crop": "Culture",
     },
     "en": {
         "decision": "Decision",
@@ -38,6 +39,7 @@ _LABELS: dict[Language, dict[str, str]] = {
         "advice": "Advice",
         "similar": "Similar reference photos",
         "model": "Model",
+        "crop": "Crop",
     },
 }
 
@@ -52,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     identify.add_argument("--manifest", type=Path, help="a CSV with a `file` column")
     identify.add_argument("--root", type=Path, help="folder the manifest's files are relative to")
     identify.add_argument("--json", action="store_true", help="one JSON object per line")
+    identify.add_argument(
+        "--crop", help="the crop photographed (its name or id; 'other' for a crop not listed)"
+    )
+    identify.add_argument(
+        "--crop-column", metavar="COLUMN", help="with --manifest: the column naming each crop"
+    )
     identify.add_argument("--bundle", type=Path, help="model bundle (default: the latest)")
     identify.add_argument("--variant", choices=("fp32", "int8"), default="fp32")
     identify.add_argument("--threads", type=int, default=1)
@@ -69,9 +77,10 @@ def _identify(args: argparse.Namespace) -> int:
         variant=args.variant,
         threads=args.threads,
         groups={label: entry.group for label, entry in catalog.labels.items()},
+        hosts=catalog.hosts_by_label(),
     )
     if args.manifest:
-        return _identify_manifest(identifier, args.manifest, args.root)
+        return _identify_manifest(identifier, catalog, args.manifest, args.root, args.crop_column)
     try:  # similar reference photos, when this machine has built the model's gallery
         identifier = identifier.with_gallery(open_gallery(model_version=identifier.version))
     except GalleryError as exc:
@@ -80,7 +89,9 @@ def _identify(args: argparse.Namespace) -> int:
         sys.stderr.write(f"iriis identify: at most {MAX_PHOTOS} photos of one specimen\n")
         return 2
     try:
-        result = identifier.identify([path.read_bytes() for path in args.photos])
+        result = identifier.identify(
+            [path.read_bytes() for path in args.photos], crop=catalog.crop_id(args.crop)
+        )
     except (ImageError, OSError) as exc:
         sys.stderr.write(f"iriis identify: {exc}\n")
         return 1
@@ -102,17 +113,24 @@ def manifest_line(file: str, result: Identification) -> dict[str, Any]:
     }
 
 
-def _identify_manifest(identifier: Identifier, manifest: Path, root: Path | None) -> int:
+def _identify_manifest(
+    identifier: Identifier,
+    catalog: Catalog,
+    manifest: Path,
+    root: Path | None,
+    crop_column: str | None,
+) -> int:
     try:
-        rows = read_manifest(manifest)
+        rows = read_manifest(manifest, required=("file", crop_column) if crop_column else ("file",))
     except ManifestError as exc:
         sys.stderr.write(f"iriis identify: {exc}\n")
         return 2
     base = root or manifest.parent
     for row in rows:
+        crop = catalog.crop_id(row[crop_column]) if crop_column else None
         try:
             line = manifest_line(
-                row["file"], identifier.identify([(base / row["file"]).read_bytes()])
+                row["file"], identifier.identify([(base / row["file"]).read_bytes()], crop=crop)
             )
         except (ImageError, OSError) as exc:
             message = str(exc) if isinstance(exc, ImageError) else f"cannot read: {exc.strerror}"
@@ -125,11 +143,17 @@ def _identify_manifest(identifier: Identifier, manifest: Path, root: Path | None
 def render(result: Identification, catalog: Catalog, lang: Language, profile: Profile) -> str:
     words = _LABELS[lang]
     top = result.top_k[0]
+    decision = f"{words['decision']}: {decision_words(result.decision, lang)}" + (
+        f" ({reason_words(result.reason, lang)})" if result.reason else ""
+    )
+    crop = [f"{words['crop']}: {catalog.crop_name(result.crop, lang)}"] if result.crop else []
+    if result.decision is Decision.OUT_OF_SCOPE:  # no label to name, no advice to give
+        return "\n".join([decision, *crop, f"{words['model']}: {result.model_version}"]) + "\n"
     lines = [
         f"{catalog.name(top.label, lang)} ({top.label}): "
         f"{confidence_words(top.probability, lang)} ({top.probability:.0%})",
-        f"{words['decision']}: {decision_words(result.decision, lang)}"
-        + (f" ({reason_words(result.reason, lang)})" if result.reason else ""),
+        decision,
+        *crop,
     ]
     if result.group:
         lines.append(

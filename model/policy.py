@@ -27,8 +27,21 @@ those of what ships):
 4. Otherwise a specialist is needed: "unfamiliar" when only the gate of rule 3 failed,
    "ambiguous" when the two best labels are within ``ambiguity_margin`` of each other, "low
    confidence" otherwise.
+
+Before rules 2 to 4, the crop the user names, when named (growers know their crop; a network
+that has seen a crop only on lab photos easily takes its field photos for another crop's
+disease), is context (:func:`crop_context`):
+
+C. Labels whose catalog hosts exclude the named crop are ruled out: their logits are set to
+   minus infinity, so the probabilities are renormalised over the labels that remain and none
+   of them is ever proposed. Labels without hosts (most insects and weeds, ``weed.none``) stay.
+   A crop that no label of the bank covers (``other``, a crop typed that the catalog does not
+   know) rules out every crop-specific label; if the network's best label was one of them, the
+   photo is out of scope with the reason "crop_not_covered" ("this crop is not in the bank")
+   instead of naming another crop's disease.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +141,39 @@ def ood_scores(
             raise ValueError(f"the {method} score needs its statistics")
         return mahalanobis.score(logits, embeddings)
     raise ValueError(f"unknown out-of-scope method {method!r}; known: {OOD_METHODS}")
+
+
+@dataclass(frozen=True)
+class CropContext:
+    """What rule C makes of the crop a user named, for one bundle's labels."""
+
+    crop: str
+    allowed: np.ndarray  # (C,) bool: the labels that stay
+    specific: np.ndarray  # (C,) bool: the labels found on some crops only
+    covered: bool  # some label of the bank is found on this crop
+
+    def restrict(self, logits: np.ndarray) -> np.ndarray:
+        """Logits with the ruled-out labels at minus infinity (all kept if none would stay)."""
+        logits = np.asarray(logits, dtype=np.float64)
+        return np.where(self.allowed, logits, -np.inf) if self.allowed.any() else logits
+
+    def not_covered(self, best: int) -> bool:
+        """True when the crop is none of the bank's and the best label is crop-specific."""
+        return not self.covered and bool(self.specific[best])
+
+
+def crop_context(
+    labels: Sequence[str], hosts: Mapping[str, Sequence[str]], crop: str | None
+) -> CropContext | None:
+    """Rule C's context for ``crop`` (a catalog crop id, or any other word for a crop the bank
+    does not cover), or None when no crop is named. ``hosts`` maps labels to their catalog
+    hosts (``Catalog.hosts_by_label``); a label it does not list is crop-agnostic."""
+    crop = (crop or "").strip().lower()
+    if not crop:
+        return None
+    specific = np.array([bool(hosts.get(label)) for label in labels])
+    found_on = np.array([crop in hosts.get(label, ()) for label in labels])
+    return CropContext(crop, ~specific | found_on, specific, bool(found_on.any()))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Reason(StrEnum):
     TOO_BLURRY = "too_blurry"
     TOO_SMALL = "too_small"
     UNKNOWN_SUBJECT = "unknown_subject"  # not something the model knows (out of scope)
+    CROP_NOT_COVERED = "crop_not_covered"  # the crop named is none of the bank's
     ASKED = "asked"  # the user asked a specialist, whatever the confidence
 
 
@@ -64,6 +65,8 @@ class Identification:
     neighbours: list[Neighbour] = field(default_factory=list)
     model_version: str = ""
     photos: int = 1
+    # The crop the user named, as the policy read it (None: not named); see model.policy.
+    crop: str | None = None
 
     @property
     def label(self) -> str:

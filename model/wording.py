@@ -45,6 +45,8 @@ _REASONS: dict[Language, dict[Reason, str]] = {
         Reason.TOO_BLURRY: "la photo est floue : reprenez-la en faisant la mise au point",
         Reason.TOO_SMALL: "la photo est trop petite : approchez-vous du sujet",
         Reason.UNKNOWN_SUBJECT: "ce sujet ne ressemble à rien de ce que le modèle connaît",
+        Reason.CROP_NOT_COVERED: "cette culture n'est pas dans la banque de référence du "
+        "laboratoire : le modèle ne connaît pas ses maladies",
         Reason.ASKED: "vous avez demandé l'avis d'un spécialiste",
     },
     "en": {
@@ -55,6 +57,8 @@ _REASONS: dict[Language, dict[Reason, str]] = {
         Reason.TOO_BLURRY: "the photo is blurry: take it again, in focus",
         Reason.TOO_SMALL: "the photo is too small: get closer to the subject",
         Reason.UNKNOWN_SUBJECT: "this subject looks like nothing the model knows",
+        Reason.CROP_NOT_COVERED: "this crop is not in the lab's reference bank: the model does "
+        "not know its diseases",
         Reason.ASKED: "you asked for a specialist's opinion",
     },
 }

@@ -77,3 +77,23 @@ def write_bank(root: Path, entries: list[dict[str, object]]) -> Path:
             writer.writeheader()
         writer.writerows(rows)
     return root
+
+
+def write_tiny_splits(
+    splits_path: Path, folder: Path, labels: int, missing_file: bool = False
+) -> Path:
+    """A split file of the bank's first ``labels`` labels, two training and one validation
+    photo each (and a row whose file is gone, with ``missing_file``): training in seconds."""
+    from model.manifest import read_manifest, write_manifest
+    from training.prepare import SPLIT_COLUMNS
+
+    rows = read_manifest(splits_path)
+    chosen = []
+    for label in sorted({r["label"] for r in rows if r["split"] == "train"})[:labels]:
+        chosen += [r for r in rows if r["label"] == label and r["split"] == "train"][:2]
+        chosen += [r for r in rows if r["label"] == label and r["split"] == "val"][:1]
+    if missing_file:
+        chosen.append({**chosen[0], "file": "images/gone/missing.jpg", "sha256": "0" * 64})
+    path = folder / "splits.csv"
+    write_manifest(path, chosen, SPLIT_COLUMNS)
+    return path

@@ -36,6 +36,7 @@ def identifier(settings: Settings, catalog: Catalog) -> Identifier:
         settings.serve_model_variant,
         settings.serve_model_threads,
         groups,
+        tuple(catalog.hosts_by_label().items()),
     )
 
 
@@ -85,12 +86,12 @@ def test_the_answer_combines_result_catalog_and_photos(
     response = client.post(
         "/v1/identifications",
         files=_files(photo),
-        data={"latitude": "46.8123", "longitude": "-71.2456", "lang": "en", "crop": "apple"},
+        data={"latitude": "46.8123", "longitude": "-71.2456", "lang": "en", "crop": "potato"},
         headers=bearer(client, grower),
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    expected = identifier.identify([photo])
+    expected = identifier.identify([photo], crop="potato")
     assert body["decision"] == "accepted" and body["case"] is None
     assert body["label"] == expected.label
     assert body["probability"] == pytest.approx(expected.probability)
@@ -108,7 +109,7 @@ def test_the_answer_combines_result_catalog_and_photos(
     assert stored.status_code == 200 and stored.content == store.read(url.rsplit("/", 1)[1])
     row = db.get(Identification, body["id"])
     assert row is not None and (row.latitude, row.longitude) == (46.8123, -71.2456)
-    assert row.crop == "apple"
+    assert row.crop == "potato"
 
 
 def test_a_doubtful_answer_opens_a_case_with_an_expected_response_time(

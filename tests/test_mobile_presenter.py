@@ -218,3 +218,37 @@ def test_a_damaged_gallery_pack_costs_the_similar_photos_not_the_answer(
     view = phone.identify([(bank_dir / row["file"]).read_bytes()]).view
     assert view.title == phone.catalog.name(row["label"], "fr")
     assert view.similar == [] and view.similar_note
+
+
+def test_an_answer_this_app_does_not_fully_know_is_shown(tmp_path: Path, catalog: Catalog) -> None:
+    """A stored answer of a newer model or server (a decision, reason, label or group that this
+    app's code and catalog lack) is shown by its ids, never a crash."""
+    outbox = Outbox(tmp_path)
+    stored = {
+        "label": "invertebrate.new_bug",
+        "probability": 0.7,
+        "top_k": [{"label": "invertebrate.new_bug", "probability": 0.7}],
+        "decision": "deferred",
+        "reason": "new_reason",
+    }
+    observation = outbox.ask(outbox.record([b"photo"], stored).id, None)
+    assert present_case(observation, catalog, "fr").title == "invertebrate.new_bug"
+    grouped = {**stored, "group": {"group": "new_group", "probability": 0.9}}
+    assert (
+        present_case(outbox.record([b"p"], grouped), catalog, "en").title == "Probably: new_group"
+    )
+    case = {"id": "c1", "identification_id": "s1", "status": "open"}
+    outbox.mark_sent(observation.id, True, {"id": "s1", "case": case})
+    outbox.update_cases([{**case, "status": "answered", "label": "weed.new_weed", "answer": "Ok."}])
+    view = present_case(outbox.get(observation.id), catalog, "en")
+    assert view.answered and view.detail == "Identification: weed.new_weed\nOk."
+
+    # A fresh answer of a downloaded model whose labels the catalog does not have yet.
+    result = replace(
+        _result(Decision.ACCEPTED),
+        top_k=[LabelScore("invertebrate.new_bug", 0.98), LabelScore("apple.scab", 0.02)],
+    )
+    view = present_result(result, catalog, "en", "grower", gallery_installed=False)
+    assert view.title == "invertebrate.new_bug" and view.subtitle == "" and view.regulated is None
+    assert [o.name for o in view.others] == ["Apple scab"]
+    assert view.advice == TEXTS["en"]["advice_unknown"]

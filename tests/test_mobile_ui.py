@@ -164,6 +164,26 @@ def test_asking_without_an_account_saves_then_offers_to_sign_in(
     assert "Envoyée au laboratoire" in texts(screens.cases)
 
 
+def test_the_crop_is_asked_on_the_photo_screen_and_remembered(
+    kivy_ui: Any, ui: Any, bank_photo: Path
+) -> None:
+    app, screens = ui, ui.root.ids
+    press(screens.welcome.ids.go)  # without an account, in French
+    crop = screens.photo.ids.crop
+    assert crop.text == "Je ne sais pas" and crop.values[0] == "Je ne sais pas"
+    assert "Pommier" in crop.values and crop.values[-1] == "Autre culture"
+    crop.text = "Autre culture"  # a crop the bank does not cover
+    assert app.controller.preferences.crop == "other"
+    pick_photo(kivy_ui, app, bank_photo)
+    press(screens.photo.ids.identify)
+    kivy_ui.pump(app, until=lambda: screens.screens.current == "result")
+    shown = [t.lower() for t in texts(screens.result)]
+    assert any("cette culture n'est pas dans la banque" in t for t in shown)
+    assert "tavelure du pommier" not in shown  # no other crop's disease named
+    app.show("photo")
+    assert screens.photo.ids.crop.text == "Autre culture"  # remembered
+
+
 def test_a_file_that_is_not_a_photo_is_refused_at_once(ui: Any, tmp_path: Path) -> None:
     screens = ui.root.ids
     press(screens.welcome.ids.go)

@@ -1,5 +1,6 @@
 """Model updates from the real server: a newer release is downloaded, checked and switched to
-atomically; a corrupt, cut or killed download leaves the current model answering."""
+atomically; a corrupt, cut or killed download, or a release this app cannot load (a newer bundle
+format, a broken policy or graph), leaves the current model answering."""
 
 import shutil
 from pathlib import Path
@@ -8,8 +9,9 @@ import pytest
 
 from mobile.controller import FieldController
 from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
-from model.bundle import BundleError, latest_bundle, write_manifest
+from model.bundle import SERVER_ONLY, BundleError, latest_bundle, write_manifest
 from model.settings import Settings
+from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
 from tests.mobile_support import (
     Fault,
     FaultProxy,
@@ -157,3 +159,73 @@ def test_the_bundle_and_its_gallery_pack_switch_together(
     with pytest.raises(BundleError, match="corrupt"):
         store.install(staging, bundle.name)
     assert store.active() == installed
+
+
+def _store(phone_settings: Settings, settings: Settings) -> ModelStore:
+    return ModelStore(phone_settings.app_home, settings.bundles_dir, phone_settings.galleries_dir)
+
+
+def _staged_copy(store: ModelStore, settings: Settings) -> Path:
+    """The committed bundle released as NEWER, as the phone downloads it: no fp32 graph, and
+    no torch weights (listed in the manifest all the same)."""
+    staging = bundle_copy(
+        latest_bundle(settings.bundles_dir),
+        store.staging(NEWER),
+        NEWER,
+        leave_out=NOT_ON_DEVICE,
+        extra=dict.fromkeys(SERVER_ONLY, b"torch weights"),
+    )
+    for name in SERVER_ONLY:
+        (staging / name).unlink()
+    return staging
+
+
+@pytest.mark.parametrize("kind", ["format", *BROKEN_POLICIES])
+def test_a_release_the_app_cannot_load_is_not_installed(
+    phone_settings: Settings, settings: Settings, kind: str
+) -> None:
+    store = _store(phone_settings, settings)
+    builtin = store.active()
+    message = break_release(_staged_copy(store, settings), kind)
+    with pytest.raises(BundleError, match=message):
+        store.install(store.root / f".staging-{NEWER}", NEWER)
+    assert store.active() == builtin
+    assert not (store.root / CURRENT).exists() and not (store.root / NEWER).exists()
+
+
+def test_a_release_whose_phone_graph_is_broken_leaves_the_current_model(
+    tmp_path: Path, settings: Settings, phone_settings: Settings, test_photos: list[bytes]
+) -> None:
+    """The server answers with its fp32 graph and offers the release; the phone, which runs the
+    int8 one, refuses it and keeps answering with its model."""
+    release = bundle_copy(latest_bundle(settings.bundles_dir), tmp_path / "released" / NEWER, NEWER)
+    (release / "model.int8.onnx").write_bytes(b"\x08\x07 a truncated graph")
+    relist(release)
+    server = LiveServer(tmp_path / "server", release.parent)
+    server.env["IRIIS_SERVE_MODEL_VARIANT"] = "fp32"
+    server.start()
+    try:
+        phone = signed_in_phone(phone_settings, server.url, "ferme.int8")
+        builtin = phone.models.active().version
+        report = phone.sync()
+        assert report.model is None and "not usable" in (report.error or "")
+        assert phone.models.active().version == builtin
+        assert list((phone_settings.app_home / "models").iterdir()) == []
+        assert _identifies(phone, test_photos[0]) == builtin
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["format", "projection_shape"])
+def test_an_installed_model_that_no_longer_loads_falls_back_to_the_builtin_one(
+    phone_settings: Settings, settings: Settings, kind: str
+) -> None:
+    store = _store(phone_settings, settings)
+    installed = store.install(_staged_copy(store, settings), NEWER)
+    assert (installed.version, installed.builtin) == (NEWER, False)
+    assert not any((installed.folder / name).exists() for name in SERVER_ONLY)
+    break_release(installed.folder, kind)  # what a newer app, or a damaged update, left
+    fallback = store.active()
+    assert fallback.builtin and fallback.version != NEWER
+    store.remove_unused()  # the next start forgets it; a later sync fetches a good one again
+    assert list(store.root.iterdir()) == []

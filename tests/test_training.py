@@ -10,12 +10,11 @@ import torch
 from PIL import Image
 from skimage import data as sample_photos
 
-from model.manifest import read_manifest, write_manifest
 from model.preprocess import PreprocessConfig, preprocess
+from tests.helpers import write_tiny_splits
 from training.backbones import BACKBONES, create_model, load_trained
 from training.data import EvalDataset
 from training.params import TrainParams
-from training.prepare import SPLIT_COLUMNS
 from training.train import DistillationLoss, fit, select_data
 
 # ImageNet class indices: 281-285 are domestic cats, 967 is espresso, 968 is cup.
@@ -51,16 +50,9 @@ def test_a_new_head_keeps_the_pretrained_backbone() -> None:
 @pytest.fixture(scope="module")
 def tiny_splits(tmp_path_factory: pytest.TempPathFactory, bank_dir: Path, settings) -> Path:
     """Two training and one validation photo for each of six labels, and a missing file."""
-    rows = read_manifest(settings.splits_path)
-    labels = sorted({r["label"] for r in rows if r["split"] == "train"})[:6]
-    chosen = []
-    for label in labels:
-        chosen += [r for r in rows if r["label"] == label and r["split"] == "train"][:2]
-        chosen += [r for r in rows if r["label"] == label and r["split"] == "val"][:1]
-    chosen.append({**chosen[0], "file": "images/gone/missing.jpg", "sha256": "0" * 64})
-    path = tmp_path_factory.mktemp("tiny") / "splits.csv"
-    write_manifest(path, chosen, SPLIT_COLUMNS)
-    return path
+    return write_tiny_splits(
+        settings.splits_path, tmp_path_factory.mktemp("tiny"), labels=6, missing_file=True
+    )
 
 
 TINY = TrainParams(

@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
     )
+    train.add_argument(
+        "--warm-start",
+        metavar="BUNDLE_OR_WEIGHTS",
+        help="start from a bundle's or weights file's network (--set warm_start=...)",
+    )
     train.add_argument("--run-dir", type=Path, help="checkpoints (default: IRIIS_HOME/runs/NAME)")
     train.add_argument("--output", type=Path, help="final weights (default: RUN_DIR/model.pt)")
     train.add_argument("--stop-after-epoch", type=int, help="stop early, as an interruption")
@@ -44,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="measure a bundle on the test split; writes its model card and manifest"
     )
     evaluate.add_argument("--bundle", type=Path, help="bundle folder (default: the latest)")
+    evaluate.add_argument(
+        "--field-proxy",
+        action="store_true",
+        help="measure the field proxy network (default: the latest of data/field_proxy/bundles) "
+        "on the field photos it never saw: metrics/field_proxy.json",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -72,6 +83,8 @@ def _train(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
+    if args.warm_start:
+        overrides["warm_start"] = args.warm_start
     params = load_params("train", TrainParams).with_profile(args.profile).with_overrides(overrides)
     run_dir = args.run_dir or settings.home / "runs" / (params.profile or "default")
     final = fit(
@@ -139,6 +152,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from training.model_card import read_json, render
 
     settings = get_settings()
+    if args.field_proxy:
+        return _evaluate_field_proxy(args.bundle)
     folder = _exported(args.bundle or latest_bundle(settings.bundles_dir, complete=False))
     training = read_json(folder / "training.json")
     if training is None:
@@ -159,10 +174,35 @@ def _evaluate(args: argparse.Namespace) -> int:
         read_json(settings.metrics_dir / "baseline.json"),
         read_json(settings.metrics_dir / "ablations.json"),
         {p.name: p.stat().st_size for p in sorted(folder.glob("*.onnx"))},
+        read_json(settings.metrics_dir / "field_proxy.json"),
     )
     (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     write_manifest(folder, folder.name)
     sys.stdout.write(card)
+    return 0
+
+
+def _evaluate_field_proxy(bundle: Path | None) -> int:
+    import json
+
+    from model.bundle import latest_bundle
+    from model.catalog import load_catalog
+    from training.export import write_json
+    from training.field_proxy import evaluate_field_proxy
+    from training.holdout import FIELD_PROXY, PROXY_BUNDLES
+
+    settings = get_settings()
+    folder = _exported(bundle or latest_bundle(PROXY_BUNDLES, complete=False))
+    report = evaluate_field_proxy(
+        folder,
+        settings.splits_path,
+        settings.bank_dir,
+        FIELD_PROXY,
+        load_catalog(settings.catalog_dir),
+        threads=max(1, os.cpu_count() or 1),
+    )
+    write_json(settings.metrics_dir / "field_proxy.json", report)
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0
 
 

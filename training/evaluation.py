@@ -9,7 +9,7 @@ bundle's ``MODEL_CARD.md`` and ``manifest.json``, which complete the release.
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from model.bundle import held_out_photos
 from model.catalog import Catalog
 from model.identifier import Identifier, decide
 from model.manifest import write_manifest
-from model.policy import Policy
+from model.policy import Policy, crop_context
 from model.result import Decision
 from training.calibrate import Outputs
 from training.data import Record, read_records, readable
@@ -50,15 +50,29 @@ FAMILIES: dict[str, Callable[[str], bool]] = {
 
 
 def score(
-    policy: Policy, labels: Sequence[str], groups: dict[str, str], outputs: Outputs
+    policy: Policy,
+    labels: Sequence[str],
+    groups: dict[str, str],
+    outputs: Outputs,
+    hosts: Mapping[str, Sequence[str]] | None = None,
+    crops: Sequence[str | None] | None = None,
 ) -> Scored:
-    """Each photo decided alone, exactly as the identifier decides a one-photo request."""
-    decisions = [
-        decide(policy, labels, groups, outputs.logits[i : i + 1], outputs.embeddings[i : i + 1])
-        for i in range(len(outputs.targets))
-    ]
+    """Each photo decided alone, exactly as the identifier decides a one-photo request; with
+    ``crops`` (one per photo, None where none is named) on the crop each photo names, so that
+    its probabilities are those of the labels the crop leaves (``model.policy`` rule C)."""
+    contexts = {crop: crop_context(labels, hosts or {}, crop) for crop in set(crops or [None])}
+    decisions, probabilities = [], []
+    for i in range(len(outputs.targets)):
+        context = contexts[crops[i] if crops else None]
+        logits = outputs.logits[i : i + 1]
+        decisions.append(
+            decide(policy, labels, groups, logits, outputs.embeddings[i : i + 1], crop=context)
+        )
+        probabilities.append(policy.probabilities(context.restrict(logits) if context else logits))
     return Scored(
-        policy.probabilities(outputs.logits), outputs.targets, [d.decision for d in decisions]
+        np.concatenate(probabilities) if probabilities else np.zeros((0, len(labels))),
+        outputs.targets,
+        [d.decision for d in decisions],
     )
 
 
@@ -80,6 +94,30 @@ def figures(
     return result
 
 
+def crop_named(
+    identifier: Identifier,
+    catalog: Catalog,
+    test: Outputs,
+    test_records: Sequence[Record],
+    unknown: Outputs,
+    unknown_records: Sequence[Record],
+) -> dict[str, float]:
+    """The headline figures when every photo names its crop (the bank's ``host``: none for
+    most insects and weeds, the crop itself for the out-of-scope raspberry leaves)."""
+    groups, hosts = catalog.groups_by_label(), catalog.hosts_by_label()
+
+    def scored(outputs: Outputs, records: Sequence[Record]) -> Scored:
+        crops = [catalog.crop_id(r.host) for r in records]
+        return score(identifier.policy, identifier.labels, groups, outputs, hosts, crops)
+
+    on_unknown = scored(unknown, unknown_records).decisions
+    return {
+        **summary(scored(test, test_records)),
+        "unknown_accepted": float(np.mean([d is Decision.ACCEPTED for d in on_unknown])),
+        "unknown_out_of_scope": float(np.mean([d is Decision.OUT_OF_SCOPE for d in on_unknown])),
+    }
+
+
 def evaluate_bundle(
     folder: Path,
     splits_path: Path,
@@ -94,15 +132,18 @@ def evaluate_bundle(
     results: dict[str, Any] = {}
     for variant in ("fp32", "int8"):
         identifier = Identifier.from_bundle(folder, variant=variant, threads=threads, check=False)
-        groups = {label: catalog.entry(label).group for label in identifier.labels}
+        groups = catalog.groups_by_label()
         test_out, test_kept = collect(identifier, test, bank_dir, f"test ({variant})")
-        unknown_out, _ = collect(identifier, unknown, bank_dir, f"unknown ({variant})")
+        unknown_out, unknown_kept = collect(identifier, unknown, bank_dir, f"unknown ({variant})")
         scored = score(identifier.policy, identifier.labels, groups, test_out)
         results[variant] = figures(
             scored,
             test_kept,
             score(identifier.policy, identifier.labels, groups, unknown_out),
             identifier.labels,
+        )
+        results[variant]["crop_named"] = crop_named(
+            identifier, catalog, test_out, test_kept, unknown_out, unknown_kept
         )
         if variant == "fp32":
             fp32_predictions = scored.predictions

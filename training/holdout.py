@@ -34,6 +34,8 @@ from training.data import Record, read_records
 log = logging.getLogger(__name__)
 
 FIELD_PROXY = REPO_ROOT / "data" / "field_proxy" / "holdout.csv"
+# The proxy network's bundles (``make field-proxy``): committed, so later work reuses them.
+PROXY_BUNDLES = REPO_ROOT / "data" / "field_proxy" / "bundles"
 COLUMNS = ("photo_id", "file", "label", "split", "role")
 # The crop whose field photos are held back, and the label held back whole.
 PROXY_CROP = "apple"

@@ -69,6 +69,11 @@ class TrainParams(BaseModel):
     teacher: str | None = None
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    # Start from trained weights instead of ImageNet's (``training.warm_start``): a final weights
+    # file, or a bundle folder (its weights.pt, else recovered from its model.onnx); the same
+    # labels as this run's. Every batch norm then stays frozen in eval mode (a released graph's
+    # are folded into its convolutions).
+    warm_start: str | None = None
     profile: str | None = None
     profiles: dict[str, dict[str, object]] = {}
 

@@ -33,6 +33,7 @@ from training.export import export_onnx, quantize_int8, write_json
 from training.holdout import without
 from training.outputs import collect
 from training.quality import QualityParams, calibrate_quality
+from training.warm_start import WEIGHTS, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def export_bundle(
     write_json(folder / "labels.json", {"labels": state["labels"]})
     write_json(folder / "preprocess.json", config.to_dict())
     write_json(folder / "training.json", training_record(state))
+    save_weights(state, folder / WEIGHTS)  # server-only: the next warm start's weights
     val = [r for r in records if r.split == "val"]
     parity = check_parity(
         network, folder, val[:: max(1, len(val) // params.parity_photos)], bank_dir

@@ -35,6 +35,7 @@ from training.data import (
 )
 from training.holdout import held_out_ids, without
 from training.params import TrainParams
+from training.warm_start import load_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,35 @@ def freeze_before(network: nn.Module, stage: int | None) -> None:
         module.eval()
         for parameter in module.parameters():
             parameter.requires_grad = False
+
+
+def start_from(network: nn.Module, path: Path, params: TrainParams, labels: list[str]) -> None:
+    """Load the warm start's weights (``training.warm_start``): a weights file or a bundle
+    folder, of this run's backbone and labels."""
+    state = load_warm_start(path)
+    if state["backbone"] != params.backbone:
+        raise ValueError(f"warm start {path} is a {state['backbone']}, not a {params.backbone}")
+    if state["labels"] != labels:
+        raise ValueError(
+            f"warm start {path} was trained on other labels than this run's "
+            f"({len(state['labels'])} labels, this run {len(labels)})"
+        )
+    network.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    log.info("warm start from %s; every batch norm stays frozen in eval mode", path)
+    if state["preprocess"]["size"] != params.image_size:
+        log.warning("warm start %s was trained at %d px", path, state["preprocess"]["size"])
+
+
+def _freeze(network: nn.Module, params: TrainParams) -> None:
+    """``freeze_before``; with a warm start, every batch norm too (eval mode, fixed weights): a
+    folded network's statistics would be replaced by batch statistics."""
+    freeze_before(network, params.train_from_stage)
+    if params.warm_start:
+        for module in network.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+                for parameter in module.parameters():
+                    parameter.requires_grad = False
 
 
 def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
@@ -187,10 +217,13 @@ def fit(
     label_index = {label: i for i, label in enumerate(data.labels)}
     config = preprocess_config(params)
 
-    network = create_model(params.backbone, len(data.labels)).to(device)
+    network = create_model(params.backbone, len(data.labels), pretrained=not params.warm_start)
+    if params.warm_start:
+        start_from(network, Path(params.warm_start), params, data.labels)
+    network = network.to(device)
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
-    freeze_before(network, params.train_from_stage)
+    _freeze(network, params)
     trainable = [p for p in network.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
     dataset = TrainDataset(
@@ -232,7 +265,7 @@ def fit(
     for epoch in range(start_epoch, params.epochs):
         started = time.perf_counter()
         network.train()
-        freeze_before(network, params.train_from_stage)
+        _freeze(network, params)
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
         loss_sum, correct, seen = 0.0, 0, 0
@@ -314,7 +347,8 @@ def _resume(
     if not path.exists():
         return 0, []
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["params"] != params.model_dump():
+    # A parameter added since the checkpoint was written counts as its default.
+    if {**TrainParams().model_dump(), **state["params"]} != params.model_dump():
         raise RuntimeError(
             f"{path} was written with other parameters; use another run folder or delete it"
         )

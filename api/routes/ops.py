@@ -8,13 +8,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, serving_identifier
+from api.errors import Unavailable
 from api.schemas import HealthOut, ReadyOut
-from model.bundle import BundleError, latest_bundle, load_bundle
+from model.bundle import MANIFEST
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operations"])
+NO_MODEL = ("missing", "unusable")  # readiness' ``model`` when the service cannot identify
 
 
 @router.get("/healthz", response_model=HealthOut)
@@ -29,7 +31,9 @@ def healthz() -> HealthOut:
     responses={503: {"model": ReadyOut, "description": "Not ready: see which part."}},
 )
 def readyz(session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONResponse:
-    """The database answers and a model bundle is installed."""
+    """The database answers and a model bundle loads: ``model`` is the version the service
+    answers with (the newest bundle that passes its trial; the first call loads it),
+    ``missing`` when none is installed, ``unusable`` when none loads."""
     try:
         session.execute(text("SELECT 1"))
         database = "ok"
@@ -37,11 +41,15 @@ def readyz(session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONRespons
         log.warning("readiness: database unreachable: %s", exc)
         database = "unreachable"
     try:
-        model = load_bundle(latest_bundle(settings.bundles_dir), check=False).version
-    except (BundleError, FileNotFoundError, OSError, ValueError):
-        model = "missing"
+        model = serving_identifier(settings).version
+    except Unavailable as exc:
+        log.warning("readiness: %s", exc)
+        installed = settings.bundles_dir.is_dir() and any(
+            (folder / MANIFEST).exists() for folder in settings.bundles_dir.iterdir()
+        )
+        model = "unusable" if installed else "missing"
     ready = ReadyOut(
-        status="ready" if database == "ok" and model != "missing" else "not ready",
+        status="ready" if database == "ok" and model not in NO_MODEL else "not ready",
         database=database,
         model=model,
     )

@@ -1,10 +1,13 @@
-"""Model distribution for the field app: the newest bundle's files, and the pack of its gallery
-(similar reference photos, searched on the phone), with sha256 and size.
+"""Model distribution for the field app: the files of the bundle this server answers with
+(the newest one that loads and passes its trial, ``api.deps.serving_identifier``: a broken or
+newer-format release is never offered), and the pack of its gallery (similar reference photos,
+searched on the phone), with sha256 and size.
 
 The bundle's own ``manifest.json`` lists its files with their checksums; the app downloads each,
 checks it and switches atomically. Only the files listed here can be downloaded, so a file name
-in a URL can never reach anything else on the server's disk. The gallery pack is built on this
-server from the bank (``iriis gallery pack``); until it exists, a release has none.
+in a URL can never reach anything else on the server's disk; ``SERVER_ONLY`` files (the torch
+weights) are never listed. The gallery pack is built on this server from the bank (``iriis
+gallery pack``); until it exists, a release has none.
 """
 
 import json
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from api.errors import NotFound, Unavailable
-from model.bundle import MANIFEST, BundleError, latest_bundle, sha256_file
+from api.deps import serving_identifier
+from api.errors import NotFound
+from model.bundle import MANIFEST, SERVER_ONLY, sha256_file
 from model.gallery.folder import GalleryFolder
 from model.settings import Settings
 
@@ -38,6 +42,7 @@ def _bundle_artifacts(folder: Path) -> tuple[str, tuple[Artifact, ...]]:
     files = [
         Artifact(name, "bundle", entry["sha256"], int(entry["size"]), folder / name)
         for name, entry in sorted(manifest["files"].items())
+        if name not in SERVER_ONLY
     ]
     # The manifest itself too: the app keeps it to check the bundle when it loads it.
     path = folder / MANIFEST
@@ -46,10 +51,7 @@ def _bundle_artifacts(folder: Path) -> tuple[str, tuple[Artifact, ...]]:
 
 
 def latest_release(settings: Settings) -> Release:
-    try:
-        folder = latest_bundle(settings.bundles_dir)
-    except (BundleError, FileNotFoundError):
-        raise Unavailable("no model bundle is installed on this server") from None
+    folder = serving_identifier(settings).bundle.folder  # 503 when no bundle works
     version, artifacts = _bundle_artifacts(folder)
     pack = GalleryFolder(settings.galleries_dir / version).pack_path(version)
     if pack.is_file():

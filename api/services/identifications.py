@@ -89,7 +89,7 @@ def identify(
         enforce_specialist_request_limit(session, user, settings, now)
     photos = prepare_uploads(uploads, settings)
     try:
-        result = identifier.identify(list(uploads))
+        result = identifier.identify(list(uploads), crop=catalog.crop_id(request.crop))
     except ImageError as exc:
         raise InvalidInput(str(exc)) from None
     identification = Identification(

@@ -82,12 +82,13 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "reason.low_confidence": {"fr": "Confiance faible", "en": "Low confidence"},
     "reason.ambiguous": {"fr": "Ambigu", "en": "Ambiguous"},
     "reason.unfamiliar": {"fr": "Photo inhabituelle", "en": "Unfamiliar photo"},
+    "reason.crop_not_covered": {"fr": "Culture hors banque", "en": "Crop not in the bank"},
     "reason.too_dark": {"fr": "Photo trop sombre", "en": "Photo too dark"},
     "reason.too_blurry": {"fr": "Photo floue", "en": "Photo blurry"},
     "reason.too_small": {"fr": "Photo trop petite", "en": "Photo too small"},
     "reason.unknown_subject": {"fr": "Hors du champ du modèle", "en": "Out of scope"},
     "reason.asked": {"fr": "Demande de l'utilisateur", "en": "Asked by the user"},
-    # --- catalog categories and crops (the catalog's hosts are English keys)
+    # --- catalog categories (crops are named by the catalog's crops)
     "category.disease": {"fr": "Maladie", "en": "Disease"},
     "category.healthy": {"fr": "Sain", "en": "Healthy"},
     "category.insect": {
@@ -97,13 +98,6 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "category.beneficial": {"fr": "Organisme utile", "en": "Beneficial organism"},
     "category.weed": {"fr": "Mauvaise herbe", "en": "Weed"},
     "category.background": {"fr": "Arrière-plan", "en": "Background"},
-    "crop.apple": {"fr": "pommier", "en": "apple"},
-    "crop.bean": {"fr": "haricot", "en": "bean"},
-    "crop.corn": {"fr": "maïs", "en": "corn"},
-    "crop.potato": {"fr": "pomme de terre", "en": "potato"},
-    "crop.tomato": {"fr": "tomate", "en": "tomato"},
-    "crop.strawberry": {"fr": "fraisier", "en": "strawberry"},
-    "crop.rice": {"fr": "riz", "en": "rice"},
     "status.open": {"fr": "En attente", "en": "Waiting"},
     "status.claimed": {"fr": "Pris en charge", "en": "Claimed"},
     "status.awaiting_photos": {"fr": "Photos demandées", "en": "Photos requested"},

@@ -18,8 +18,8 @@ from starlette.templating import Jinja2Templates
 
 from api.answers import label_name
 from api.models import User, utcnow
-from api.web.i18n import MESSAGES, language_of, translator
-from model.catalog import Catalog
+from api.web.i18n import language_of, translator
+from model.catalog import OTHER_CROP, Catalog
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -59,10 +59,11 @@ def _waiting(context: Context, since: datetime) -> str:
 
 @pass_context
 def _crop(context: Context, crop: str) -> str:
-    """A crop key of the catalog (``apple``) in the page's language; an unknown one as given,
-    since users may type any crop."""
-    names = MESSAGES.get(f"crop.{crop}")
-    return names[context["lang"]] if names else crop
+    """A crop in the page's language: the catalog's name of a crop the user typed or chose
+    (``apple``, ``Pommier``), and the user's own word for a crop outside the bank."""
+    catalog: Catalog = context["catalog"]
+    known = catalog.crop_id(crop)
+    return catalog.crop_name(known, context["lang"]) if known and known != OTHER_CROP else crop
 
 
 templates.env.filters.update(label_name=_label_name, waiting=_waiting, crop=_crop)
