@@ -23,7 +23,7 @@ from api.security import ACCESS, TokenError, read_token
 from model.bundle import MANIFEST, BundleError
 from model.catalog import Catalog, load_catalog
 from model.gallery import Gallery, GalleryError, open_gallery
-from model.identifier import Identifier
+from model.identifier import Identifier, open_identifier
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,15 +71,14 @@ def _load_identifier(
     bundle: Path,
     variant: str,
     threads: int,
-    groups: tuple[tuple[str, str], ...],
-    hosts: tuple[tuple[str, tuple[str, ...]], ...],
+    catalog_dir: Path,
 ) -> Identifier:
     """One identifier per bundle and process: loading checks every file's sha256, opens the
     ONNX session and runs a trial identification, which takes seconds; the session is
-    thread-safe and shared by requests."""
+    thread-safe and shared by requests. The catalog (groups, crops) is read once per folder."""
     log.info("loading the identifier from %s (%s, %d thread(s))", bundle, variant, threads)
-    return Identifier.from_bundle(
-        bundle, variant=variant, threads=threads, groups=dict(groups), hosts=dict(hosts)
+    return open_identifier(
+        bundle, catalog=load_catalog(catalog_dir), variant=variant, threads=threads
     )
 
 
@@ -105,7 +104,7 @@ def _files(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
 
 
-def serving_identifier(settings: Settings, catalog: Catalog | None = None) -> Identifier:
+def serving_identifier(settings: Settings) -> Identifier:
     """The identifier this server answers with (without its gallery): that of the newest
     bundle of ``IRIIS_BUNDLES_DIR`` that loads fully and passes its trial identification. A
     newer bundle that does not (a format this server does not read, a broken file) is logged
@@ -117,9 +116,6 @@ def serving_identifier(settings: Settings, catalog: Catalog | None = None) -> Id
         folders = []
     if not folders:
         raise Unavailable("no model bundle is installed on this server")
-    catalog = load_catalog(settings.catalog_dir) if catalog is None else catalog
-    groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
-    hosts = tuple(catalog.hosts_by_label().items())
     variant, why = settings.serve_model_variant, []
     with _identifier_lock:
         for folder in reversed(folders):  # newest first
@@ -130,7 +126,7 @@ def serving_identifier(settings: Settings, catalog: Catalog | None = None) -> Id
                 continue
             try:
                 return _load_identifier(
-                    key[0], variant, settings.serve_model_threads, groups, hosts
+                    key[0], variant, settings.serve_model_threads, settings.catalog_dir
                 )
             except BundleError as exc:
                 log.error("model bundle %s refused, not served: %s", folder.name, exc)
@@ -139,11 +135,11 @@ def serving_identifier(settings: Settings, catalog: Catalog | None = None) -> Id
     raise Unavailable(f"no model bundle of this server can be loaded: {why[0]}")
 
 
-def get_identifier(settings: SettingsDep, catalog: CatalogDep) -> Identifier:
+def get_identifier(settings: SettingsDep) -> Identifier:
     """The identifier of the newest bundle that works (``serving_identifier``), with its
     gallery, loaded on first use (503 while none is). The catalog's groups give it the coarser
-    answer for uncertain labels."""
-    identifier = serving_identifier(settings, catalog)
+    answer for uncertain labels, its crops the context of a crop named."""
+    identifier = serving_identifier(settings)
     with _identifier_lock:
         gallery = _load_gallery(
             settings.galleries_dir / identifier.version,

@@ -36,7 +36,7 @@ from model.gallery.build import build_gallery
 from model.gallery.exact import CompactIndex, fit_projection, top_rows
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import PackedGallery, write_pack
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import Settings, get_settings
 
 log = logging.getLogger("bench.gallery")
@@ -68,7 +68,7 @@ def bench_build(threads: int) -> dict[str, Any]:
     settings = _bench_settings()
     shutil.rmtree(settings.home, ignore_errors=True)
     load_before = os.getloadavg()[0]
-    identifier = Identifier.from_bundle(latest_bundle(settings.bundles_dir), threads=threads)
+    identifier = open_identifier(latest_bundle(settings.bundles_dir), threads=threads)
     folder = GalleryFolder(settings.galleries_dir / identifier.version)
     dims = settings.gallery_projection_dims
 

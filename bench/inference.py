@@ -21,7 +21,7 @@ from bench.common import save, summary_ms, timings
 from model.bundle import latest_bundle, load_bundle
 from model.gallery import Gallery, GalleryError, open_gallery
 from model.gallery.backends import backend_name
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.manifest import read_manifest
 from model.settings import get_settings
 
@@ -53,14 +53,14 @@ def main() -> None:
         figures["gallery"] = "none (iriis gallery build)"
 
     start = time.perf_counter()
-    cold = Identifier.from_bundle(bundle, variant="int8", threads=1)
+    cold = open_identifier(bundle, variant="int8", threads=1)
     cold.identify([photo])
     figures["cold_start_int8_ms"] = round((time.perf_counter() - start) * 1000, 1)
 
     latency: dict[str, dict[str, float]] = {}
     for threads in (1, 2):
         for variant in ("fp32", "int8"):
-            identifier = Identifier.from_bundle(bundle, variant=variant, threads=threads)
+            identifier = open_identifier(bundle, variant=variant, threads=threads)
             tensor = identifier.prepare(photo).tensor[None]
             answering = identifier.with_gallery(gallery)
             key = f"{variant}, {threads} thread{'s' if threads > 1 else ''}"
@@ -86,7 +86,7 @@ def main() -> None:
 
     throughput = {}
     for variant in ("fp32", "int8"):
-        identifier = Identifier.from_bundle(bundle, variant=variant, threads=2)
+        identifier = open_identifier(bundle, variant=variant, threads=2)
         tensor = identifier.prepare(photo).tensor
         for batch in (1, 8, 32):
             stacked = np.repeat(tensor[None], batch, axis=0)

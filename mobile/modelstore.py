@@ -23,7 +23,7 @@ from mobile.store import fsync_dir, write_durably
 from model.bundle import SERVER_ONLY, BundleError, latest_bundle, verify
 from model.gallery import GalleryError, open_gallery
 from model.gallery.folder import GalleryFolder
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def check_loads(folder: Path) -> None:
     """Build the phone's identifier (int8) on a verified bundle folder and run its trial
     identification; ``BundleError`` when the model would not answer (a broken policy or
     graph). Nothing is kept: the recognizer loads its own."""
-    Identifier.from_bundle(folder, variant="int8", threads=1, check=False)
+    open_identifier(folder, variant="int8", threads=1, check=False)
 
 
 def _pack(*folders: Path, version: str) -> Path | None:

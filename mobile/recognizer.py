@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from mobile.modelstore import InstalledModel
 from model.catalog import Catalog
 from model.gallery import Gallery, GalleryError, open_gallery
-from model.identifier import Identifier, Photo
+from model.identifier import Photo, open_identifier
 from model.result import Identification
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,11 @@ class Recognizer:
     def __init__(self, model: InstalledModel, catalog: Catalog, threads: int) -> None:
         self.model = model
         self.gallery = _open(model)
-        self.identifier = Identifier.from_bundle(
+        self.identifier = open_identifier(
             model.folder,
             variant="int8",
             threads=threads,
-            groups={label: entry.group for label, entry in catalog.labels.items()},
-            hosts=catalog.hosts_by_label(),
+            catalog=catalog,
             check=False,  # verified by ModelStore, which knows the phone keeps no fp32 graph
             gallery=self.gallery,
         )

@@ -11,24 +11,23 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
 from model.bundle import Bundle, BundleError, load_bundle
+from model.catalog import Catalog
 from model.gallery import Gallery
 from model.imaging import decode_image
-from model.policy import CropContext, Policy, crop_context
+from model.policy import Policy, crop_context, decide
 from model.preprocess import preprocess
 from model.quality import measure
-from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
+from model.result import Identification
 
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 5
-TOP_K = 5
 NEIGHBOURS = 6
 Photo = bytes | Image.Image
 
@@ -48,59 +47,29 @@ class Identifier:
         self,
         bundle: Bundle,
         session: ort.InferenceSession,
+        policy: Policy,
+        *,
         groups: Mapping[str, str] | None = None,
-        gallery: Gallery | None = None,
         hosts: Mapping[str, Sequence[str]] | None = None,
+        gallery: Gallery | None = None,
     ) -> None:
         self.bundle = bundle
         self.session = session
-        self.policy = Policy.from_dict(bundle.calibration)
+        self.policy = policy  # parsed once, when the bundle is opened
         self.groups = dict(groups or {})
-        self.gallery = gallery
         self.hosts = {label: tuple(crops) for label, crops in (hosts or {}).items()}
-
-    @classmethod
-    def from_bundle(
-        cls,
-        folder: Path,
-        variant: str = "fp32",
-        threads: int = 1,
-        groups: Mapping[str, str] | None = None,
-        check: bool = True,
-        gallery: Gallery | None = None,
-        hosts: Mapping[str, Sequence[str]] | None = None,
-    ) -> "Identifier":
-        """Load and verify a bundle; ``groups`` maps labels to catalog groups, for the coarser
-        answer given when a label is uncertain but its group is not; ``hosts`` maps labels to
-        their catalog hosts, for the crop a user names (``model.policy`` rule C); ``gallery``
-        (of this bundle's model version) adds similar reference photos to every answer.
-
-        The identifier is returned only once it works: a broken ``calibration.json`` or ONNX
-        graph, or outputs that disagree with the bundle (:func:`check_identifier`'s trial
-        identification), raise ``BundleError`` like a corrupt file does."""
-        bundle = load_bundle(folder, check=check)
-        try:
-            Policy.from_dict(bundle.calibration)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BundleError(
-                f"{folder}/calibration.json is not a usable decision policy: {exc!r}"
-            ) from None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        path = bundle.model_path(variant)
-        try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ONNX Runtime's own exception types derive from Exception
-            raise BundleError(f"{path} cannot be opened by ONNX Runtime: {exc}") from None
-        identifier = cls(bundle, session, groups, gallery, hosts)
-        check_identifier(identifier)
-        return identifier
+        self.gallery = gallery
 
     def with_gallery(self, gallery: Gallery | None) -> "Identifier":
         """The same model (and ONNX session) answering with ``gallery``'s similar photos."""
-        return type(self)(self.bundle, self.session, self.groups, gallery, self.hosts)
+        return type(self)(
+            self.bundle,
+            self.session,
+            self.policy,
+            groups=self.groups,
+            hosts=self.hosts,
+            gallery=gallery,
+        )
 
     @property
     def version(self) -> str:
@@ -160,78 +129,50 @@ class Identifier:
         )
 
 
-def decide(
-    policy: Policy,
-    labels: Sequence[str],
-    groups: Mapping[str, str],
-    logits: np.ndarray,
-    embeddings: np.ndarray,
-    qualities: Sequence[dict[str, float]] = (),
-    version: str = "",
-    crop: CropContext | None = None,
-) -> Identification:
-    """The decision for the photos of one specimen: the one place where the outputs of the
-    network for 1 to 5 photos become an answer (evaluation calls it too). The rules, in order,
-    are those of ``model.policy``."""
-    problems = [policy.quality_problem(q) for q in qualities] or [None] * len(logits)
-    usable = np.array([problem is None for problem in problems])
-    if not usable.any():
-        usable[:] = True  # judge anyway, for the top labels shown; a specialist decides
-    combined = logits[usable].mean(axis=0, keepdims=True)
-    best = int(combined[0].argmax())
-    if crop is not None:  # rule C: the labels the named crop rules out are never proposed
-        logits, combined = crop.restrict(logits), crop.restrict(combined)
-    probabilities = policy.probabilities(combined)[0]
-    ood = float(policy.ood(logits[usable], embeddings[usable]).mean())
-    decision, reason = policy.decide(probabilities, ood)
-    if crop is not None and crop.not_covered(best):
-        decision, reason = Decision.OUT_OF_SCOPE, Reason.CROP_NOT_COVERED
-    if all(problem is not None for problem in problems):
-        decision, reason = Decision.NEEDS_SPECIALIST, problems[0]
-    order = [i for i in np.argsort(-probabilities)[:TOP_K] if probabilities[i] > 0]
-    top_k = [LabelScore(labels[i], round(float(probabilities[i]), 6)) for i in order]
-    group = None
-    # A group answer for an unsure label, not for a photo unlike everything trained on.
-    if decision is not Decision.ACCEPTED and reason not in (
-        Reason.UNKNOWN_SUBJECT,
-        Reason.UNFAMILIAR,
-        Reason.CROP_NOT_COVERED,
-    ):
-        group = _group_answer(policy, labels, groups, probabilities)
-    return Identification(
-        top_k=top_k,
-        decision=decision,
-        reason=reason,
-        group=group,
-        out_of_scope_score=round(ood, 6),
-        quality=_best(qualities),
-        model_version=version,
-        photos=len(logits),
-        crop=crop.crop if crop is not None else None,
+def open_identifier(
+    folder: Path,
+    *,
+    catalog: Catalog | None = None,
+    variant: str = "fp32",
+    threads: int = 1,
+    check: bool = True,
+    gallery: Gallery | None = None,
+) -> Identifier:
+    """The one way to build an identifier: load and verify the bundle at ``folder``, parse its
+    policy and open its ONNX session once. The ``catalog`` gives each label's group (the coarser
+    answer when a label is uncertain but its group is not) and hosts (the crop a user names,
+    ``model.policy`` rule C); ``gallery`` (of this bundle's model version) adds similar
+    reference photos to every answer; ``check=False`` reads a bundle still being released.
+
+    The identifier is returned only once it works: a broken ``calibration.json`` or ONNX
+    graph, or outputs that disagree with the bundle (:func:`check_identifier`'s trial
+    identification), raise ``BundleError`` like a corrupt file does."""
+    bundle = load_bundle(folder, check=check)
+    try:
+        policy = Policy.from_dict(bundle.calibration)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(
+            f"{folder}/calibration.json is not a usable decision policy: {exc!r}"
+        ) from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    path = bundle.model_path(variant)
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's own exception types derive from Exception
+        raise BundleError(f"{path} cannot be opened by ONNX Runtime: {exc}") from None
+    identifier = Identifier(
+        bundle,
+        session,
+        policy,
+        groups=catalog.groups_by_label() if catalog else None,
+        hosts=catalog.hosts_by_label() if catalog else None,
+        gallery=gallery,
     )
-
-
-def _group_answer(
-    policy: Policy, labels: Sequence[str], groups: Mapping[str, str], probabilities: np.ndarray
-) -> GroupAnswer | None:
-    totals: dict[str, float] = {}
-    for label, probability in zip(labels, probabilities, strict=True):
-        group = groups.get(label)
-        if group:
-            totals[group] = totals.get(group, 0.0) + float(probability)
-    if not totals:
-        return None
-    best = max(totals, key=lambda g: totals[g])
-    if totals[best] >= policy.accept_threshold:
-        return GroupAnswer(best, round(totals[best], 6))
-    return None
-
-
-def _best(qualities: Sequence[dict[str, float]]) -> dict[str, Any]:
-    """The quality of a specimen's photos is that of its best photo on each measure."""
-    if not qualities:
-        return {}
-    return {key: max(q[key] for q in qualities) for key in qualities[0]}
+    check_identifier(identifier)
+    return identifier
 
 
 def check_identifier(identifier: Identifier) -> Identification:

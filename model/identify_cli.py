@@ -13,7 +13,7 @@ from model.bundle import latest_bundle
 from model.catalog import Catalog, load_catalog
 from model.gallery import GalleryError, open_gallery
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
-from model.identifier import MAX_PHOTOS, Identifier
+from model.identifier import MAX_PHOTOS, Identifier, open_identifier
 from model.imaging import ImageError
 from model.manifest import ManifestError, read_manifest
 from model.result import Decision, Identification
@@ -72,12 +72,11 @@ def _identify(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     catalog = load_catalog(settings.catalog_dir)
-    identifier = Identifier.from_bundle(
+    identifier = open_identifier(
         args.bundle or latest_bundle(settings.bundles_dir),
         variant=args.variant,
         threads=args.threads,
-        groups={label: entry.group for label, entry in catalog.labels.items()},
-        hosts=catalog.hosts_by_label(),
+        catalog=catalog,
     )
     if args.manifest:
         return _identify_manifest(identifier, catalog, args.manifest, args.root, args.crop_column)

@@ -1,6 +1,8 @@
 """The decision policy: when to answer, when to ask a specialist, when to say "out of scope".
 
-This is the one documented place where scores are combined into a decision. Every threshold
+This is the one documented place where scores are combined into a decision: :func:`decide`
+applies the rules below to the network's outputs for the photos of one specimen, for the
+identifier, calibration and evaluation alike. Every threshold
 comes from ``calibration.json`` in the bundle, chosen on the validation split by
 ``training/calibrate.py`` (evaluation runs this same code, so the figures in the model card are
 those of what ships):
@@ -47,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from model.result import Decision, Reason
+from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
 
 # Quality measure -> the reason given when a photo falls below its threshold.
 QUALITY_REASONS = {
@@ -55,6 +57,8 @@ QUALITY_REASONS = {
     "sharpness": Reason.TOO_BLURRY,
     "min_side": Reason.TOO_SMALL,
 }
+
+TOP_K = 5  # labels listed in an answer
 
 OOD_METHODS = ("energy", "max_logit", "max_probability", "mahalanobis", "class_mahalanobis")
 
@@ -245,3 +249,77 @@ class Policy:
                 if k not in known | {"ood_threshold", "accept_ood_threshold", "mahalanobis"}
             },
         )
+
+
+def decide(
+    policy: Policy,
+    labels: Sequence[str],
+    groups: Mapping[str, str],
+    logits: np.ndarray,
+    embeddings: np.ndarray,
+    qualities: Sequence[dict[str, float]] = (),
+    version: str = "",
+    crop: CropContext | None = None,
+) -> Identification:
+    """The decision for the photos of one specimen: the one place where the outputs of the
+    network for 1 to 5 photos become an answer (evaluation calls it too). The rules, in order,
+    are those of ``model.policy``."""
+    problems = [policy.quality_problem(q) for q in qualities] or [None] * len(logits)
+    usable = np.array([problem is None for problem in problems])
+    if not usable.any():
+        usable[:] = True  # judge anyway, for the top labels shown; a specialist decides
+    combined = logits[usable].mean(axis=0, keepdims=True)
+    best = int(combined[0].argmax())
+    if crop is not None:  # rule C: the labels the named crop rules out are never proposed
+        logits, combined = crop.restrict(logits), crop.restrict(combined)
+    probabilities = policy.probabilities(combined)[0]
+    ood = float(policy.ood(logits[usable], embeddings[usable]).mean())
+    decision, reason = policy.decide(probabilities, ood)
+    if crop is not None and crop.not_covered(best):
+        decision, reason = Decision.OUT_OF_SCOPE, Reason.CROP_NOT_COVERED
+    if all(problem is not None for problem in problems):
+        decision, reason = Decision.NEEDS_SPECIALIST, problems[0]
+    order = [i for i in np.argsort(-probabilities)[:TOP_K] if probabilities[i] > 0]
+    top_k = [LabelScore(labels[i], round(float(probabilities[i]), 6)) for i in order]
+    group = None
+    # A group answer for an unsure label, not for a photo unlike everything trained on.
+    if decision is not Decision.ACCEPTED and reason not in (
+        Reason.UNKNOWN_SUBJECT,
+        Reason.UNFAMILIAR,
+        Reason.CROP_NOT_COVERED,
+    ):
+        group = _group_answer(policy, labels, groups, probabilities)
+    return Identification(
+        top_k=top_k,
+        decision=decision,
+        reason=reason,
+        group=group,
+        out_of_scope_score=round(ood, 6),
+        quality=_best(qualities),
+        model_version=version,
+        photos=len(logits),
+        crop=crop.crop if crop is not None else None,
+    )
+
+
+def _group_answer(
+    policy: Policy, labels: Sequence[str], groups: Mapping[str, str], probabilities: np.ndarray
+) -> GroupAnswer | None:
+    totals: dict[str, float] = {}
+    for label, probability in zip(labels, probabilities, strict=True):
+        group = groups.get(label)
+        if group:
+            totals[group] = totals.get(group, 0.0) + float(probability)
+    if not totals:
+        return None
+    best = max(totals, key=lambda g: totals[g])
+    if totals[best] >= policy.accept_threshold:
+        return GroupAnswer(best, round(totals[best], 6))
+    return None
+
+
+def _best(qualities: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The quality of a specimen's photos is that of its best photo on each measure."""
+    if not qualities:
+        return {}
+    return {key: max(q[key] for q in qualities) for key in qualities[0]}

@@ -32,7 +32,7 @@ from model.bundle import latest_bundle
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.manifest import read_manifest
 from model.paths import REPO_ROOT
 from model.settings import Settings
@@ -352,7 +352,7 @@ def build_pack(settings: Settings, bundle: Path, root: Path) -> Path:
         root / "bank",
         [{**r, "data": (settings.bank_dir / r["file"]).read_bytes()} for r in chosen],
     )
-    identifier = Identifier.from_bundle(bundle, threads=2)
+    identifier = open_identifier(bundle, threads=2)
     folder = GalleryFolder(root / "galleries" / identifier.version)
     build_gallery(identifier, bank, folder, settings.gallery_projection_dims)
     return write_pack(folder)

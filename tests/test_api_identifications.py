@@ -30,13 +30,11 @@ Files = list[tuple[str, tuple[str, bytes, str]]]
 @pytest.fixture(scope="module")
 def identifier(settings: Settings, catalog: Catalog) -> Identifier:
     """The API's own identifier (the same cached instance the routes use)."""
-    groups = tuple((label, entry.group) for label, entry in catalog.labels.items())
     return _load_identifier(
         latest_bundle(settings.bundles_dir).resolve(),
         settings.serve_model_variant,
         settings.serve_model_threads,
-        groups,
-        tuple(catalog.hosts_by_label().items()),
+        settings.catalog_dir,
     )
 
 

@@ -25,7 +25,7 @@ from model.bundle import (
     write_manifest,
 )
 from model.catalog import Catalog
-from model.identifier import Identifier, check_identifier
+from model.identifier import check_identifier, open_identifier
 from model.settings import Settings
 from tests.api_support import Seeder, bearer
 from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
@@ -45,7 +45,7 @@ def committed(settings: Settings) -> Path:
 
 def test_the_committed_bundle_has_no_format_and_loads_as_format_1(committed: Path) -> None:
     assert "format" not in json.loads((committed / MANIFEST).read_text(encoding="utf-8"))
-    identifier = Identifier.from_bundle(committed, variant="int8")
+    identifier = open_identifier(committed, variant="int8")
     trial = check_identifier(identifier)
     assert trial.label in identifier.labels and trial.model_version == COMMITTED
 
@@ -60,7 +60,7 @@ def test_a_newer_format_or_a_broken_policy_is_refused_by_loading(
         verify(folder)  # every file matches its manifest
     for variant in ("fp32", "int8"):
         with pytest.raises(BundleError, match=message):
-            Identifier.from_bundle(folder, variant=variant)
+            open_identifier(folder, variant=variant)
 
 
 def test_a_broken_graph_is_refused_by_loading(committed: Path, tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_broken_graph_is_refused_by_loading(committed: Path, tmp_path: Path) -
     (folder / "model.int8.onnx").write_bytes(b"not an ONNX graph")
     relist(folder)
     with pytest.raises(BundleError, match="cannot be opened by ONNX Runtime"):
-        Identifier.from_bundle(folder, variant="int8", check=False)
+        open_identifier(folder, variant="int8", check=False)
 
 
 def test_a_manifest_written_now_says_its_format(committed: Path, tmp_path: Path) -> None:

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from api.web.i18n import MESSAGES
-from model.identifier import decide
-from model.policy import Policy, softmax
+from model.policy import Policy, decide, softmax
 from model.result import Decision, Reason
 from model.wording import reason_words
 from training.calibrate import (

@@ -17,9 +17,9 @@ from mobile.presenter import crop_choices
 from mobile.texts import text
 from model.bundle import latest_bundle
 from model.catalog import OTHER_CROP, Catalog, CatalogError, load_catalog
-from model.identifier import Identifier, decide
+from model.identifier import Identifier, open_identifier
 from model.manifest import read_manifest
-from model.policy import Policy, crop_context
+from model.policy import Policy, crop_context, decide
 from model.result import Decision, Reason
 from model.settings import Settings
 from tests.api_support import Seeder, bearer
@@ -101,10 +101,9 @@ def test_a_label_on_a_crop_the_catalog_does_not_name_is_refused(
 
 @pytest.fixture(scope="module")
 def identifier(settings: Settings, catalog: Catalog) -> Identifier:
-    return Identifier.from_bundle(
+    return open_identifier(
         latest_bundle(settings.bundles_dir),
-        groups={label: entry.group for label, entry in catalog.labels.items()},
-        hosts=catalog.hosts_by_label(),
+        catalog=catalog,
     )
 
 

@@ -24,7 +24,7 @@ from model.gallery.build import BuildReport, build_gallery
 from model.gallery.exact import CompactIndex, ExactIndex, fit_projection, top_rows
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
-from model.identifier import Identifier
+from model.identifier import Identifier, open_identifier
 from model.manifest import read_manifest
 from model.settings import Settings, get_settings
 from tests.helpers import write_bank
@@ -36,7 +36,7 @@ EMBEDDED_BACKENDS = ("exact", "compact", "qdrant-local", "qdrant-edge")
 
 @pytest.fixture(scope="module")
 def identifier(settings: Settings) -> Identifier:
-    return Identifier.from_bundle(latest_bundle(settings.bundles_dir), threads=2)
+    return open_identifier(latest_bundle(settings.bundles_dir), threads=2)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from model.bundle import BundleError, latest_bundle, load_bundle
-from model.identifier import Identifier
+from model.identifier import Identifier, open_identifier
 from model.imaging import ImageError
 from model.manifest import read_manifest
 from model.preprocess import PreprocessConfig
@@ -24,7 +24,7 @@ def bundle_dir(settings) -> Path:
 
 @pytest.fixture(scope="module")
 def identifier(bundle_dir: Path) -> Identifier:
-    return Identifier.from_bundle(bundle_dir)
+    return open_identifier(bundle_dir)
 
 
 @pytest.fixture(scope="module")

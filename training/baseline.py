@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from model.catalog import load_catalog
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import get_settings
 from training.backbones import BACKBONES, create_model
 from training.calibrate import CalibrateParams, Outputs, calibrate
@@ -85,7 +85,7 @@ def main() -> None:
         export_onnx(create_model(backbone, 1000).eval(), preprocess.size, bundle / "model.onnx")
         write_json(bundle / "labels.json", {"labels": [str(i) for i in range(1000)]})
         write_json(bundle / "preprocess.json", preprocess.to_dict())
-        identifier = Identifier.from_bundle(bundle, check=False, threads=2)
+        identifier = open_identifier(bundle, check=False, threads=2)
         sets = {
             "train": [r for r in records if r.split == "train"],
             "val": [r for r in records if r.split == "val"],
@@ -121,7 +121,7 @@ def main() -> None:
         load_params("calibrate", CalibrateParams),
     )
     catalog = load_catalog(settings.catalog_dir)
-    groups = {label: catalog.entry(label).group for label in labels}
+    groups = catalog.groups_by_label()
     metrics = figures(
         score(policy, labels, groups, outputs["test"]),
         features["test"][1],

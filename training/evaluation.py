@@ -21,9 +21,9 @@ import numpy as np
 
 from model.bundle import held_out_photos
 from model.catalog import Catalog
-from model.identifier import Identifier, decide
+from model.identifier import Identifier, open_identifier
 from model.manifest import write_manifest
-from model.policy import Policy, crop_context
+from model.policy import Policy, crop_context, decide
 from model.result import Decision
 from training.calibrate import Outputs
 from training.data import Record, read_records, readable
@@ -131,7 +131,7 @@ def evaluate_bundle(
     unknown = [r for r in records if r.split == "unknown" and r.host == MEASURE_HOST]
     results: dict[str, Any] = {}
     for variant in ("fp32", "int8"):
-        identifier = Identifier.from_bundle(folder, variant=variant, threads=threads, check=False)
+        identifier = open_identifier(folder, variant=variant, threads=threads, check=False)
         groups = catalog.groups_by_label()
         test_out, test_kept = collect(identifier, test, bank_dir, f"test ({variant})")
         unknown_out, unknown_kept = collect(identifier, unknown, bank_dir, f"unknown ({variant})")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from model.catalog import Catalog
-from model.identifier import Identifier
+from model.identifier import Identifier, open_identifier
 from model.result import Decision
 from training.calibrate import Outputs
 from training.data import Record, read_records, readable
@@ -119,7 +119,7 @@ def evaluate_field_proxy(
     }
     sets = {"in_scope_field": field, "out_of_scope_field": foreign, "unknown_lab": raspberry}
     for variant in ("fp32", "int8"):
-        identifier = Identifier.from_bundle(folder, variant=variant, threads=threads, check=False)
+        identifier = open_identifier(folder, variant=variant, threads=threads, check=False)
         collected = {
             name: collect(identifier, chosen, bank_dir, f"{name} ({variant})")
             for name, chosen in sets.items()

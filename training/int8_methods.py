@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from onnxruntime.quantization import CalibrationMethod
 
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import get_settings
 from training.data import read_records, readable
 from training.export import CALIBRATION, quantize_int8, write_json
@@ -51,7 +51,7 @@ def main() -> None:
     settings = get_settings()
     records = readable(read_records(settings.splits_path), settings.bank_dir)
     val = [r for r in records if r.split == "val"]
-    fp32 = Identifier.from_bundle(args.bundle, check=False, threads=2)
+    fp32 = open_identifier(args.bundle, check=False, threads=2)
     reference, _ = collect(fp32, val, settings.bank_dir, "val (fp32)")
     expected = reference.logits.argmax(axis=1)
     results: dict[str, dict[str, float]] = {}
@@ -70,7 +70,7 @@ def main() -> None:
                 calibration,
                 float_nodes,
             )
-            quantised = Identifier.from_bundle(copy, variant="int8", check=False, threads=2)
+            quantised = open_identifier(copy, variant="int8", check=False, threads=2)
             outputs, _ = collect(quantised, val, settings.bank_dir, f"val ({name})")
             predicted = outputs.logits.argmax(axis=1)
             results[name] = {

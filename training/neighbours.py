@@ -18,7 +18,7 @@ import logging
 import numpy as np
 
 from model.bundle import latest_bundle
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import get_settings
 from training.calibrate import Outputs
 from training.data import read_records, readable
@@ -46,7 +46,7 @@ def neighbour_vote(
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
-    identifier = Identifier.from_bundle(latest_bundle(settings.bundles_dir), threads=2)
+    identifier = open_identifier(latest_bundle(settings.bundles_dir), threads=2)
     records = readable(read_records(settings.splits_path), settings.bank_dir)
     reference, _ = collect(
         identifier,

@@ -22,7 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from model.bundle import MANIFEST, held_out_photos
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.imaging import load_image
 from model.policy import softmax
 from model.preprocess import PreprocessConfig, preprocess
@@ -108,7 +108,7 @@ def calibrate_bundle(
     records = without(readable(read_records(splits_path), bank_dir), held_out_photos(folder))
     val = [r for r in records if r.split == "val"]
     (folder / MANIFEST).unlink(missing_ok=True)  # the bundle changes: evaluate completes it again
-    identifier = Identifier.from_bundle(folder, check=False, threads=threads)
+    identifier = open_identifier(folder, check=False, threads=threads)
     train_out, _ = collect(
         identifier, [r for r in records if r.split == "train"], bank_dir, "train"
     )
@@ -145,7 +145,7 @@ def check_parity(
 ) -> float:
     """Largest difference between torch's and ONNX Runtime's probabilities; refuses the export
     above 1e-4."""
-    identifier = Identifier.from_bundle(folder, check=False)
+    identifier = open_identifier(folder, check=False)
     config = identifier.bundle.preprocess
     batch = np.stack([preprocess(load_image(bank_dir / r.file), config) for r in records])
     with torch.no_grad():

@@ -9,8 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from model.identifier import decide
-from model.policy import Policy
+from model.policy import Policy, decide
 from model.result import Decision
 from training.calibrate import Outputs
 

@@ -11,7 +11,7 @@ from model.gallery.backends import BACKENDS, backend_name, index_class
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
-from model.identifier import Identifier
+from model.identifier import open_identifier
 from model.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     backend = args.backend or backend_name(settings)
     index_class(backend)  # a backend whose package is missing fails now, not after embedding
-    identifier = Identifier.from_bundle(_bundle(args.bundle), threads=args.threads)
+    identifier = open_identifier(_bundle(args.bundle), threads=args.threads)
     folder = GalleryFolder(settings.galleries_dir / identifier.version)
     report = build_gallery(
         identifier, settings.bank_dir, folder, projection_dims=settings.gallery_projection_dims
