@@ -1,26 +1,21 @@
 """The ``iriis`` command.
 
 Each component contributes its subcommands through a module with a
-``register(subparsers)`` function, listed in ``COMMAND_MODULES``. A component whose extra is not
-installed (the field app has no torch, for instance) simply contributes nothing.
+``register(subparsers)`` function, declared in the entry-point group ``iriis.commands`` of
+``pyproject.toml``: the core names no face. A component whose extra is not installed (the field
+app has no torch, for instance) simply contributes nothing.
 """
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from model.log import setup_logging
 from model.settings import get_settings
 
-COMMAND_MODULES = (
-    "model.commands",
-    "model.identify_cli",
-    "training.commands",
-    "api.commands",
-    "mobile.commands",
-)
+COMMAND_GROUP = "iriis.commands"
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
         try:
-            module = importlib.import_module(name)
+            module = point.load()
         except ModuleNotFoundError as exc:
-            if _is_own_module(exc.name) and exc.name != name:
+            if _is_own_module(exc.name) and exc.name != point.value:
                 raise  # a bug in our code, not a missing optional component
-            log.debug("commands of %s unavailable: %s", name, exc)
+            log.debug("commands of %s unavailable: %s", point.value, exc)
             continue
         module.register(subparsers)
     return parser
