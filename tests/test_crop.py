@@ -160,7 +160,7 @@ def test_the_command_line_reads_the_crop_from_a_manifest_column(
 
 
 def test_the_api_answers_on_the_crop_given(
-    client: TestClient, seed: Seeder, photos: dict[str, list[Path]]
+    client: TestClient, seed: Seeder, photos: dict[str, list[Path]], catalog: Catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     response = client.post(
@@ -174,10 +174,20 @@ def test_the_api_answers_on_the_crop_given(
     assert body["decision"] == "out_of_scope" and body["crop"] == "Framboisier"
     if body["reason"] == "crop_not_covered":
         assert body["reason_words"].startswith("this crop is not in the lab's reference bank")
+    for path in photos["apple"][:3]:
+        response = client.post(
+            "/v1/identifications",
+            files=[("photos", ("leaf.jpg", path.read_bytes(), "image/jpeg"))],
+            data={"crop": "Pommier"},
+            headers=bearer(client, grower),
+        )
+        assert response.status_code == 201, response.text
+        labels = [item["label"] for item in response.json()["top_k"]]
+        assert all(catalog.entry(label).hosts in ((), ("apple",)) for label in labels), labels
 
 
 def test_the_phone_identifies_on_the_crop_chosen(
-    phone_settings: Settings, photos: dict[str, list[Path]]
+    phone_settings: Settings, photos: dict[str, list[Path]], catalog: Catalog
 ) -> None:
     phone = FieldController(phone_settings)
     phone.start()
@@ -186,3 +196,7 @@ def test_the_phone_identifies_on_the_crop_chosen(
     assert identified.observation.result["decision"] == "out_of_scope"
     assert identified.observation.result["crop"] == OTHER_CROP
     assert identified.view.advice == text("advice_unknown", "fr")
+    phone.save_preferences(Preferences(crop="apple", setup_done=True))
+    result = phone.identify([photos["apple"][0].read_bytes()]).observation.result
+    assert result["crop"] == "apple"
+    assert all(catalog.entry(s["label"]).hosts in ((), ("apple",)) for s in result["top_k"])

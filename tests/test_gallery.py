@@ -207,6 +207,21 @@ def test_rebuild_embeds_only_new_photos_and_drops_removed_ones(
         assert not gone & {h.photo_id for h in hits}
 
 
+def test_a_proxy_networks_gallery_holds_none_of_its_held_back_photos(
+    settings: Settings, small_bank: Path, bank_rows, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(latest_bundle(settings.bundles_dir), bundle)
+    held_out = [_photo_id_of(small_bank / row["file"]) for row in bank_rows[:2]]
+    record = json.loads((bundle / "training.json").read_text(encoding="utf-8"))
+    (bundle / "training.json").write_text(json.dumps({**record, "held_out": held_out}))
+    proxy = open_identifier(bundle, check=False, threads=2)  # training.json no longer verifies
+    folder = GalleryFolder(tmp_path / "gallery")
+    report = build_gallery(proxy, small_bank, folder, settings.gallery_projection_dims)
+    info, _ = folder.read()
+    assert report.photos == 28 and not set(held_out) & {item.photo_id for item in info.items}
+
+
 def test_the_pack_gives_the_galleries_neighbours(built) -> None:
     settings, folder, _ = built
     path = write_pack(folder)
