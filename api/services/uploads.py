@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 from api.errors import InvalidInput, TooLarge
 from api.models import Photo
 from api.photostore import PhotoStore, PreparedPhoto, prepare
+from model.identifier import MAX_PHOTOS  # of one specimen, per request: the identifier's
 from model.imaging import ImageError
 from model.settings import Settings
-
-MAX_PHOTOS = 5  # of one specimen, per request
 
 
 def photo_row(photo: PreparedPhoto, position: int, created_at: datetime) -> Photo:
