@@ -32,7 +32,6 @@ from mobile.presenter import (
     ResultView,
     clock_time,
     crop_choices,
-    present_status,
     sign_in_error,
 )
 from mobile.sync import SyncReport
@@ -327,10 +326,10 @@ class SettingsScreen(Screen):
 
     def refresh(self) -> None:
         app = FieldApp.get()
-        status = app.controller.status()
-        self.ids.model.text = app.t("model_version", app.lang, version=status.model_version)
-        self.ids.sync_status.text = "\n".join(present_status(status, app.lang))
-        self.ids.share.active = app.controller.preferences.share_surveillance
+        view = app.controller.settings_view()
+        self.ids.model.text = view.model
+        self.ids.sync_status.text = "\n".join(view.sync)
+        self.ids.share.active = view.share
 
     def sync(self) -> None:
         self.syncing = True

@@ -16,7 +16,14 @@ from mobile.client import ApiClient
 from mobile.modelstore import ModelStore
 from mobile.outbox import Observation, Outbox
 from mobile.prefs import Account, Preferences, PrefStore, SyncState
-from mobile.presenter import CaseView, ResultView, present_case, present_result
+from mobile.presenter import (
+    CaseView,
+    ResultView,
+    SettingsView,
+    present_case,
+    present_result,
+    present_settings,
+)
 from mobile.recognizer import Recognizer
 from mobile.sync import Syncer, SyncReport
 from model.catalog import Catalog, load_catalog
@@ -142,6 +149,18 @@ class FieldController:
             with self._load_lock:
                 self._recognizer = None  # the next photo loads the new model
         return report
+
+    def settings_view(self) -> SettingsView:
+        """What the settings screen shows, ready to lay out."""
+        status, preferences = self.status(), self.preferences
+        return present_settings(
+            status.model_version,
+            status.waiting,
+            status.sync,
+            status.account,
+            preferences.share_surveillance,
+            preferences.language,
+        )
 
     def status(self) -> Status:
         return Status(

@@ -7,14 +7,12 @@ for confidence, decisions and reasons are ``model.wording``'s, shared with the A
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mobile.client import Refused, SignInNeeded, Transient
 from mobile.outbox import Observation
+from mobile.prefs import Account, SyncState
 from mobile.texts import percent, text
-
-if TYPE_CHECKING:
-    from mobile.controller import Status
 from model.catalog import OTHER_CROP, Catalog
 from model.i18n import Language, Profile
 from model.result import Decision, Identification, Reason
@@ -212,11 +210,33 @@ def present_case(observation: Observation, catalog: Catalog, lang: Language) -> 
     )
 
 
-def present_status(status: "Status", lang: Language) -> list[str]:
-    """The settings screen's lines about sync: what waits, when it last worked, what failed
-    and when it tries again (the technical error goes to the log, not to the grower)."""
-    lines = [text("waiting_to_send", lang, count=status.waiting)]
-    sync = status.sync
+@dataclass(frozen=True)
+class SettingsView:
+    model: str  # the model in use
+    sync: list[str]  # what waits, when sync last worked, what failed, who is signed in
+    share: bool  # the surveillance opt-in, as chosen
+
+
+def present_settings(
+    model_version: str,
+    waiting: int,
+    sync: SyncState,
+    account: Account,
+    share: bool,
+    lang: Language,
+) -> SettingsView:
+    """The settings screen: the model, the state of sync in words, the opt-in."""
+    return SettingsView(
+        model=text("model_version", lang, version=model_version),
+        sync=sync_lines(waiting, sync, account, lang),
+        share=share,
+    )
+
+
+def sync_lines(waiting: int, sync: SyncState, account: Account, lang: Language) -> list[str]:
+    """The lines about sync: what waits, when it last worked, what failed and when it tries
+    again (the technical error goes to the log, not to the grower)."""
+    lines = [text("waiting_to_send", lang, count=waiting)]
     if sync.last_success_at:
         lines.append(text("sync_last", lang, when=clock_time(sync.last_success_at)))
     else:
@@ -225,8 +245,8 @@ def present_status(status: "Status", lang: Language) -> list[str]:
         lines.append(text("sync_failed", lang, when=clock_time(sync.next_attempt_at)))
     elif sync.last_error:
         lines.append(text("sign_in_first", lang))
-    if status.account.signed_in:
-        lines.append(text("signed_in_as", lang, username=status.account.username))
+    if account.signed_in:
+        lines.append(text("signed_in_as", lang, username=account.username))
     return lines
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from mobile.controller import FieldController, Status
+from mobile.controller import FieldController
 from mobile.outbox import Outbox
 from mobile.prefs import Account, SyncState
-from mobile.presenter import clock_time, present_case, present_result, present_status
+from mobile.presenter import clock_time, present_case, present_result, present_settings
 from mobile.texts import TEXTS, percent
 from model.catalog import Catalog
 from model.identifier import NEIGHBOURS
@@ -161,18 +161,11 @@ def test_case_states_in_words(tmp_path: Path, catalog: Catalog) -> None:
 
 def test_sync_status_in_words_without_technical_errors() -> None:
     account = Account("ferme", "access", "refresh")
-    never = Status("v1", 2, SyncState(), Account())
-    assert present_status(never, "en") == [
-        "2 request(s) waiting to be sent",
-        "Never synced.",
-    ]
-    failing = Status(
-        "v1",
-        1,
-        SyncState(2, 1_800_000_000.0, 1_700_000_000.0, "ConnectError: [Errno 111]"),
-        account,
-    )
-    lines = present_status(failing, "fr")
+    never = present_settings("v1", 2, SyncState(), Account(), False, "en")
+    assert never.model == "Model: v1" and not never.share
+    assert never.sync == ["2 request(s) waiting to be sent", "Never synced."]
+    failing = SyncState(2, 1_800_000_000.0, 1_700_000_000.0, "ConnectError: [Errno 111]")
+    lines = present_settings("v1", 1, failing, account, True, "fr").sync
     assert lines[1] == f"Dernière synchronisation : {clock_time(1_700_000_000.0)}"
     assert lines[2] == f"Serveur injoignable; nouvel essai vers {clock_time(1_800_000_000.0)}"
     assert lines[3] == "Connecté : ferme" and "Errno" not in "".join(lines)
