@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -74,6 +76,20 @@ def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, exc.status_code, headers=exc.headers)
 
 
+def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's validation errors in the documented shape: ``detail`` a sentence a client can
+    show as it is ("field 'lang': Input should be 'fr' or 'en'"), ``errors`` the details."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors())
+    sentences = []
+    for error in errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        field = f"field '{'.'.join(where)}': " if where else ""
+        sentences.append(field + str(error.get("msg", "invalid")))
+    detail = "; ".join(sentences) or "the request is not valid"
+    return JSONResponse({"detail": detail, "errors": errors}, 422)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(database_url(settings))
@@ -109,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.middleware("http")(_access_log)
     app.add_middleware(BodyLimit, limit=MAX_PHOTOS * max_photo_bytes(settings) + 1_000_000)
     return app
