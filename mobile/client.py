@@ -111,8 +111,11 @@ class ApiClient:
         result: dict[str, Any] = response.json()
         return result
 
-    def cases(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/v1/cases").json()
+    def cases(self, since: str | None = None) -> list[dict[str, Any]]:
+        """The user's cases; with ``since`` (an ISO time of the server's), only those changed
+        at or after it."""
+        params = {"since": since} if since else None
+        result: list[dict[str, Any]] = self._call("GET", "/v1/cases", params=params).json()
         return result
 
     # --- models

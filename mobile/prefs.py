@@ -51,6 +51,10 @@ class SyncState:
     next_attempt_at: float = 0.0  # epoch seconds; automatic syncs wait until then
     last_success_at: float = 0.0
     last_error: str = ""
+    # The newest change among the cases the server sent (its clock, ISO 8601), and whose they
+    # were: the next pass asks only for cases changed since (``GET /v1/cases?since=``).
+    cases_since: str = ""
+    cases_of: str = ""
 
 
 _PREFIX = {Preferences: "pref.", Account: "account.", SyncState: "sync."}

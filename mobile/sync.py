@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from mobile.client import ApiClient, Refused, SignInNeeded, Transient
 from mobile.modelstore import ModelStore
@@ -84,7 +85,7 @@ class Syncer:
         try:
             for observation in self.outbox.due():
                 report = self._send(client, observation, preferences, report)
-            report = replace(report, cases=self.outbox.update_cases(client.cases()))
+            report = replace(report, cases=self._update_cases(client, account.username))
             if update:
                 installed = update_model(client, self.models)
                 report = replace(report, model=installed.version if installed else None)
@@ -95,6 +96,19 @@ class Syncer:
         finally:
             client.close()
         return self._finish(report)
+
+    def _update_cases(self, client: ApiClient, username: str) -> int:
+        """Fetch the cases changed since the newest change seen (all of them the first time,
+        or for another account) and store them; returns how many are known here."""
+        state = self.prefs.load(SyncState)
+        since = state.cases_since if state.cases_of == username else ""
+        cases = client.cases(since=since or None)
+        known = self.outbox.update_cases(cases)
+        times = [str(case["updated_at"]) for case in cases] + ([since] if since else [])
+        newest = max(times, key=datetime.fromisoformat, default="")
+        if newest and (newest, username) != (state.cases_since, state.cases_of):
+            self.prefs.save(replace(state, cases_since=newest, cases_of=username))
+        return known
 
     def _send(
         self,
@@ -135,12 +149,18 @@ class Syncer:
                     failures, self.settings.app_sync_backoff_s, self.settings.app_sync_backoff_max_s
                 ),
             )
-            state = SyncState(failures, now + wait, state.last_success_at, error)
+            state = replace(state, failures=failures, next_attempt_at=now + wait, last_error=error)
             log.warning("sync failed (%d in a row), next try in %.0f s: %s", failures, wait, error)
         else:
             # Done, or waiting for the user (sign-in): no backoff, the regular interval.
             success = state.last_success_at if report.error else now
-            state = SyncState(0, now + self.settings.app_sync_interval_s, success, error)
+            state = replace(
+                state,
+                failures=0,
+                next_attempt_at=now + self.settings.app_sync_interval_s,
+                last_success_at=success,
+                last_error=error,
+            )
             log.info("sync: %s", report)
         self.prefs.save(state)
         return report

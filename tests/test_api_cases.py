@@ -1,6 +1,8 @@
 """Cases through the HTTP API on both databases: asking a specialist, following one's own cases,
 the queue's JSON endpoints, sending requested photos, and who may see what."""
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -253,3 +255,25 @@ def test_specialist_requests_are_rate_limited_per_user(
         f"/v1/identifications/{other.id}/case", json={}, headers=bearer(client, neighbour)
     )
     assert response.status_code == 201
+
+
+def test_a_phone_asks_only_for_the_cases_changed_since_its_last_sync(
+    client: TestClient, seed: Seeder
+) -> None:
+    grower = seed.user(Role.GROWER)
+    earlier = datetime(2026, 1, 1, tzinfo=UTC)
+    old, new = seed.case(grower, opened_at=earlier), seed.case(grower)
+    old.updated_at = earlier
+    seed.session.commit()
+    headers = bearer(client, grower)
+    everything = client.get("/v1/cases", headers=headers)
+    assert [c["id"] for c in everything.json()] == [new.id, old.id]  # the plain list, as before
+    changed = client.get("/v1/cases", params={"since": "2026-06-01T00:00:00Z"}, headers=headers)
+    assert [c["id"] for c in changed.json()] == [new.id]
+    assert len(client.get("/v1/cases", params={"limit": 1}, headers=headers).json()) == 1
+    identifications = client.get(
+        "/v1/identifications", params={"since": "2999-01-01T00:00:00Z"}, headers=headers
+    )
+    assert identifications.status_code == 200 and identifications.json() == []
+    refused = client.get("/v1/cases", params={"since": "yesterday"}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("field 'since'")

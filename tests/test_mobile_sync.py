@@ -6,6 +6,7 @@ the server's database must hold every request exactly once, with exactly one cas
 import signal
 import threading
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -240,8 +241,12 @@ def test_the_specialists_answer_comes_back_on_sync(
     phone.sync()
     case_id = phone.outbox.get(asked).case_id
     assert case_id
+    seen = phone.prefs.load(SyncState)
+    assert seen.cases_since and seen.cases_of == "ferme.answer"  # next time: only what changed
     live_server.answer(case_id, "apple.scab", "C'est de la tavelure : ramassez les feuilles.")
     phone.sync()
+    later = phone.prefs.load(SyncState).cases_since
+    assert datetime.fromisoformat(later) > datetime.fromisoformat(seen.cases_since)
     observation = phone.outbox.get(asked)
     assert observation.case_status == "answered"
     assert observation.answer_label == "apple.scab"

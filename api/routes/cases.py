@@ -1,8 +1,9 @@
 """The caller's own cases: status, the specialist's answer, and photos a specialist asked for."""
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from api.answers import case_out, language
 from api.deps import CatalogDep, CurrentUser, SessionDep, SettingsDep, StoreDep
@@ -17,12 +18,19 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=AUTH_ERRORS)
 
 @router.get("", response_model=list[CaseOut])
 def list_cases(
-    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, user: CurrentUser
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    since: Annotated[
+        datetime | None, Query(description="only cases changed at or after this time")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="at most this many")] = None,
 ) -> list[CaseOut]:
     """The caller's cases, newest first, with their status and the specialists' answers."""
     return [
         case_out(session, settings, catalog, case, language(user.language))
-        for case in cases.user_cases(session, user)
+        for case in cases.user_cases(session, user, since=since, limit=limit)
     ]
 
 

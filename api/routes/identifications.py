@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from api.answers import case_out, identification_out, language
 from api.deps import (
@@ -134,12 +134,21 @@ def create_identification(
 
 @router.get("", response_model=list[IdentificationOut])
 def list_identifications(
-    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, user: CurrentUser
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    since: Annotated[
+        datetime | None, Query(description="only identifications made at or after this time")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> list[IdentificationOut]:
-    """The caller's 100 latest identifications, newest first."""
+    """The caller's latest identifications (100 unless ``limit`` says), newest first."""
     return [
         identification_out(session, settings, catalog, identification)
-        for identification in identifications.own_identifications(session, user)
+        for identification in identifications.own_identifications(
+            session, user, since=since, limit=limit
+        )
     ]
 
 

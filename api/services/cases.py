@@ -127,10 +127,16 @@ def ask_specialist(
     return case, True
 
 
-def user_cases(session: Session, user: User) -> list[Case]:
-    """The user's own cases, newest first."""
-    query = select(Case).where(Case.user_id == user.id).order_by(Case.opened_at.desc())
-    return list(session.scalars(query))
+def user_cases(
+    session: Session, user: User, *, since: datetime | None = None, limit: int | None = None
+) -> list[Case]:
+    """The user's own cases, newest first; with ``since``, only those changed at or after it
+    (a phone's sync asks for what changed since the newest change it has seen)."""
+    query = select(Case).where(Case.user_id == user.id)
+    if since is not None:
+        query = query.where(Case.updated_at >= since)
+    query = query.order_by(Case.opened_at.desc())
+    return list(session.scalars(query.limit(limit) if limit else query))
 
 
 def user_case(session: Session, user: User, case_id: str) -> Case:

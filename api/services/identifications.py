@@ -166,12 +166,12 @@ def _replay(earlier: Identification, uploads: Sequence[bytes]) -> Identification
     return earlier
 
 
-def own_identifications(session: Session, user: User, limit: int = 100) -> list[Identification]:
-    """The user's identifications, newest first."""
-    query = (
-        select(Identification)
-        .where(Identification.user_id == user.id)
-        .order_by(Identification.created_at.desc())
-        .limit(limit)
-    )
+def own_identifications(
+    session: Session, user: User, *, since: datetime | None = None, limit: int = 100
+) -> list[Identification]:
+    """The user's identifications, newest first; with ``since``, those made at or after it."""
+    query = select(Identification).where(Identification.user_id == user.id)
+    if since is not None:
+        query = query.where(Identification.created_at >= since)
+    query = query.order_by(Identification.created_at.desc()).limit(limit)
     return list(session.scalars(query))
