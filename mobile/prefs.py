@@ -24,10 +24,10 @@ class Preferences:
     profile: Profile = "grower"
     server_url: str = ""
     share_surveillance: bool = False  # opt-in: send every identification for the lab's maps
+    setup_done: bool = False  # first launch completed
     # The crop usually photographed: a catalog crop id, "other", or "" for "I don't know";
     # asked on the photo screen and remembered (model.policy, rule C).
     crop: str = ""
-    setup_done: bool = False  # first launch completed
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ or label this software does not know are shown, never a crash."""
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,9 +44,14 @@ def committed(settings: Settings) -> Path:
     return folder
 
 
-def test_the_committed_bundle_has_no_format_and_loads_as_format_1(committed: Path) -> None:
-    assert "format" not in json.loads((committed / MANIFEST).read_text(encoding="utf-8"))
-    identifier = open_identifier(committed, variant="int8")
+def test_a_manifest_without_format_loads_as_format_1(committed: Path, tmp_path: Path) -> None:
+    assert json.loads((committed / MANIFEST).read_text(encoding="utf-8"))["format"] == 1
+    older = tmp_path / COMMITTED  # as bundles written before the format existed
+    shutil.copytree(committed, older)
+    manifest = json.loads((older / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["format"]
+    (older / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    identifier = open_identifier(older, variant="int8")
     trial = check_identifier(identifier)
     assert trial.label in identifier.labels and trial.model_version == COMMITTED
 
