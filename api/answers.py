@@ -48,12 +48,6 @@ def thumbnail_url(photo_id: str) -> str:
     return f"/v1/gallery/thumbnails/{photo_id}"
 
 
-def label_name(catalog: Catalog, label: str, lang: Language) -> str:
-    """The catalog name, or the label itself for one the catalog lacks (a newer model)."""
-    entry = catalog.labels.get(label)
-    return entry.names.text(lang) if entry else label
-
-
 def _decision_shown(stored: str, lang: Language) -> tuple[Decision, str]:
     """A stored decision and its words; one this server does not know (written by a newer
     one) is answered as ``needs_specialist`` (what to do next) with its id for words."""
@@ -96,7 +90,7 @@ def _decision(catalog: Catalog, decision: CaseDecision, lang: Language, staff: b
     return DecisionOut(
         action=Action(decision.action),
         label=decision.label,
-        name=label_name(catalog, decision.label, lang) if decision.label else None,
+        name=catalog.name_or_id(decision.label, lang) if decision.label else None,
         message=decision.message,
         decided_at=decision.created_at,
         specialist=decision.specialist.username if staff else None,
@@ -125,7 +119,7 @@ def case_out(
         answered_at=case.answered_at,
         expected_response_hours=expected_response_hours(session, case, settings, now),
         label=case.label,
-        name=label_name(catalog, case.label, lang) if case.label else None,
+        name=catalog.name_or_id(case.label, lang) if case.label else None,
         answer=case.answer,
         decisions=[_decision(catalog, d, lang, staff) for d in case.decisions],
         photos=[photo_url(photo.sha256) for photo in case.photos],
@@ -162,19 +156,19 @@ def identification_out(
         reason_words=_reason_words(result.get("reason"), lang),
         confidence_words=confidence_words(identification.probability, lang),
         label=identification.label,
-        name=label_name(catalog, identification.label, lang),
+        name=catalog.name_or_id(identification.label, lang),
         probability=identification.probability,
         top_k=[
             LabelOut(
                 label=item["label"],
-                name=label_name(catalog, item["label"], lang),
+                name=catalog.name_or_id(item["label"], lang),
                 probability=item["probability"],
             )
             for item in result["top_k"]
         ],
         group=GroupOut(
             group=group["group"],
-            name=_group_name(catalog, group["group"], lang),
+            name=catalog.group_name_or_id(group["group"], lang),
             probability=group["probability"],
         )
         if group
@@ -187,7 +181,7 @@ def identification_out(
         similar=[
             SimilarPhotoOut(
                 label=item["label"],
-                name=label_name(catalog, item["label"], lang),
+                name=catalog.name_or_id(item["label"], lang),
                 similarity=item["similarity"],
                 source=item.get("source", ""),
                 photo_id=item["photo_id"],
@@ -202,10 +196,6 @@ def identification_out(
     )
 
 
-def _group_name(catalog: Catalog, group: str, lang: Language) -> str:
-    return catalog.groups[group].text(lang) if group in catalog.groups else group
-
-
 def queue_item(catalog: Catalog, case: Case, lang: Language) -> QueueItemOut:
     identification = case.identification
     return QueueItemOut(
@@ -214,7 +204,7 @@ def queue_item(catalog: Catalog, case: Case, lang: Language) -> QueueItemOut:
         tier=case.tier,
         reason=case.reason,
         label=identification.label,
-        name=label_name(catalog, identification.label, lang),
+        name=catalog.name_or_id(identification.label, lang),
         probability=identification.probability,
         user_role=Role(case.user.role),
         opened_at=case.opened_at,

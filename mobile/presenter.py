@@ -58,17 +58,6 @@ class ResultView:
     model_version: str
 
 
-def label_name(catalog: Catalog, label: str, lang: Language) -> str:
-    """The catalog's name, or the label's id for one this app's catalog lacks (a newer model's,
-    or a specialist's label from a newer catalog)."""
-    entry = catalog.labels.get(label)
-    return entry.names.text(lang) if entry else label
-
-
-def _group_name(catalog: Catalog, group: str, lang: Language) -> str:
-    return catalog.group_name(group, lang) if group in catalog.groups else group
-
-
 def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
     """What an answer is called, on the result screen and in the list of requests: the label's
     name only when the answer is that label (``result`` is ``Identification.to_dict()``, fresh
@@ -80,9 +69,9 @@ def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
         return text("not_recognised", lang)
     if result.get("group"):
         return text(
-            "likely_group", lang, group=_group_name(catalog, result["group"]["group"], lang)
+            "likely_group", lang, group=catalog.group_name_or_id(result["group"]["group"], lang)
         )
-    return label_name(catalog, str(result.get("label", "")), lang)
+    return catalog.name_or_id(str(result.get("label", "")), lang)
 
 
 def crop_choices(catalog: Catalog, lang: Language) -> list[tuple[str, str]]:
@@ -107,7 +96,7 @@ def present_result(
     gallery_installed: bool,
 ) -> ResultView:
     top = result.top_k[0]
-    name = label_name(catalog, top.label, lang)
+    name = catalog.name_or_id(top.label, lang)
     entry = catalog.labels.get(top.label)  # None: a label of a newer model than the catalog
     retake = result.reason in RETAKE_REASONS
     unknown = result.decision is Decision.OUT_OF_SCOPE
@@ -115,13 +104,13 @@ def present_result(
     is_label = not (retake or unknown or result.group)
     listed = result.top_k[1:] if is_label else result.top_k
     others = [
-        Line(label_name(catalog, s.label, lang), percent(s.probability, lang))
+        Line(catalog.name_or_id(s.label, lang), percent(s.probability, lang))
         for s in listed
         if s.probability >= MIN_OTHER_PROBABILITY
     ]
     similar = [
         SimilarPhoto(
-            n.photo_id, label_name(catalog, n.label, lang), percent(n.similarity, lang), n.source
+            n.photo_id, catalog.name_or_id(n.label, lang), percent(n.similarity, lang), n.source
         )
         for n in result.neighbours
     ]
@@ -192,7 +181,7 @@ def present_case(observation: Observation, catalog: Catalog, lang: Language) -> 
     details = []
     if observation.answer_label:
         details.append(
-            text("case_label", lang, name=label_name(catalog, observation.answer_label, lang))
+            text("case_label", lang, name=catalog.name_or_id(observation.answer_label, lang))
         )
     if observation.answer:
         details.append(observation.answer)

@@ -147,6 +147,16 @@ class Catalog(_Strict):
     def name(self, label: str, lang: Language = DEFAULT_LANGUAGE) -> str:
         return self.entry(label).names.text(lang)
 
+    def name_or_id(self, label: str, lang: Language = DEFAULT_LANGUAGE) -> str:
+        """A label's name for a reader, or its id for one this catalog lacks (a newer model's,
+        or a specialist's label from a newer catalog): shown, never a crash."""
+        entry = self.labels.get(label)
+        return entry.names.text(lang) if entry else label
+
+    def group_name_or_id(self, group: str, lang: Language = DEFAULT_LANGUAGE) -> str:
+        """A group's name for a reader, or its id for one this catalog lacks."""
+        return self.groups[group].text(lang) if group in self.groups else group
+
     def advice(self, label: str, profile: Profile, lang: Language = DEFAULT_LANGUAGE) -> str:
         return self.entry(label).advice.for_profile(profile).text(lang)
 

@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from api.answers import label_name
 from api.models import User, utcnow
 from api.web.i18n import language_of, translator
 from model.catalog import OTHER_CROP, Catalog
@@ -40,7 +39,7 @@ class Message:
 def _label_name(context: Context, label: str) -> str:
     """A label's catalog name in the page's language (the label itself if the catalog lacks it)."""
     catalog: Catalog = context["catalog"]
-    return label_name(catalog, label, context["lang"])
+    return catalog.name_or_id(label, context["lang"])
 
 
 @pass_context
