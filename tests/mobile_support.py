@@ -359,8 +359,10 @@ def build_pack(settings: Settings, bundle: Path, root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gallery_pack(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
-    """A gallery pack of the committed model."""
+def gallery_pack(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, bank_dir: Path
+) -> Path:
+    """A gallery pack of the committed model, from bank photos (skipped without the bank)."""
     return build_pack(settings, latest_bundle(settings.bundles_dir), tmp_path_factory.mktemp("g"))
 
 
