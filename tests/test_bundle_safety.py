@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.models import Role
+from api.settings import ApiSettings
 from model.bundle import (
     FORMAT_VERSION,
     MANIFEST,
@@ -32,7 +33,7 @@ from tests.api_support import Seeder, bearer
 from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
 from tests.helpers import jpeg_bytes, textured_image
 
-COMMITTED = "2026.11.26.1"
+COMMITTED = "2026.12.04.1"
 NEWER = "2026.12.31"
 BROKEN = ["format", *BROKEN_POLICIES]
 
@@ -96,7 +97,7 @@ def bundles(tmp_path: Path, committed: Path) -> Path:
 
 
 @contextmanager
-def _client(api_settings: Settings, bundles: Path) -> Iterator[TestClient]:
+def _client(api_settings: ApiSettings, bundles: Path) -> Iterator[TestClient]:
     with TestClient(create_app(api_settings.model_copy(update={"bundles_dir": bundles}))) as c:
         yield c
 
@@ -108,7 +109,7 @@ def _photo() -> bytes:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("kind", ["format", "string_temperature"])
 def test_the_service_keeps_answering_with_the_last_bundle_that_works(
-    api_settings: Settings,
+    api_settings: ApiSettings,
     bundles: Path,
     committed: Path,
     seed: Seeder,
@@ -149,7 +150,7 @@ def test_the_service_keeps_answering_with_the_last_bundle_that_works(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_without_a_usable_bundle_the_service_is_not_ready(
-    api_settings: Settings, tmp_path: Path, committed: Path, seed: Seeder
+    api_settings: ApiSettings, tmp_path: Path, committed: Path, seed: Seeder
 ) -> None:
     bundles = tmp_path / "bundles"
     break_release(bundle_copy(committed, bundles / NEWER, NEWER), "projection_shape")
@@ -163,7 +164,7 @@ def test_without_a_usable_bundle_the_service_is_not_ready(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_torch_weights_are_never_distributed(
-    api_settings: Settings, tmp_path: Path, committed: Path, seed: Seeder
+    api_settings: ApiSettings, tmp_path: Path, committed: Path, seed: Seeder
 ) -> None:
     bundles = tmp_path / "bundles"
     folder = bundle_copy(committed, bundles / NEWER, NEWER, extra={"weights.pt": b"torch" * 100})

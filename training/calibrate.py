@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from model.policy import OOD_METHODS, Mahalanobis, Policy, ood_scores, softmax
+from model.policy import OOD_METHODS, FieldCheck, Mahalanobis, Policy, ood_scores, softmax
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ class CalibrateParams(BaseModel):
     ambiguity_margin: float = 0.2
     # Dimensions compared for the Mahalanobis scores (a PCA of the training embeddings).
     mahalanobis_dims: list[int] = [8, 16, 32, 64]
+    # Rule F (model.policy): at most this share of the validation split's lab photos may be taken
+    # for field photos by the lab-or-field check, and the PCA dimensions it is fitted in.
+    field_check_lab_flagged_max: float = 0.01
+    field_check_dims: int = 32
     # Methods compared for the out-of-scope score.
     ood_methods: list[str] = list(OOD_METHODS)
 
@@ -76,6 +80,37 @@ def fit_mahalanobis(embeddings: np.ndarray, targets: np.ndarray, dims: int) -> M
     residual = reduced - means[np.searchsorted(classes, targets)]
     covariance = residual.T @ residual / len(residual) + 1e-6 * np.eye(dims)
     return Mahalanobis(projection, center, means, np.linalg.inv(covariance))
+
+
+def fit_field_check(
+    train: Outputs,
+    train_field: np.ndarray,
+    val: Outputs,
+    val_field: np.ndarray,
+    lab_only: frozenset[str],
+    params: CalibrateParams,
+) -> FieldCheck | None:
+    """Rule F's lab-or-field check: Fisher's linear discriminant between the training split's
+    lab and field photos (a two-class ``fit_mahalanobis``), thresholded so that at most
+    ``field_check_lab_flagged_max`` of the validation lab photos score as field photos. None
+    when no label is lab-only or the training photos are of one setting only."""
+    if not lab_only or train_field.all() or not train_field.any():
+        return None
+    stats = fit_mahalanobis(train.embeddings, train_field.astype(int), params.field_check_dims)
+    direction = stats.precision @ (stats.means[1] - stats.means[0])
+    weights = stats.projection @ direction
+    bias = -float(stats.center @ weights) - float(stats.means.mean(axis=0) @ direction)
+    check = FieldCheck(weights, bias, float("inf"), lab_only)
+    lab_scores = check.score(val.embeddings[~val_field])
+    threshold = float(np.quantile(lab_scores, 1 - params.field_check_lab_flagged_max))
+    field_scores = check.score(val.embeddings[val_field])
+    log.info(
+        "field check: %d lab-only labels; validation lab photos flagged %.3f, field photos %.3f",
+        len(lab_only),
+        float((lab_scores > threshold).mean()),
+        float((field_scores > threshold).mean()) if len(field_scores) else float("nan"),
+    )
+    return FieldCheck(weights, bias, threshold, lab_only)
 
 
 def with_class_scale(base: Mahalanobis, val: Outputs, quantile: float) -> Mahalanobis:

@@ -62,9 +62,59 @@ def random_crop(
 
 
 def composite(
-    leaf: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator
+    leaf: np.ndarray,
+    mask: np.ndarray,
+    background: np.ndarray,
+    rng: np.random.Generator,
+    scale_min: float = 1.0,
 ) -> np.ndarray:
-    """Lay the masked leaf on a random crop of ``background``."""
+    """Lay the masked leaf on a random crop of ``background``.
+
+    With ``scale_min`` under 1 the leaf is shrunk by a random factor down to it and laid at a
+    random place, as a leaf appears in a field photo taken from further away than a lab's."""
     ground = random_crop(background, leaf.shape[:2], rng).astype(np.float32)
+    scale = rng.uniform(scale_min, 1.0) if scale_min < 1.0 else 1.0
+    if scale < 1.0:
+        height, width = mask.shape
+        small = (max(8, int(width * scale)), max(8, int(height * scale)))
+        top = int(rng.integers(0, height - small[1] + 1))
+        left = int(rng.integers(0, width - small[0] + 1))
+        placed_leaf = np.zeros_like(leaf)
+        placed_mask = np.zeros_like(mask)
+        placed_leaf[top : top + small[1], left : left + small[0]] = cv2.resize(
+            leaf, small, interpolation=cv2.INTER_AREA
+        )
+        placed_mask[top : top + small[1], left : left + small[0]] = cv2.resize(
+            mask, small, interpolation=cv2.INTER_AREA
+        )
+        leaf, mask = placed_leaf, placed_mask
     alpha = mask[:, :, None]
     return (alpha * leaf.astype(np.float32) + (1 - alpha) * ground).astype(np.uint8)
+
+
+def inside_crop(
+    leaf: np.ndarray, mask: np.ndarray, rng: np.random.Generator, min_side: int = 64
+) -> np.ndarray | None:
+    """A square crop that lies wholly inside the leaf: a close-up of the lesions with no lab
+    background left to learn from, as a phone held near a leaf on the tree frames it.
+
+    Its side is a random share (0.35 to 0.7) of the leaf's own size; None when the leaf is too
+    thin to hold a square of ``min_side`` pixels."""
+    inside = (mask > 0.5).astype(np.uint8)
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    leaf_size = float(np.sqrt(inside.sum()))
+    half = int(leaf_size * rng.uniform(0.35, 0.7) / 2)
+    half = min(half, int(depth.max() / np.sqrt(2)))
+    if 2 * half < min_side:
+        return None
+    # a square of half-side h fits inside the leaf where the distance to its edge is >= h*sqrt(2)
+    height, width = inside.shape  # centres at least ``half`` from the photo's edges
+    fits = depth[half : height - half, half : width - half] >= half * np.sqrt(2)
+    rows, columns = np.nonzero(fits)
+    rows, columns = rows + half, columns + half
+    if len(rows) == 0:
+        return None
+    pick = int(rng.integers(len(rows)))
+    row, column = int(rows[pick]), int(columns[pick])
+    crop: np.ndarray = leaf[row - half : row + half, column - half : column + half]
+    return crop

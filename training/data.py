@@ -16,8 +16,8 @@ from model.gallery.base import photo_id
 from model.imaging import ImageError, load_image
 from model.manifest import read_manifest
 from model.preprocess import PreprocessConfig, normalize, preprocess
-from training.augment import field_augmentation
-from training.composite import composite, leaf_mask
+from training.augment import Photometric, field_augmentation
+from training.composite import composite, inside_crop, leaf_mask
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,20 @@ def _load(bank_dir: Path, record: Record) -> np.ndarray | None:
         return None
 
 
-class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
-    """Augmented training photos; lab photos are sometimes laid on field backgrounds."""
+@dataclass(frozen=True)
+class LabPhotoChanges:
+    """What may happen to a lab photo before augmentation: laid on a field background
+    (``probability``, shrunk down to ``scale_min``), or replaced by a close-up inside the leaf
+    (``inside_probability``)."""
+
+    probability: float = 0.5
+    scale_min: float = 1.0
+    inside_probability: float = 0.0
+
+
+class TrainDataset(Dataset[tuple[torch.Tensor, int, float]]):
+    """Augmented training photos with their label and domain (1.0 for a field photo); lab
+    photos are sometimes laid on field backgrounds or cropped inside the leaf."""
 
     def __init__(
         self,
@@ -85,18 +97,19 @@ class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
         label_index: dict[str, int],
         preprocess_config: PreprocessConfig,
         seed: int,
-        composite_probability: float,
+        changes: LabPhotoChanges,
         backgrounds: Sequence[Record] = (),
         crop_scale_min: float = 0.35,
+        photometric: Photometric = "standard",
     ) -> None:
         self.records = list(records)
         self.bank_dir = bank_dir
         self.label_index = label_index
         self.config = preprocess_config
         self.seed = seed
-        self.composite_probability = composite_probability
+        self.changes = changes
         self.backgrounds = list(backgrounds)
-        self.augment = field_augmentation(preprocess_config.size, crop_scale_min)
+        self.augment = field_augmentation(preprocess_config.size, crop_scale_min, photometric)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -105,24 +118,39 @@ class TrainDataset(Dataset[tuple[torch.Tensor, int]]):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, float]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         record = self.records[index]
         pixels = _load(self.bank_dir, record)
         if pixels is None:  # unreadable since preparation: a plain grey image, still labelled
             pixels = np.full((self.config.size, self.config.size, 3), 127, np.uint8)
-        elif (
-            record.setting == "lab"
-            and self.backgrounds
-            and rng.random() < self.composite_probability
-        ):
-            mask = leaf_mask(pixels)
-            background = _load(self.bank_dir, self.backgrounds[rng.integers(len(self.backgrounds))])
-            if mask is not None and background is not None:
-                pixels = composite(pixels, mask, background, rng)
+        elif record.setting == "lab":
+            pixels = self._change_lab_photo(pixels, rng)
         self.augment.set_random_seed(int(rng.integers(2**31)))
         augmented = self.augment(image=pixels)["image"]
-        return torch.from_numpy(normalize(augmented, self.config)), self.label_index[record.label]
+        domain = 1.0 if record.setting == "field" else 0.0
+        return (
+            torch.from_numpy(normalize(augmented, self.config)),
+            self.label_index[record.label],
+            domain,
+        )
+
+    def _change_lab_photo(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        draw = rng.random()
+        inside = draw < self.changes.inside_probability
+        laid = not inside and draw < self.changes.inside_probability + self.changes.probability
+        if not (inside or (laid and self.backgrounds)):
+            return pixels
+        mask = leaf_mask(pixels)
+        if mask is None:
+            return pixels
+        if inside:
+            close_up = inside_crop(pixels, mask, rng)
+            return pixels if close_up is None else close_up
+        background = _load(self.bank_dir, self.backgrounds[rng.integers(len(self.backgrounds))])
+        if background is None:
+            return pixels
+        return composite(pixels, mask, background, rng, self.changes.scale_min)
 
 
 class EvalDataset(Dataset[tuple[torch.Tensor, int]]):

@@ -110,6 +110,7 @@ def render(
         "which no more blueberry photos are accepted than `calibrate.unknown_accepted_max` "
         "allows (`params.yaml`); a sure answer on a photo beyond it goes to a specialist "
         "(reason `unfamiliar`).",
+        *_field_check_lines(calibration),
         "",
         "## Results on the test split",
         "",
@@ -168,6 +169,19 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _field_check_lines(calibration: dict[str, Any]) -> list[str]:
+    """Which labels the network knows only from lab photos, and what rule F does with them."""
+    check = calibration.get("field_check")
+    if not check:
+        return ["- No lab-or-field check (rule F): every label is answered on any photo."]
+    labels = ", ".join(f"`{label}`" for label in check["lab_only"])
+    return [
+        f"- Labels known from lab photos only ({len(check['lab_only'])}): {labels}. A photo "
+        "that looks like a field photo (`model/policy.py` rule F) is not accepted as one of "
+        "them: it goes to a specialist with the reason `lab_references_only`.",
+    ]
 
 
 def _field_proxy_lines(proxy: dict[str, Any]) -> list[str]:

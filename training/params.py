@@ -5,7 +5,7 @@ key is an error (a typo in params.yaml must not be silently ignored).
 """
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -49,6 +49,18 @@ class TrainParams(BaseModel):
     # Labels are drawn in proportion to n ** (1 - power): 0.5 halves the imbalance on a log scale.
     class_balance_power: float = 0.5
     composite_probability: float = 0.5
+    # The field photos lab leaves are laid on: "ground" (weed.none: soil and stubble) or
+    # "vegetation" (every weed label's field photos: leaves and stems of other plants).
+    composite_backgrounds: Literal["ground", "vegetation"] = "ground"
+    # Smallest factor a composited leaf is shrunk by (1: kept at its lab size).
+    composite_scale_min: float = 1.0
+    # Share of lab photos replaced by a close-up taken inside the leaf (no background left).
+    inside_leaf_probability: float = 0.0
+    # "field" adds outdoor light, glare, perspective and defocus (training.augment).
+    photometric: Literal["standard", "field"] = "standard"
+    # Weight of the domain-adversarial loss (a lab-or-field head behind a gradient reversal,
+    # Ganin et al. 2016): features that cannot tell a lab photo from a field one. 0: off.
+    domain_weight: float = 0.0
     # Smallest share of a photo kept by a random crop.
     crop_scale_min: float = 0.35
     # Hosts whose field photos are left out of training (the field-free ablation: [apple]).
@@ -60,7 +72,9 @@ class TrainParams(BaseModel):
     seed: int = 0
     threads: int = 2
     workers: int = 2
-    val_every: int = 4
+    # Validate every this many epochs and after the last; 0: after the last only; null: never
+    # (issue 14's trials are scored by training/trials.py instead).
+    val_every: int | None = 4
     # For tests and smoke runs: at most this many training photos per label.
     limit_per_label: int | None = None
     # Knowledge distillation: the final weights of a larger network trained on the same labels

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from model.imaging import load_image
 from model.policy import softmax
 from model.preprocess import PreprocessConfig, preprocess
 from training.backbones import load_trained
-from training.calibrate import CalibrateParams, calibrate
+from training.calibrate import CalibrateParams, calibrate, fit_field_check
 from training.data import Record, read_records, readable
 from training.export import export_onnx, quantize_int8, write_json
 from training.holdout import without
@@ -109,17 +110,35 @@ def calibrate_bundle(
     val = [r for r in records if r.split == "val"]
     (folder / MANIFEST).unlink(missing_ok=True)  # the bundle changes: evaluate completes it again
     identifier = open_identifier(folder, check=False, threads=threads)
-    train_out, _ = collect(
-        identifier, [r for r in records if r.split == "train"], bank_dir, "train"
-    )
-    val_out, _ = collect(identifier, val, bank_dir, "val")
+    train = [r for r in records if r.split == "train"]
+    train_out, train_kept = collect(identifier, train, bank_dir, "train")
+    val_out, val_kept = collect(identifier, val, bank_dir, "val")
     unknown = [r for r in records if r.split == "unknown" and r.host == CALIBRATION_HOST]
     unknown_out, _ = collect(identifier, unknown, bank_dir, "unknown (blueberry)")
     policy, report = calibrate(train_out, val_out, unknown_out, calibrate_params)
     quality, quality_report = calibrate_quality(identifier, val, bank_dir, quality_params)
-    policy = dataclasses.replace(policy, quality=quality)
+    field_check = fit_field_check(
+        train_out,
+        _field(train_kept),
+        val_out,
+        _field(val_kept),
+        lab_only_labels(train, identifier.labels),
+        calibrate_params,
+    )
+    policy = dataclasses.replace(policy, quality=quality, field_check=field_check)
     write_json(folder / "calibration.json", policy.to_dict())
     return {"calibration": report, "quality": quality_report}
+
+
+def lab_only_labels(train: Sequence[Record], labels: Sequence[str]) -> frozenset[str]:
+    """The labels none of whose training photos is a field photo (rule F of model.policy); the
+    bundle's card and its policy name them."""
+    with_field = {r.label for r in train if r.setting == "field"}
+    return frozenset(label for label in labels if label not in with_field)
+
+
+def _field(records: Sequence[Record]) -> np.ndarray:
+    return np.array([r.setting == "field" for r in records])
 
 
 def int8_calibration_photos(

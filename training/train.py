@@ -27,6 +27,7 @@ from training.data import (
     BACKGROUND_LABEL,
     EpochSampler,
     EvalDataset,
+    LabPhotoChanges,
     Record,
     TrainDataset,
     balanced_weights,
@@ -70,8 +71,15 @@ def select_data(params: TrainParams, splits_path: Path, bank_dir: Path) -> Train
                 limited.append(record)
         train = limited
     val = [r for r in records if r.split == "val"]
-    backgrounds = [r for r in train if r.label == BACKGROUND_LABEL]
+    backgrounds = [r for r in train if _background(r, params)]
     return TrainData(labels, train, val, backgrounds, held_out)
+
+
+def _background(record: Record, params: TrainParams) -> bool:
+    """Whether a training photo may serve as a field background for composited lab leaves."""
+    if params.composite_backgrounds == "vegetation":
+        return record.setting == "field" and record.label.startswith("weed.")
+    return record.label == BACKGROUND_LABEL
 
 
 def preprocess_config(params: TrainParams) -> PreprocessConfig:
@@ -127,6 +135,33 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward, negated gradient backward: the features are pushed to make the domain
+    head fail while the head learns to succeed."""
+
+    @staticmethod
+    def forward(ctx: Any, features: torch.Tensor) -> torch.Tensor:
+        return features.view_as(features)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: torch.Tensor) -> torch.Tensor:
+        return -gradient
+
+
+class DomainHead(nn.Module):
+    """Domain-adversarial training (Ganin et al., 2016): a small head tells lab photos from
+    field photos through a gradient reversal, so that the backbone learns features that do not
+    carry the setting (the grey lab background) the labels happen to correlate with."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.classify = nn.Sequential(nn.Linear(num_features, 128), nn.ReLU(), nn.Linear(128, 1))
+
+    def loss(self, features: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        scores = self.classify(_ReverseGradient.apply(features)).squeeze(1)
+        return nn.functional.binary_cross_entropy_with_logits(scores, domains)
 
 
 class DistillationLoss(nn.Module):
@@ -224,7 +259,10 @@ def fit(
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
     _freeze(network, params)
+    domain_head = DomainHead(network.num_features).to(device) if params.domain_weight else None
     trainable = [p for p in network.parameters() if p.requires_grad]
+    if domain_head is not None:
+        trainable += list(domain_head.parameters())
     optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
     dataset = TrainDataset(
         data.train,
@@ -232,9 +270,14 @@ def fit(
         label_index,
         config,
         params.seed,
-        params.composite_probability,
+        LabPhotoChanges(
+            params.composite_probability,
+            params.composite_scale_min,
+            params.inside_leaf_probability,
+        ),
         data.backgrounds,
         params.crop_scale_min,
+        params.photometric,
     )
     sampler = EpochSampler(balanced_weights(data.train, params.class_balance_power), params.seed)
     loader = DataLoader(
@@ -261,7 +304,7 @@ def fit(
     criterion = DistillationLoss(teacher, params)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    start_epoch, history = _resume(run_dir, params, network, optimizer, scheduler)
+    start_epoch, history = _resume(run_dir, params, network, optimizer, scheduler, domain_head)
     for epoch in range(start_epoch, params.epochs):
         started = time.perf_counter()
         network.train()
@@ -270,14 +313,23 @@ def fit(
         sampler.set_epoch(epoch)
         loss_sum, correct, seen = 0.0, 0, 0
         progress = tqdm(loader, desc=f"epoch {epoch + 1}/{params.epochs}", unit="batch")
-        for images, targets in progress:
+        for images, targets, domains in progress:
             images = images.to(device, non_blocking=True)
             targets = targets.to(device, non_blocking=True)
             if device.type == "cuda":
                 images = images.to(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logits = network(images)
-                loss = criterion(logits, targets, images)
+                if domain_head is None:
+                    logits = network(images)
+                    loss = criterion(logits, targets, images)
+                else:
+                    features = network.forward_head(
+                        network.forward_features(images), pre_logits=True
+                    )
+                    logits = network.get_classifier()(features)
+                    loss = criterion(logits, targets, images) + params.domain_weight * (
+                        domain_head.loss(features, domains.to(device).float())
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -294,7 +346,8 @@ def fit(
             "images_per_second": seen / (time.perf_counter() - started),
         }
         last = epoch + 1 == params.epochs
-        if data.val and (last or (params.val_every and (epoch + 1) % params.val_every == 0)):
+        every = params.val_every
+        if data.val and every is not None and (last or (every and (epoch + 1) % every == 0)):
             record["val_accuracy"] = accuracy(
                 network, data.val, bank_dir, label_index, config, params
             )
@@ -307,6 +360,7 @@ def fit(
                 "model": network.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                "domain_head": domain_head.state_dict() if domain_head is not None else None,
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                 "history": history,
@@ -342,6 +396,7 @@ def _resume(
     network: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
+    domain_head: nn.Module | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     path = run_dir / CHECKPOINT
     if not path.exists():
@@ -353,6 +408,8 @@ def _resume(
             f"{path} was written with other parameters; use another run folder or delete it"
         )
     network.load_state_dict(state["model"])
+    if domain_head is not None:  # the adversary resumes too, not from fresh weights
+        domain_head.load_state_dict(state["domain_head"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
