@@ -5,12 +5,21 @@ none of it may leave the server or even sit on its disk. Each upload is decoded 
 applied first, by ``model.imaging.decode_image``) and re-encoded as a plain JPEG, which keeps
 pixels only. The file is named by the SHA-256 of what is stored, so the same photo sent twice is
 stored once and a file can be checked against its name.
+
+Files are written before the rows that reference them are committed, so that a committed row
+never names a missing file. A request that fails removes what it wrote, but one killed between
+the two (or whose clean-up found the database down) leaves a file nothing references, or a
+``.part`` file; :meth:`PhotoStore.sweep` removes those once they are older than any request
+lasts.
 """
 
 import hashlib
 import io
+import logging
 import os
 import tempfile
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +27,12 @@ from PIL import Image
 
 from model.imaging import decode_image
 
+log = logging.getLogger(__name__)
+
 JPEG_QUALITY = 92
+# How long a file may stay unreferenced before the sweep takes it for a failed request's: far
+# longer than any request takes between writing its photos and committing their rows.
+SWEEP_GRACE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -32,9 +46,10 @@ class PreparedPhoto:
     height: int
 
 
-def prepare(upload: bytes) -> PreparedPhoto:
-    """Decode an upload (``ImageError`` when unusable) and re-encode it without metadata."""
-    image = decode_image(upload)
+def prepare(upload: bytes, *, max_side: int | None = None) -> PreparedPhoto:
+    """Decode an upload (``ImageError`` when unusable), reduced to ``max_side`` pixels on its
+    longer side when it is larger, and re-encode it without metadata."""
+    image = decode_image(upload, max_side=max_side)
     buffer = io.BytesIO()
     # A fresh RGB image has no info dictionary: no EXIF, XMP, ICC or comment is written.
     Image.frombytes("RGB", image.size, image.tobytes()).save(
@@ -65,8 +80,13 @@ class PhotoStore:
         """Store ``photo``; True when this call created the file (the caller removes it again
         with :meth:`discard` if what should reference it is not committed)."""
         target = self.path(photo.sha256)
-        if target.exists():
+        try:
+            # The photo is there already: touched, so that a sweep running now takes it for a
+            # fresh file and leaves it to the row about to reference it.
+            os.utime(target)
             return False
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
         try:
@@ -87,3 +107,35 @@ class PhotoStore:
     def files(self) -> list[Path]:
         """Every stored photo (tests check that failed requests leave none behind)."""
         return sorted(self.root.glob("*/*.jpg")) if self.root.exists() else []
+
+    def sweep(
+        self,
+        referenced: Callable[[Collection[str]], Collection[str]],
+        grace_s: float = SWEEP_GRACE_S,
+    ) -> int:
+        """Remove the photos ``referenced`` (which of these hashes rows name) does not name and
+        the temporary files, those last written more than ``grace_s`` ago; how many went.
+        ``referenced`` raising (the database is down) removes nothing: the next sweep will."""
+        cutoff = time.time() - grace_s
+        removed = 0
+        for path in self.root.glob("*/*.part"):
+            if _older(path, cutoff):
+                path.unlink(missing_ok=True)
+                removed += 1
+        old = {path.stem: path for path in self.files() if _older(path, cutoff)}
+        kept = set(referenced(list(old))) if old else set()
+        for sha256, path in old.items():
+            # Checked again right before: a request may have touched it since (put).
+            if sha256 not in kept and _older(path, cutoff):
+                path.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.info("photo sweep: %d file(s) of failed requests removed", removed)
+        return removed
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

@@ -39,10 +39,11 @@ def test_growers_and_citizens_register_themselves_and_sign_in(client: TestClient
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
-        ({"username": "dr.house", "role": "specialist"}, 403, "ask the lab"),
-        ({"username": "root", "role": "admin"}, 403, "ask the lab"),
-        ({"username": "x", "role": "grower"}, 422, "3 to 64 characters"),
-        ({"username": "ferme2", "role": "grower", "password": "court"}, 422, "at least 8"),
+        # in French: the language of a request without an account or Accept-Language
+        ({"username": "dr.house", "role": "specialist"}, 403, "demandez un autre rôle"),
+        ({"username": "root", "role": "admin"}, 403, "demandez un autre rôle"),
+        ({"username": "x", "role": "grower"}, 422, "de 3 à 64 caractères"),
+        ({"username": "ferme2", "role": "grower", "password": "court"}, 422, "au moins 8"),
         ({"username": "ferme3", "role": "farmer"}, 422, "role"),
     ],
 )
@@ -63,7 +64,7 @@ def test_a_taken_username_is_a_conflict(client: TestClient, seed: Seeder) -> Non
     response = client.post(
         "/v1/auth/register", json={"username": "FERME.ROY", "password": PASSWORD, "role": "grower"}
     )
-    assert response.status_code == 409 and "taken" in response.json()["detail"]
+    assert response.status_code == 409 and "déjà pris" in response.json()["detail"]
 
 
 def test_wrong_credentials_and_disabled_accounts_cannot_sign_in(
@@ -73,7 +74,7 @@ def test_wrong_credentials_and_disabled_accounts_cannot_sign_in(
     for name, password in ((user.username, "wrong password"), ("nobody", PASSWORD)):
         response = client.post("/v1/auth/token", data={"username": name, "password": password})
         assert response.status_code == 401
-        assert response.json() == {"detail": "wrong username or password"}
+        assert response.json() == {"detail": "nom d'utilisateur ou mot de passe incorrect"}
     headers = bearer(client, user)
     user.active = False
     seed.session.commit()
@@ -84,7 +85,7 @@ def test_wrong_credentials_and_disabled_accounts_cannot_sign_in(
         == 401
     )
     response = client.get("/v1/users/me", headers=headers)  # a token issued before
-    assert response.status_code == 401 and "disabled" in response.json()["detail"]
+    assert response.status_code == 401 and "désactivé" in response.json()["detail"]
 
 
 def test_tokens_expire_and_refresh(client: TestClient, app: FastAPI, seed: Seeder) -> None:
@@ -93,12 +94,12 @@ def test_tokens_expire_and_refresh(client: TestClient, app: FastAPI, seed: Seede
     expired = create_token(key, user.id, ACCESS, timedelta(seconds=-1))
     response = client.get("/v1/users/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
-    assert response.json()["detail"] == "the token has expired; sign in again or refresh it"
+    assert response.json()["detail"] == "le jeton a expiré ; reconnectez-vous ou renouvelez-le"
     assert response.headers["www-authenticate"] == "Bearer"
     other_key = "another key, thirty-two bytes or more"
     forged = create_token(other_key, user.id, ACCESS, timedelta(minutes=5))
     response = client.get("/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
-    assert response.status_code == 401 and response.json()["detail"] == "invalid token"
+    assert response.status_code == 401 and response.json()["detail"] == "jeton non valide"
 
     tokens = client.post(
         "/v1/auth/token", data={"username": user.username, "password": PASSWORD}
@@ -144,4 +145,4 @@ def test_admins_grant_roles_and_others_cannot(client: TestClient, seed: Seeder) 
     response = client.patch(
         f"/v1/users/{admin.id}", json={"active": False}, headers=bearer(client, admin)
     )
-    assert response.status_code == 409 and "last active admin" in response.json()["detail"]
+    assert response.status_code == 409 and "dernier administrateur" in response.json()["detail"]

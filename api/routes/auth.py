@@ -1,67 +1,80 @@
-"""Sign-in (OAuth2 password flow), token refresh and self-registration."""
+"""Sign-in (OAuth2 password flow), token refresh and self-registration.
 
+The limits on these anonymous routes (``api/services/ratelimits.py``) and the rotation of
+refresh tokens (``api/services/tokens.py``) are the services'; the README gives the rule.
+"""
+
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ClientAddress, SessionDep, SettingsDep
+from api.errors import Unauthorized
 from api.models import User
 from api.routes import CONFLICT, INVALID, error
 from api.schemas import RefreshIn, RegisterIn, TokenOut, UserOut
-from api.security import ACCESS, REFRESH, TokenError, create_token, read_token
-from api.services import users
-from model.settings import Settings
+from api.services import tokens, users
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 _BAD_CREDENTIALS = error(401, "Wrong username or password, or an invalid refresh token.")
+_THROTTLED = {
+    **error(
+        429,
+        "Too many failed sign-ins for this account (locked, with backoff) or from this network "
+        "address, or too many registrations; `Retry-After` gives the seconds to wait.",
+    ),
+    **error(503, "Too many passwords being checked at once; `Retry-After` gives the seconds."),
+}
 
 
-def _tokens(request: Request, settings: Settings, user: User) -> TokenOut:
-    key = request.app.state.secret_key
-    access = timedelta(minutes=settings.access_token_minutes)
-    refresh = timedelta(days=settings.refresh_token_days)
-    return TokenOut(
-        access_token=create_token(key, user.id, ACCESS, access),
-        refresh_token=create_token(key, user.id, REFRESH, refresh),
-        expires_in=int(access.total_seconds()),
-        refresh_expires_in=int(refresh.total_seconds()),
-    )
-
-
-@router.post("/token", response_model=TokenOut, responses=_BAD_CREDENTIALS)
+@router.post("/token", response_model=TokenOut, responses={**_BAD_CREDENTIALS, **_THROTTLED})
 def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    address: ClientAddress,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> TokenOut:
     """Sign in with username and password (form fields, OAuth2 password flow)."""
-    user = users.authenticate(session, form.username, form.password)
+    user = users.sign_in(
+        session, username=form.username, password=form.password, address=address, settings=settings
+    )
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "wrong username or password",
-            headers={"WWW-Authenticate": "Bearer"},
+        raise Unauthorized(
+            {
+                "fr": "nom d'utilisateur ou mot de passe incorrect",
+                "en": "wrong username or password",
+            }
         )
-    return _tokens(request, settings, user)
+    pair = tokens.issue(
+        session,
+        key=request.app.state.secret_key,
+        user=user,
+        settings=settings,
+        refresh_lifetime=timedelta(days=settings.refresh_token_days),
+    )
+    return TokenOut(**asdict(pair))
 
 
 @router.post("/refresh", response_model=TokenOut, responses=_BAD_CREDENTIALS)
 def refresh(
     request: Request, session: SessionDep, settings: SettingsDep, body: RefreshIn
 ) -> TokenOut:
-    """Trade a refresh token for a new access and refresh token pair."""
-    try:
-        user_id = read_token(request.app.state.secret_key, body.refresh_token, REFRESH)
-    except TokenError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this account has been disabled")
-    return _tokens(request, settings, user)
+    """Trade a refresh token for a new access and refresh token pair. Each refresh token is
+    exchanged once (within `IRIIS_REFRESH_GRACE_SECONDS` of that, it gives the same new pair
+    again); used later, it signs out every device holding a token of that sign-in."""
+    _user, pair = tokens.rotate(
+        session,
+        key=request.app.state.secret_key,
+        token=body.refresh_token,
+        settings=settings,
+        refresh_lifetime=timedelta(days=settings.refresh_token_days),
+    )
+    return TokenOut(**asdict(pair))
 
 
 @router.post(
@@ -72,8 +85,19 @@ def refresh(
         **CONFLICT,
         **INVALID,
         **error(403, "A role that cannot be self-registered."),
+        **_THROTTLED,
     },
 )
-def register(session: SessionDep, body: RegisterIn) -> User:
+def register(
+    session: SessionDep, settings: SettingsDep, address: ClientAddress, body: RegisterIn
+) -> User:
     """Create a grower or citizen account (the field app does it on first launch)."""
-    return users.register(session, body.username, body.password, body.role, body.language)
+    return users.register(
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        language=body.language,
+        address=address,
+        settings=settings,
+    )

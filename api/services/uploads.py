@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from api.errors import InvalidInput, TooLarge
 from api.models import Photo
 from api.photostore import PhotoStore, PreparedPhoto, prepare
+from api.settings import ApiSettings
+from model.i18n import Words
 from model.identifier import MAX_PHOTOS  # of one specimen, per request: the identifier's
 from model.imaging import ImageError
-from model.settings import Settings
 
 
-def photo_row(photo: PreparedPhoto, position: int, created_at: datetime) -> Photo:
+def photo_row(photo: PreparedPhoto, *, position: int, created_at: datetime) -> Photo:
     """The database row of a stored photo; its owner (identification or case) is set by the
     caller's relationship."""
     return Photo(
@@ -33,36 +34,58 @@ def photo_row(photo: PreparedPhoto, position: int, created_at: datetime) -> Phot
     )
 
 
-def max_photo_bytes(settings: Settings) -> int:
+# What a request with more photos is told, by this service or, when the parser refuses the part
+# after the last one allowed, by the API's error handler (api/app.py).
+TOO_MANY_PHOTOS: Words = {
+    "fr": f"trop de photos : au plus {MAX_PHOTOS} photos d'un même spécimen par envoi",
+    "en": f"too many photos: at most {MAX_PHOTOS} photos of one specimen per request",
+}
+
+
+def max_photo_bytes(settings: ApiSettings) -> int:
     return int(settings.max_photo_mb * 1_000_000)
 
 
-def prepare_uploads(uploads: Sequence[bytes], settings: Settings) -> list[PreparedPhoto]:
-    """Check and decode 1 to 5 uploads; nothing is written."""
+def prepare_uploads(uploads: Sequence[bytes], *, settings: ApiSettings) -> list[PreparedPhoto]:
+    """Check and decode 1 to ``MAX_PHOTOS`` uploads, each reduced to what is stored
+    (``IRIIS_MAX_PHOTO_SIDE``); nothing is written."""
     if not uploads:
-        raise InvalidInput(f"send 1 to {MAX_PHOTOS} photos of the specimen (field 'photos')")
-    if len(uploads) > MAX_PHOTOS:
         raise InvalidInput(
-            f"{len(uploads)} photos sent; at most {MAX_PHOTOS} photos of one specimen"
+            {
+                "fr": f"envoyez de 1 à {MAX_PHOTOS} photos du spécimen (champ 'photos')",
+                "en": f"send 1 to {MAX_PHOTOS} photos of the specimen (field 'photos')",
+            }
         )
+    if len(uploads) > MAX_PHOTOS:
+        raise InvalidInput(TOO_MANY_PHOTOS)
     limit = max_photo_bytes(settings)
     for number, data in enumerate(uploads, 1):
+        # Uploads are read one byte past the limit (api.routes.identifications.read_photos):
+        # enough to tell that a photo is over it, not how far.
         if len(data) > limit:
+            most = settings.max_photo_mb
             raise TooLarge(
-                f"photo {number} is {len(data) / 1e6:.1f} MB; the limit is "
-                f"{settings.max_photo_mb:g} MB a photo"
+                {
+                    "fr": f"la photo {number} dépasse {most:g} Mo, la taille maximale d'une photo",
+                    "en": f"photo {number} is over {most:g} MB, the size limit of a photo",
+                }
             )
     prepared = []
     for number, data in enumerate(uploads, 1):
         try:
-            prepared.append(prepare(data))
+            prepared.append(prepare(data, max_side=settings.max_photo_side))
         except ImageError as exc:
-            raise InvalidInput(f"photo {number}: {exc}") from None
+            why = exc.words
+            raise InvalidInput(
+                {"fr": f"photo {number} : {why['fr']}", "en": f"photo {number}: {why['en']}"}
+            ) from None
     return prepared
 
 
 @contextmanager
-def stored(session: Session, store: PhotoStore, photos: Sequence[PreparedPhoto]) -> Iterator[None]:
+def stored(
+    session: Session, *, store: PhotoStore, photos: Sequence[PreparedPhoto]
+) -> Iterator[None]:
     """Write ``photos``, then run the block that commits the rows referencing them; if the block
     fails, roll back and remove the files this call created and nothing references."""
     created = [photo.sha256 for photo in photos if store.put(photo)]
