@@ -12,7 +12,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xclip
 SETUP_STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test lint typecheck pytest pipeline field-proxy notebooks screenshots clean
+.PHONY: setup run test lint typecheck pytest fuzz fuzz-images pipeline field-proxy recalibrate \
+	field-proxy-policy notebooks \
+	screenshots clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
 	@.ci/apt-ensure $(APT_PACKAGES)
@@ -45,6 +47,25 @@ typecheck: setup
 pytest: setup
 	pytest
 
+## Long fuzzing runs (`make test` runs a short one of each): FUZZ_EXAMPLES inputs per kind.
+## fuzz-images: image decoding (hypothesis): random bytes, mutated photos of every accepted
+## format, headers announcing huge dimensions; an RGB image or ImageError, in time and memory.
+FUZZ_EXAMPLES ?= 5000
+fuzz: fuzz-images
+
+fuzz-images: setup
+	IRIIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest -p no:cacheprovider --timeout=3600 tests/test_decode_fuzz.py
+
+## fuzz-api: the API fuzzed from its own OpenAPI schema (schemathesis, every check, stateful
+## included) as an anonymous user, a grower and a specialist, FUZZ_API_SECONDS per role, against
+## the real server; prints each role's requests, 5xx and responses violating the schema.
+.PHONY: fuzz fuzz-api
+FUZZ_API_SECONDS ?= 300
+fuzz: fuzz-api
+
+fuzz-api: setup
+	python -m tests.fuzz_api --max-time $(FUZZ_API_SECONDS)
+
 ## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
 pipeline: setup
 	dvc repro
@@ -61,6 +82,27 @@ field-proxy: setup
 	$(PROXY_ENV) iriis calibrate --bundle data/field_proxy/bundles/$(PROXY_VERSION)
 	$(PROXY_ENV) iriis evaluate --bundle data/field_proxy/bundles/$(PROXY_VERSION)
 	iriis evaluate --field-proxy --bundle data/field_proxy/bundles/$(PROXY_VERSION)
+
+## A release of a released network with a new decision policy only (issue 14's rule F, the
+## lab-or-field check): its graphs and weights copied from model/bundles/$(FROM), calibrated and
+## evaluated again as $(VERSION) (about 20 minutes on 2 cores). The same for the field proxy
+## bundle into var/field_proxy_policy, measured on its held-back photos, with the scores for
+## wrong answers under shift compared (metrics/shift_scores.json).
+FROM ?= 2026.11.26.1
+VERSION ?= 2026.12.04.1
+recalibrate: setup
+	rm -rf model/bundles/$(VERSION)
+	cp -r model/bundles/$(FROM) model/bundles/$(VERSION)
+	iriis calibrate --bundle model/bundles/$(VERSION)
+	iriis evaluate --bundle model/bundles/$(VERSION)
+
+PROXY_POLICY := var/field_proxy_policy
+field-proxy-policy: setup
+	rm -rf $(PROXY_POLICY) && mkdir -p $(PROXY_POLICY)/metrics
+	cp -r data/field_proxy/bundles/$(PROXY_VERSION) $(PROXY_POLICY)/
+	IRIIS_METRICS_DIR=$(PROXY_POLICY)/metrics iriis calibrate --bundle $(PROXY_POLICY)/$(PROXY_VERSION)
+	IRIIS_METRICS_DIR=$(PROXY_POLICY)/metrics iriis evaluate --field-proxy --bundle $(PROXY_POLICY)/$(PROXY_VERSION)
+	IRIIS_METRICS_DIR=$(PROXY_POLICY)/metrics python -m training.shift_scores $(PROXY_POLICY)/$(PROXY_VERSION)
 
 ## Re-execute the analyses of notebooks/ in place, outputs embedded (a few minutes).
 notebooks: setup

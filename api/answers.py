@@ -1,39 +1,44 @@
-"""Turning stored rows into the API's answers: names, advice and URLs in the reader's language.
+"""Turning stored rows into the API's answers: the reading, names and URLs in the reader's language.
 
 Inference stores the identifier's result as it is (``model.result.Identification.to_dict``);
-everything a person reads (label names, the catalog entry for their profile, thumbnail and photo
-URLs, the expected response time) is added here, at answer time, so that an answer read again
-later, or by a specialist in another language, is built the same way.
+what a person reads is ``model.answer``'s reading of it, made at answer time with the catalog
+entry for their profile, thumbnail and photo URLs and the expected response time, so that an
+answer read again later, or by a specialist in another language, is built the same way. This
+module lays the reading out as JSON and decides nothing.
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from api.models import Action, Case, CaseDecision, Identification, Role, User, utcnow
 from api.schemas import (
+    AdviceOut,
     CaseOut,
     CatalogEntryOut,
+    ContactOut,
     DecisionOut,
     GroupOut,
     IdentificationOut,
     LabelOut,
+    NextStepOut,
+    PossibilityOut,
     QueueCaseOut,
     QueueItemOut,
+    ReadingOut,
     SimilarPhotoOut,
 )
 from api.services.queue import expected_response_hours
+from api.settings import ApiSettings
+from model.answer import Lab, Naming, Reading, Review, read
 from model.catalog import Catalog
-from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
-from model.result import Decision, Reason
-from model.settings import Settings
-from model.wording import confidence_words, decision_words, reason_words
+from model.i18n import PROFILES, Language, Profile, language_or_default
+from model.result import Decision
+from model.result import Identification as Result
+from model.wording import confidence_words
 
-
-def language(value: str) -> Language:
-    """A stored language code as the typed ``Language`` (the default for an unknown one)."""
-    return next((lang for lang in LANGUAGES if lang == value), DEFAULT_LANGUAGE)
+# A stored language code as the typed Language (the default for an unknown one).
+language = language_or_default
 
 
 def _profile(value: str) -> Profile:
@@ -48,21 +53,62 @@ def thumbnail_url(photo_id: str) -> str:
     return f"/v1/gallery/thumbnails/{photo_id}"
 
 
-def _decision_shown(stored: str, lang: Language) -> tuple[Decision, str]:
-    """A stored decision and its words; one this server does not know (written by a newer
-    one) is answered as ``needs_specialist`` (what to do next) with its id for words."""
-    known = next((d for d in Decision if d == stored), None)
-    if known is None:
-        return Decision.NEEDS_SPECIALIST, stored
-    return known, decision_words(known, lang)
-
-
-def _reason_words(stored: str | None, lang: Language) -> str | None:
-    """A stored reason in words; its id for one this server does not know."""
-    if not stored:
+def _review(case: Case | None, now: datetime) -> Review | None:
+    if case is None:
         return None
-    known = next((r for r in Reason if r == stored), None)
-    return reason_words(known, lang) if known is not None else stored
+    return Review.of_case(case.status_at(now), case.label, case.answer)
+
+
+def reading_of(
+    settings: ApiSettings,
+    catalog: Catalog,
+    identification: Identification,
+    lang: Language,
+    *,
+    now: datetime | None = None,
+    reviewed: bool = True,
+) -> Reading:
+    """What the identification's owner reads about it: with its case's review (``reviewed``),
+    or the model's answer alone."""
+    return read(
+        Result.from_dict(identification.result),
+        catalog,
+        lang=lang,
+        profile=_profile(identification.profile),
+        lab=Lab.from_settings(settings),
+        review=_review(identification.case, now or utcnow()) if reviewed else None,
+    )
+
+
+def reading_out(reading: Reading) -> ReadingOut:
+    advice, contact = reading.advice, reading.contact
+    return ReadingOut(
+        source=reading.source.value,
+        headline=reading.headline,
+        naming=reading.naming.value,
+        named=reading.named,
+        scientific_name=reading.scientific_name,
+        decision=reading.decision,
+        decision_code=reading.decision_code,
+        reason=reading.reason,
+        confidence=reading.confidence,
+        crop=reading.crop,
+        advice=AdviceOut(kind=advice.kind.value, title=advice.title, text=advice.text)
+        if advice
+        else None,
+        specialist_message=reading.specialist_message,
+        others_title=reading.others_title,
+        others=[
+            PossibilityOut(label=o.label, name=o.name, probability=o.probability, figure=o.figure)
+            for o in reading.others
+        ],
+        regulated=reading.regulated,
+        next_step=NextStepOut(code=reading.next_step.code.value, text=reading.next_step.text),
+        contact=ContactOut(phone=contact.phone, email=contact.email, text=contact.text)
+        if contact
+        else None,
+        unknown=list(reading.unknown),
+    )
 
 
 def catalog_entry(
@@ -99,7 +145,7 @@ def _decision(catalog: Catalog, decision: CaseDecision, lang: Language, staff: b
 
 def case_out(
     session: Session,
-    settings: Settings,
+    settings: ApiSettings,
     catalog: Catalog,
     case: Case,
     lang: Language,
@@ -107,39 +153,52 @@ def case_out(
     now: datetime | None = None,
 ) -> CaseOut:
     """A case as its owner sees it (``staff``: as a specialist sees it, with who decided)."""
+    now = now or utcnow()
     return CaseOut(
         id=case.id,
         identification_id=case.identification_id,
-        status=case.status_at(now or utcnow()),
+        status=case.status_at(now),
         reason=case.reason,
         message=case.message,
         asked=case.asked_at is not None,
         opened_at=case.opened_at,
         updated_at=case.updated_at,
         answered_at=case.answered_at,
-        expected_response_hours=expected_response_hours(session, case, settings, now),
+        expected_response_hours=expected_response_hours(
+            session, case=case, settings=settings, now=now
+        ),
         label=case.label,
         name=catalog.name_or_id(case.label, lang) if case.label else None,
         answer=case.answer,
         decisions=[_decision(catalog, d, lang, staff) for d in case.decisions],
         photos=[photo_url(photo.sha256) for photo in case.photos],
+        reading=reading_out(reading_of(settings, catalog, case.identification, lang, now=now)),
     )
 
 
 def identification_out(
     session: Session,
-    settings: Settings,
+    settings: ApiSettings,
     catalog: Catalog,
     identification: Identification,
     lang: Language | None = None,
     staff: bool = False,
 ) -> IdentificationOut:
-    """An identification in ``lang`` (default: the language it was asked in)."""
+    """An identification in ``lang`` (default: the language it was asked in), as its owner sees
+    it (``staff``: as a specialist reviews it). The keys before ``reading`` keep their meaning
+    for installed apps: the model's decision and top labels."""
     lang = lang or language(identification.language)
-    result: dict[str, Any] = identification.result
+    result = Result.from_dict(identification.result)
+    reading = reading_of(settings, catalog, identification, lang)
+    model = reading_of(settings, catalog, identification, lang, reviewed=False)
     profile = _profile(identification.profile)
-    group = result.get("group")
-    decision, words = _decision_shown(identification.decision, lang)
+    group = result.group
+    # The entry of the label the person's reading names; a specialist reviewing it gets the
+    # model's suggestion's, whatever the person reads (what to check), unless out of scope.
+    if staff:
+        shown = None if result.decision is Decision.OUT_OF_SCOPE else result.label
+    else:
+        shown = reading.named if reading.naming is Naming.LABEL else None
     return IdentificationOut(
         id=identification.id,
         client_id=identification.client_id,
@@ -150,49 +209,47 @@ def identification_out(
         profile=profile,
         language=lang,
         model_version=identification.model_version,
-        decision=decision.value,
-        reason=result.get("reason"),
-        decision_words=words,
-        reason_words=_reason_words(result.get("reason"), lang),
+        decision=result.decision.value,
+        reason=result.unread.get("reason") or (result.reason.value if result.reason else None),
+        decision_words=model.decision,
+        reason_words=model.reason,
         confidence_words=confidence_words(identification.probability, lang),
         label=identification.label,
         name=catalog.name_or_id(identification.label, lang),
         probability=identification.probability,
         top_k=[
             LabelOut(
-                label=item["label"],
-                name=catalog.name_or_id(item["label"], lang),
-                probability=item["probability"],
+                label=s.label, name=catalog.name_or_id(s.label, lang), probability=s.probability
             )
-            for item in result["top_k"]
+            for s in result.top_k
         ],
         group=GroupOut(
-            group=group["group"],
-            name=catalog.group_name_or_id(group["group"], lang),
-            probability=group["probability"],
+            group=group.group,
+            name=catalog.group_name_or_id(group.group, lang),
+            probability=group.probability,
         )
         if group
         else None,
-        out_of_scope_score=result.get("out_of_scope_score", 0.0),
-        quality=result.get("quality", {}),
-        catalog=None
-        if decision == Decision.OUT_OF_SCOPE
-        else catalog_entry(catalog, identification.label, profile, lang),
+        out_of_scope_score=result.out_of_scope_score,
+        quality=result.quality,
+        catalog=catalog_entry(catalog, shown, profile, lang) if shown else None,
         similar=[
             SimilarPhotoOut(
-                label=item["label"],
-                name=catalog.name_or_id(item["label"], lang),
-                similarity=item["similarity"],
-                source=item.get("source", ""),
-                photo_id=item["photo_id"],
-                thumbnail_url=thumbnail_url(item["photo_id"]),
+                label=neighbour.label,
+                name=shown.name,
+                similarity=neighbour.similarity,
+                likeness=shown.likeness,
+                source=neighbour.source,
+                photo_id=neighbour.photo_id,
+                thumbnail_url=thumbnail_url(neighbour.photo_id),
             )
-            for item in result.get("neighbours", [])
+            for neighbour, shown in zip(result.neighbours, reading.similar, strict=True)
         ],
         photos=[photo_url(photo.sha256) for photo in identification.photos],
         case=case_out(session, settings, catalog, identification.case, lang, staff)
         if identification.case
         else None,
+        reading=reading_out(reading),
     )
 
 
@@ -214,7 +271,7 @@ def queue_item(catalog: Catalog, case: Case, lang: Language) -> QueueItemOut:
 
 
 def queue_case(
-    session: Session, settings: Settings, catalog: Catalog, case: Case, specialist: User
+    session: Session, settings: ApiSettings, catalog: Catalog, case: Case, specialist: User
 ) -> QueueCaseOut:
     """A case as a specialist reviews it, in the specialist's language; the catalog entry is
     the advisors' (the diagnostic details)."""
@@ -222,7 +279,7 @@ def queue_case(
     identification = identification_out(
         session, settings, catalog, case.identification, lang, staff=True
     )
-    if identification.decision != Decision.OUT_OF_SCOPE:
+    if identification.catalog is not None:
         identification.catalog = catalog_entry(catalog, identification.label, "advisor", lang)
     return QueueCaseOut(
         case=case_out(session, settings, catalog, case, lang, staff=True),

@@ -1,4 +1,5 @@
-"""Subcommands of the API service: ``iriis serve``, ``iriis users create``, ``iriis db upgrade``."""
+"""Subcommands of the API service: ``iriis serve``, ``iriis users create|unlock``,
+``iriis db upgrade``."""
 
 import argparse
 import getpass
@@ -11,17 +12,16 @@ from sqlalchemy import select
 from api.db import database_url, make_engine, session_factory, upgrade
 from api.errors import ServiceError
 from api.models import Role, User
-from api.services.users import create_user
+from api.services.users import create_user, find_user, set_password, unlock
+from api.settings import ApiSettings, get_api_settings
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from model.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# `iriis serve --demo` (what `make run` starts): accounts to try the service with at once.
-DEMO_ACCOUNTS = (
-    ("demo.specialist", "demo-specialist-pass", Role.SPECIALIST),
-    ("demo.grower", "demo-grower-pass", Role.GROWER),
-)
+# `iriis serve --demo` (what `make run` starts): accounts to try the service with at once. Their
+# passwords are generated at each start and printed, never written anywhere: a demo left running
+# on a network has no password anyone could read in the code or the README.
+DEMO_ACCOUNTS = (("demo.specialist", Role.SPECIALIST), ("demo.grower", Role.GROWER))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="create a demo specialist and grower if missing, and print their credentials",
+        help="create a demo specialist and grower if missing, give them new generated "
+        "passwords and print them",
     )
     serve.set_defaults(handler=_serve)
 
@@ -51,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "standard input is not a terminal)",
     )
     create.set_defaults(handler=_create_user)
+    unlock_parser = actions.add_parser(
+        "unlock", help="lift an account's sign-in lock (too many wrong passwords) now"
+    )
+    unlock_parser.add_argument("username")
+    unlock_parser.set_defaults(handler=_unlock_user)
 
     db = subparsers.add_parser("db", help="the service's database")
     db_actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -59,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ).set_defaults(handler=_upgrade)
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: ApiSettings) -> None:
     engine = make_engine(database_url(settings))
     try:
         upgrade(engine)
@@ -68,7 +74,7 @@ def _migrate(settings: Settings) -> None:
 
 
 def _upgrade(_args: argparse.Namespace) -> int:
-    _migrate(get_settings())
+    _migrate(get_api_settings())
     return 0
 
 
@@ -79,19 +85,27 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if first != getpass.getpass("again: "):
-            raise ServiceError("the two passwords differ")
+            raise ServiceError(
+                {"fr": "les deux mots de passe diffèrent", "en": "the two passwords differ"}
+            )
         return first, False
     return secrets.token_urlsafe(12), True
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    settings = get_api_settings()
     _migrate(settings)
     engine = make_engine(database_url(settings))
     try:
         password, generated = _password(args)
         with session_factory(engine)() as session:
-            user = create_user(session, args.username, password, args.role, args.lang)
+            user = create_user(
+                session,
+                username=args.username,
+                password=password,
+                role=args.role,
+                language=args.lang,
+            )
     except ServiceError as exc:
         log.error("%s", exc.message)
         return 1
@@ -103,15 +117,40 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_demo_accounts(settings: Settings) -> None:
+def _unlock_user(args: argparse.Namespace) -> int:
+    settings = get_api_settings()
+    _migrate(settings)
     engine = make_engine(database_url(settings))
     try:
         with session_factory(engine)() as session:
-            for username, password, role in DEMO_ACCOUNTS:
-                if session.scalar(select(User).where(User.username == username)) is None:
-                    create_user(session, username, password, role)
+            user = unlock(session, user=find_user(session, username=args.username))
+    except ServiceError as exc:
+        log.error("%s", exc.message)
+        return 1
     finally:
         engine.dispose()
+    sys.stdout.write(f"{user.username} can sign in again\n")
+    return 0
+
+
+def _demo_accounts(settings: ApiSettings) -> list[tuple[str, str, Role]]:
+    """Create the demo accounts if missing, and give each a new generated password (what was
+    printed at the last start no longer works); their usernames, passwords and roles."""
+    accounts = []
+    engine = make_engine(database_url(settings))
+    try:
+        with session_factory(engine)() as session:
+            for username, role in DEMO_ACCOUNTS:
+                password = secrets.token_urlsafe(12)
+                user = session.scalar(select(User).where(User.username == username))
+                if user is None:
+                    create_user(session, username=username, password=password, role=role)
+                else:
+                    set_password(session, user=user, password=password)
+                accounts.append((username, password, role))
+    finally:
+        engine.dispose()
+    return accounts
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -120,21 +159,21 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.logs import setup_json_logging
 
-    settings = get_settings()
+    settings = get_api_settings()
     host = args.host or settings.serve_host
     port = args.port or settings.serve_port
     setup_json_logging(settings.log_level)
     _migrate(settings)
-    if args.demo:
-        _ensure_demo_accounts(settings)
+    demo = _demo_accounts(settings) if args.demo else []
     base = f"http://{host}:{port}"
     lines = [
         f"IRIIS Phyto API on {base} (state under {settings.home.resolve()})",
         f"  API documentation:  {base}/docs",
         f"  specialists' pages: {base}/lab/",
     ]
-    if args.demo:
-        lines += [f"  demo {role}: {name} / {password}" for name, password, role in DEMO_ACCOUNTS]
+    lines += [f"  demo {role}: {name} / {password}" for name, password, role in demo]
+    if demo:
+        lines.append("  (new demo passwords at each start)")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     if args.workers > 1:

@@ -15,14 +15,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.settings import Settings
+from api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def database_url(settings: Settings) -> str:
+def database_url(settings: ApiSettings) -> str:
     """The configured URL, or the embedded default: ``iriis.db`` under ``IRIIS_HOME``."""
     if settings.database_url:
         return settings.database_url

@@ -1,5 +1,5 @@
 """The typed dependencies of every route: settings, database session, photo store, catalog,
-identifier and the signed-in user with role checks.
+identifier, the client's address and the signed-in user with role checks.
 
 Everything comes from the application's state (``api.app.create_app``), never from module
 globals, so that a test can run several applications with different settings side by side.
@@ -7,24 +7,26 @@ globals, so that a test can run several applications with different settings sid
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound, Unavailable
+from api.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from api.models import Role, User
 from api.photostore import PhotoStore
-from api.security import ACCESS, TokenError, read_token
+from api.security import ACCESS, read_token
+from api.services.ratelimits import address_key
+from api.settings import ApiSettings
 from model.bundle import MANIFEST, BundleError
 from model.catalog import Catalog, load_catalog
 from model.gallery import Gallery, GalleryError, open_gallery
 from model.identifier import Identifier, open_identifier
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +36,16 @@ _identifier_lock = threading.Lock()
 # Bundles that failed to load: (folder, variant) -> (the folder's files when it failed, why).
 # A broken release is tried once, not on every request, and again when any of its files change.
 _refused: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], str]] = {}
+# The bundles folder's listing: folder -> (its modification time, when listed, sub-folders).
+_listings: dict[Path, tuple[int, float, list[Path]]] = {}
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
     return settings
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -86,7 +90,7 @@ def _load_identifier(
 def _load_gallery(folder: Path, version: str, settings_json: str) -> Gallery | None:
     """The model version's gallery of similar reference photos, opened once per process; None
     (answers without similar photos, and a warning) until ``iriis gallery build`` made it."""
-    settings = Settings.model_validate_json(settings_json)
+    settings = ApiSettings.model_validate_json(settings_json)
     try:
         return open_gallery(folder, model_version=version, settings=settings)
     except GalleryError as exc:
@@ -104,7 +108,25 @@ def _files(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
 
 
-def serving_identifier(settings: Settings) -> Identifier:
+def _bundle_folders(bundles_dir: Path) -> list[Path]:
+    """The sub-folders of ``bundles_dir``, oldest version first: listed again when the folder's
+    modification time says one was added or removed, and at least every second (a time stamp's
+    granularity can hide two changes in a row), not on every request."""
+    try:
+        stamp = bundles_dir.stat().st_mtime_ns
+    except OSError:
+        return []
+    cached = _listings.get(bundles_dir)
+    if cached is None or cached[0] != stamp or time.monotonic() - cached[1] > 1.0:
+        try:
+            folders = sorted(p for p in bundles_dir.iterdir() if p.is_dir())
+        except OSError:
+            folders = []
+        cached = _listings[bundles_dir] = (stamp, time.monotonic(), folders)
+    return cached[2]
+
+
+def serving_identifier(settings: ApiSettings) -> Identifier:
     """The identifier this server answers with (without its gallery): that of the newest
     bundle of ``IRIIS_BUNDLES_DIR`` that loads fully and passes its trial identification. A
     newer bundle that does not (a format this server does not read, a broken file) is logged
@@ -115,7 +137,12 @@ def serving_identifier(settings: Settings) -> Identifier:
     except OSError:
         folders = []
     if not folders:
-        raise Unavailable("no model bundle is installed on this server")
+        raise Unavailable(
+            {
+                "fr": "aucun paquet de modèle n'est installé sur ce serveur",
+                "en": "no model bundle is installed on this server",
+            }
+        )
     variant, why = settings.serve_model_variant, []
     with _identifier_lock:
         for folder in reversed(folders):  # newest first
@@ -130,9 +157,14 @@ def serving_identifier(settings: Settings) -> Identifier:
                 )
             except BundleError as exc:
                 log.error("model bundle %s refused, not served: %s", folder.name, exc)
-                _refused[key] = (files, str(exc))
+                _refused[key] = (_files(folder), str(exc))
                 why.append(str(exc))
-    raise Unavailable(f"no model bundle of this server can be loaded: {why[0]}")
+    raise Unavailable(
+        {
+            "fr": f"aucun paquet de modèle de ce serveur ne peut être chargé : {why[0]}",
+            "en": f"no model bundle of this server can be loaded: {why[0]}",
+        }
+    )
 
 
 def get_identifier(settings: SettingsDep) -> Identifier:
@@ -154,32 +186,46 @@ IdentifierDep = Annotated[Identifier, Depends(get_identifier)]
 
 def get_gallery(identifier: IdentifierDep) -> Gallery:
     if identifier.gallery is None:
-        raise NotFound("no gallery of reference photos on this server yet")
+        raise NotFound(
+            {
+                "fr": "pas encore de galerie de photos de référence sur ce serveur",
+                "en": "no gallery of reference photos on this server yet",
+            }
+        )
     return identifier.gallery
 
 
 GalleryDep = Annotated[Gallery, Depends(get_gallery)]
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
-    )
+def get_client_address(request: Request) -> str:
+    """The client's network address, as the sign-in and registration limits count it."""
+    return address_key(request.client.host if request.client else None)
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 def get_current_user(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(_oauth2)]
 ) -> User:
     if not token:
-        raise _unauthorized("sign in first: send 'Authorization: Bearer <access token>'")
-    try:
-        user_id = read_token(request.app.state.secret_key, token, ACCESS)
-    except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
-    user = session.get(User, user_id)
+        raise Unauthorized(
+            {
+                "fr": "connectez-vous d'abord : envoyez 'Authorization: Bearer <jeton d'accès>'",
+                "en": "sign in first: send 'Authorization: Bearer <access token>'",
+            }
+        )
+    user = session.get(User, read_token(request.app.state.secret_key, token, ACCESS))
     if user is None or not user.active:
-        raise _unauthorized("this account does not exist or has been disabled")
+        raise Unauthorized(
+            {
+                "fr": "ce compte n'existe pas ou a été désactivé",
+                "en": "this account does not exist or has been disabled",
+            }
+        )
     request.state.user_id = user.id  # for the access log
+    request.state.language = user.language  # for error messages (api.language)
     return user
 
 
@@ -191,9 +237,13 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     def check(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this needs the role {' or '.join(roles)}; you are signed in as {user.role}",
+            raise Forbidden(
+                {
+                    "fr": f"il faut le rôle {' ou '.join(roles)} ; vous êtes connecté en tant "
+                    f"que {user.role}",
+                    "en": f"this needs the role {' or '.join(roles)}; you are signed in as "
+                    f"{user.role}",
+                }
             )
         return user
 

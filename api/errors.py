@@ -1,18 +1,36 @@
 """Errors the services raise, each with the HTTP status it means.
 
 Services know nothing of HTTP requests, but their failures map one to one onto statuses: the API
-turns them into ``{"detail": message}`` responses (``api/app.py``) and the specialists' pages into
-a message on the page. Messages are written for the person who will read them.
+turns them into ``{"detail": message}`` responses (``api/app.py``), in the reader's language
+(``api.language``), and the specialists' pages into a message on the page. Messages are written
+for the person who will read them, in every language, as ``model.i18n.Words``.
 """
+
+from model.i18n import Language, Words
 
 
 class ServiceError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Words, headers: dict[str, str] | None = None) -> None:
+        self.words = message
+        super().__init__(self.words["en"])
+        self.message = self.words["en"]  # for logs and the command line
         self.headers = headers or {}
+
+    def text(self, lang: Language) -> str:
+        """The message in ``lang``."""
+        return self.words[lang]
+
+
+class Unauthorized(ServiceError):
+    """No valid sign-in: a missing, expired or forged token, a wrong password. The header
+    tells a client to sign in with a bearer token (RFC 6750)."""
+
+    status_code = 401
+
+    def __init__(self, message: Words) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
 class NotFound(ServiceError):
@@ -38,7 +56,7 @@ class InvalidInput(ServiceError):
 class RateLimited(ServiceError):
     status_code = 429
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    def __init__(self, message: Words, retry_after_s: int) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
         self.retry_after_s = retry_after_s
 

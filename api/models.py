@@ -104,6 +104,44 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AuthEvent(Base):
+    """A failed sign-in or a self-registration, kept for 24 hours: what the sign-in and
+    registration limits count (``api/services/ratelimits.py``), in the database so that they
+    hold across server processes. ``username`` is the name as typed (normalised), whether or
+    not such an account exists, so that a lock says nothing about which names exist;
+    ``address`` is the client's network address (an IPv6 one by its /64)."""
+
+    __tablename__ = "auth_events"
+    __table_args__ = (
+        Index("ix_auth_events_username", "username", "created_at"),
+        Index("ix_auth_events_address", "address", "created_at"),
+        Index("ix_auth_events_kind_created", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # api.services.ratelimits.SIGN_IN_FAILED...
+    username: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RefreshToken(Base):
+    """A refresh token issued (the ``jti`` of its JWT): exchanged once, for a successor
+    (rotation, ``api/services/tokens.py``). ``family`` is the first token of the sign-in, so
+    that a token reused after its grace window revokes every token of that sign-in."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    family: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column()  # when it was exchanged
+    replaced_by: Mapped[str | None] = mapped_column(String(36))  # the successor's id
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
 class Identification(Base):
     """One request to identify a specimen from 1 to 5 photos, with the model's answer."""
 

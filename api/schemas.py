@@ -4,12 +4,15 @@ Every schema carries an example, shown in the OpenAPI documentation at ``/docs``
 (``mobile/``) and the lab's scripts are written against these shapes.
 """
 
-from datetime import datetime
-from typing import Any, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role
+from api.services.users import MIN_PASSWORD_LENGTH
 from model.i18n import Language, Profile
 
 _ID = "3f0c2a9e-7b1d-4c55-9a6e-0b8f7d2c1e44"
@@ -27,7 +30,94 @@ class ErrorOut(BaseModel):
     detail: str = Field(description="What went wrong, in words fit for the user.")
 
 
+_FIELD_ERROR = {"loc": ["query", "lang"], "msg": "Input should be 'fr' or 'en'", "type": "enum"}
+
+
+class FieldErrorOut(BaseModel):
+    model_config = _example(_FIELD_ERROR)
+    loc: list[str | int] = Field(description="Where: `body`, `query` or `path`, then the field.")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """Invalid input: `detail` says what and why; `errors` lists the invalid fields when the
+    request's shape was wrong."""
+
+    # FastAPI's request validation (api.app._invalid_request) and the services' InvalidInput
+    # both answer 422: the one shape of every route's 422 in the schema (api/openapi.py).
+    model_config = _example(
+        {
+            "detail": "field 'lang': Input should be 'fr' or 'en'",
+            "errors": [_FIELD_ERROR],
+        }
+    )
+    detail: str = Field(description="What is wrong with the request, in a sentence.")
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="The invalid fields, when the request's shape was wrong."
+    )
+
+
+# Marks a field whose values are the catalog's labels: the application's schema lists them.
+CATALOG_LABEL = "x-catalog-label"
+
+# --- dates a request carries
+
+# Years a request's date may name: a photo taken, a period asked for. Far enough from the ends of
+# Python's datetime that no time zone conversion can overflow (year 1 at +01:00 is year 0 in UTC,
+# which used to be a 500), and checked on the year as written, as the schema's pattern says.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+_DATE_PREFIX = re.compile(r"(19|2[0-9])[0-9]{2}-")
+
+
+def _iso_text(value: object) -> object:
+    """Only ISO 8601 text (or a datetime, from Python callers): pydantic alone would also read
+    "1700000000" as a Unix time, which the schema does not admit."""
+    if isinstance(value, str) and not _DATE_PREFIX.match(value):
+        raise PydanticCustomError(
+            "datetime_format",
+            f"give a date and time in ISO 8601 (2026-06-14T15:02:11Z), years {MIN_YEAR} to "
+            f"{MAX_YEAR}",
+        )
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """Aware UTC, whatever was sent: a time without a zone is read as UTC (comparing a naive
+    time with the database's aware ones was a 500)."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise PydanticCustomError(
+            "datetime_range", f"the year must be from {MIN_YEAR} to {MAX_YEAR}"
+        )
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_utc),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": f"^{_DATE_PREFIX.pattern}",
+            "description": f"ISO 8601, years {MIN_YEAR} to {MAX_YEAR}; without a time zone: UTC.",
+            "examples": [_WHEN],
+        }
+    ),
+]
+
+
 # --- accounts
+
+# The rules api.services.users checks (a name is stripped and lower-cased first), as the schema
+# states them to clients.
+# The characters str.strip() removes (str.isspace), which JSON Schema's \s does not quite name.
+_BLANK = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_USERNAME: dict[str, Any] = {
+    "pattern": f"^[{_BLANK}]*[A-Za-z0-9][A-Za-z0-9._@+-]{{2,63}}[{_BLANK}]*$"
+}
+_PASSWORD: dict[str, Any] = {"minLength": MIN_PASSWORD_LENGTH}
 
 
 class TokenOut(BaseModel):
@@ -56,8 +146,10 @@ class RegisterIn(BaseModel):
     model_config = _example(
         {"username": "ferme.tremblay", "password": "un mot de passe", "role": "grower"}
     )
-    username: str = Field(description="3 to 64 characters: letters, digits, . _ @ + -")
-    password: str = Field(description="At least 8 characters.")
+    username: str = Field(
+        description="3 to 64 characters: letters, digits, . _ @ + -", json_schema_extra=_USERNAME
+    )
+    password: str = Field(description="At least 8 characters.", json_schema_extra=_PASSWORD)
     role: Role = Field(
         description="grower or citizen: the only roles one can give oneself (403 for the "
         "others, which an admin grants)."
@@ -69,8 +161,8 @@ class UserCreateIn(BaseModel):
     model_config = _example(
         {"username": "m.gagnon", "password": "un mot de passe", "role": "specialist"}
     )
-    username: str
-    password: str
+    username: str = Field(json_schema_extra=_USERNAME)
+    password: str = Field(json_schema_extra=_PASSWORD)
     role: Role
     language: Language = "fr"
 
@@ -130,6 +222,7 @@ class SimilarPhotoOut(BaseModel):
             "label": "apple.scab",
             "name": "Tavelure du pommier",
             "similarity": 0.87,
+            "likeness": "ressemblante",
             "source": "PlantVillage",
             "photo_id": "0a1b2c3d4e5f6a7b",
             "thumbnail_url": "/v1/gallery/thumbnails/0a1b2c3d4e5f6a7b",
@@ -137,7 +230,11 @@ class SimilarPhotoOut(BaseModel):
     )
     label: str
     name: str
-    similarity: float
+    similarity: float = Field(
+        description="Cosine similarity of the embeddings, for programs: show `likeness` to a "
+        "person (a figure beside the confidence would read as a second confidence)."
+    )
+    likeness: str = Field(description="How much it looks like the user's photo, in words.")
     source: str
     photo_id: str = Field(description="The reference photo's id in the gallery.")
     thumbnail_url: str = Field(description="A JPEG thumbnail of the reference photo.")
@@ -193,6 +290,164 @@ class DecisionOut(BaseModel):
     )
 
 
+class AdviceOut(BaseModel):
+    model_config = _example(
+        {
+            "kind": "look_for",
+            "title": "À observer",
+            "text": "Signes de « Tavelure du pommier » : taches vert olive à brun foncé...",
+        }
+    )
+    kind: Literal[
+        "treatment",
+        "look_for",
+        "retake",
+        "not_recognised",
+        "crop_not_covered",
+        "not_in_bank",
+        "no_entry",
+    ] = Field(
+        description="treatment: what to do about the named label (only for an accepted answer "
+        "or a specialist's); look_for: an unsure answer's signs to check; the others say why "
+        "there is no treatment advice."
+    )
+    title: str
+    text: str
+
+
+class PossibilityOut(BaseModel):
+    model_config = _example(
+        {
+            "label": "apple.black_rot",
+            "name": "Pourriture noire du pommier",
+            "probability": 0.3,
+            "figure": "30 %",
+        }
+    )
+    label: str
+    name: str
+    probability: float
+    figure: str = Field(description="The probability as the reader writes it.")
+
+
+class NextStepOut(BaseModel):
+    model_config = _example(
+        {
+            "code": "ask_specialist",
+            "text": "Ne traitez pas encore : demandez l'avis d'un spécialiste du laboratoire.",
+        }
+    )
+    code: Literal[
+        "treat",
+        "no_treatment",
+        "retake",
+        "ask_specialist",
+        "wait_for_specialist",
+        "send_photos",
+        "contact_lab",
+    ]
+    text: str
+
+
+class ContactOut(BaseModel):
+    model_config = _example(
+        {
+            "phone": "418 555-0100",
+            "email": "phytodiagnostic@example.org",
+            "text": "Joindre le laboratoire : 418 555-0100, phytodiagnostic@example.org",
+        }
+    )
+    phone: str
+    email: str
+    text: str
+
+
+READING_EXAMPLE = {
+    "source": "model",
+    "headline": "Identification incertaine",
+    "naming": "none",
+    "named": None,
+    "scientific_name": None,
+    "decision": "Un spécialiste doit confirmer",
+    "decision_code": "needs_specialist",
+    "reason": "Le modèle n'est pas assez sûr de lui.",
+    "confidence": "Confiance : possible (62 %)",
+    "crop": "Pommier",
+    "advice": {
+        "kind": "look_for",
+        "title": "À observer",
+        "text": "Signes de « Tavelure du pommier » : taches vert olive à brun foncé...",
+    },
+    "specialist_message": None,
+    "others_title": "Possibilités",
+    "others": [
+        {
+            "label": "apple.scab",
+            "name": "Tavelure du pommier",
+            "probability": 0.62,
+            "figure": "62 %",
+        },
+        {
+            "label": "apple.black_rot",
+            "name": "Pourriture noire du pommier",
+            "probability": 0.3,
+            "figure": "30 %",
+        },
+    ],
+    "regulated": None,
+    "next_step": {
+        "code": "wait_for_specialist",
+        "text": "Un spécialiste du laboratoire examine votre demande : attendez sa réponse "
+        "avant de traiter.",
+    },
+    "contact": {
+        "phone": "418 555-0100",
+        "email": "phytodiagnostic@example.org",
+        "text": "Joindre le laboratoire : 418 555-0100, phytodiagnostic@example.org",
+    },
+    "unknown": [],
+}
+
+
+class ReadingOut(BaseModel):
+    """What a person reads about the answer (``model.answer``): show these texts as they are;
+    the field app, the CLI and the API give the same ones."""
+
+    model_config = _example(READING_EXAMPLE)
+    source: Literal["model", "specialist"] = Field(description="Whose answer this is.")
+    headline: str = Field(description="What the answer is called.")
+    naming: Literal["label", "group", "none"] = Field(
+        description="What the headline names: the label, its catalog group, or nothing (an "
+        "unsure, out-of-scope or retake answer)."
+    )
+    named: str | None = Field(description="The label or group id named.")
+    scientific_name: str | None
+    decision: str = Field(description="The decision in words, or whose answer it is.")
+    decision_code: str = Field(
+        description="accepted, needs_specialist, out_of_scope, or specialist."
+    )
+    reason: str | None = Field(description="Why it is not accepted, as a sentence.")
+    confidence: str | None = Field(
+        description="The confidence in what is named; none where no model figure applies."
+    )
+    crop: str | None = Field(description="The crop named, by its name.")
+    advice: AdviceOut | None
+    specialist_message: str | None = Field(description="The specialist's words, once answered.")
+    others_title: str
+    others: list[PossibilityOut] = Field(
+        description="The other possibilities worth a line (1 % and more)."
+    )
+    regulated: str | None = Field(description="A regulated organism named or suspected.")
+    next_step: NextStepOut
+    contact: ContactOut | None = Field(
+        description="How to reach the lab: in every answer whose next step needs a person."
+    )
+    unknown: list[str] = Field(
+        description="Ids of decisions, reasons, labels or groups this server does not know, "
+        "shown as they are."
+    )
+
+
 CASE_EXAMPLE = {
     "id": _ID,
     "identification_id": "9d7c1b2a-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
@@ -209,6 +464,7 @@ CASE_EXAMPLE = {
     "answer": "Ce sont des lésions de pourriture noire; taillez les chancres.",
     "decisions": [],
     "photos": ["/v1/photos/" + "0" * 64],
+    "reading": READING_EXAMPLE,
 }
 
 
@@ -235,6 +491,10 @@ class CaseOut(BaseModel):
     answer: str | None = Field(description="The specialist's latest message to the user.")
     decisions: list[DecisionOut]
     photos: list[str] = Field(description="URLs of the photos added to the case.")
+    reading: ReadingOut = Field(
+        description="What the user reads about the case's identification, the specialist's "
+        "answer once there is one."
+    )
 
 
 IDENTIFICATION_EXAMPLE = {
@@ -266,6 +526,7 @@ IDENTIFICATION_EXAMPLE = {
     "similar": [],
     "photos": ["/v1/photos/" + "0" * 64],
     "case": None,
+    "reading": READING_EXAMPLE,
 }
 
 
@@ -282,7 +543,7 @@ class IdentificationOut(BaseModel):
     model_version: str
     decision: Literal["accepted", "needs_specialist", "out_of_scope"]
     reason: str | None
-    decision_words: str = Field(description="The decision in words (model/wording.py).")
+    decision_words: str = Field(description="The model's decision in words (model/wording.py).")
     reason_words: str | None = Field(description="Why, in words fit for the user.")
     confidence_words: str = Field(description="The top probability in words.")
     label: str = Field(description="The top label, whatever the decision.")
@@ -293,12 +554,15 @@ class IdentificationOut(BaseModel):
     out_of_scope_score: float
     quality: dict[str, float]
     catalog: CatalogEntryOut | None = Field(
-        description="The top label's catalog entry for the profile and language; none when "
-        "the photo is out of scope."
+        description="The catalog entry, for the profile and language, of the label the "
+        "reading names; none when it names no label."
     )
     similar: list[SimilarPhotoOut] = Field(description="The most similar reference photos.")
     photos: list[str] = Field(description="URLs of the stored (EXIF-free) photos.")
     case: CaseOut | None = Field(description="The case, when one is open for a specialist.")
+    reading: ReadingOut = Field(
+        description="What a person reads about this answer; the specialist's, once answered."
+    )
 
 
 class AskIn(BaseModel):
@@ -368,11 +632,20 @@ class QueueCaseOut(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    model_config = _example(
-        {
-            "action": "correct",
-            "label": "apple.black_rot",
-            "message": "Ce sont des lésions de pourriture noire; taillez les chancres.",
+    # The rules api.services.queue.decide checks, as the schema states them: a label with
+    # correct only, and then one of the catalog's (api/openapi.py lists them); a message.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "correct",
+                    "label": "apple.black_rot",
+                    "message": "Ce sont des lésions de pourriture noire; taillez les chancres.",
+                }
+            ],
+            "if": {"properties": {"action": {"const": "correct"}}, "required": ["action"]},
+            "then": {"required": ["label"], "properties": {"label": {CATALOG_LABEL: True}}},
+            "else": {"properties": {"label": {"type": "null"}}},
         }
     )
     action: Action = Field(
@@ -380,7 +653,11 @@ class DecisionIn(BaseModel):
         "or answer (no label)."
     )
     label: str | None = Field(default=None, description="A catalog label; only with correct.")
-    message: str = Field(description="The message to the user.", max_length=MAX_MESSAGE_CHARS)
+    message: str = Field(
+        description="The message to the user.",
+        max_length=MAX_MESSAGE_CHARS,
+        json_schema_extra={"pattern": f"[^{_BLANK}]"},  # not blank
+    )
 
 
 # --- model distribution

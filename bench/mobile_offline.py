@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import save, summary_ms
 from mobile import kivyenv
 from mobile.modelstore import ModelStore, share_builtin_gallery
+from mobile.settings import AppSettings, get_app_settings
 from model.manifest import read_manifest
 from model.paths import REPO_ROOT
-from model.settings import Settings, get_settings
 
 PHOTOS = 60  # test-split photos timed, one label after another
 STARTS = 5  # fresh processes timed
@@ -39,10 +39,10 @@ _START = """
 import os, sys, time
 from pathlib import Path
 launched = float(os.environ["BENCH_LAUNCHED"])
-from model.settings import get_settings
+from mobile.settings import get_app_settings
 from mobile import kivyenv
 from mobile.modelstore import ModelStore, share_builtin_gallery
-settings = get_settings()
+settings = get_app_settings()
 kivyenv.prepare(settings, offscreen=True)
 from mobile import headless
 from mobile.controller import FieldController
@@ -53,7 +53,7 @@ print(shown, time.time() - launched)
 """
 
 
-def startup(settings: Settings, home: Path) -> dict[str, dict[str, float]]:
+def startup(settings: AppSettings, home: Path) -> dict[str, dict[str, float]]:
     share_builtin_gallery(settings, settings.model_copy(update={"home": home}))
     first_screen, ready = [], []
     for _ in range(STARTS):
@@ -76,7 +76,7 @@ def startup(settings: Settings, home: Path) -> dict[str, dict[str, float]]:
     }
 
 
-def photo_to_answer(settings: Settings, photos: list[Path]) -> dict[str, object]:
+def photo_to_answer(settings: AppSettings, photos: list[Path]) -> dict[str, object]:
     kivyenv.prepare(settings, offscreen=True)
     from kivy.base import EventLoop
     from kivy.core.window import Window
@@ -115,7 +115,7 @@ def photo_to_answer(settings: Settings, photos: list[Path]) -> dict[str, object]
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    settings = get_settings()
+    settings = get_app_settings()
     rows = [r for r in read_manifest(settings.splits_path) if r["split"] == "test"]
     step = max(1, len(rows) // PHOTOS)
     photos = [settings.bank_dir / r["file"] for r in rows[::step][:PHOTOS]]

@@ -28,8 +28,8 @@ from api.db import make_engine, session_factory, upgrade  # noqa: E402
 from api.models import Case, Identification, User, new_id, utcnow  # noqa: E402
 from api.security import hash_password  # noqa: E402
 from api.services.queue import claim_next  # noqa: E402
+from api.settings import ApiSettings  # noqa: E402
 from bench.common import machine  # noqa: E402
-from model.settings import Settings  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -115,7 +115,7 @@ def main() -> None:
         staff = fill(url, args.cases, args.specialists)
         engine = make_engine(url, pool_size=args.specialists)
         factory = session_factory(engine)
-        settings = Settings()
+        settings = ApiSettings()
         claims: dict[int, list[str]] = {specialist: [] for specialist in staff}
         start = threading.Barrier(len(staff) + 1)
 
@@ -124,7 +124,9 @@ def main() -> None:
                 specialist = session.get(User, specialist_id)
                 assert specialist is not None
                 start.wait()
-                while (case := claim_next(session, specialist, settings)) is not None:
+                while (
+                    case := claim_next(session, specialist=specialist, settings=settings)
+                ) is not None:
                     claims[specialist_id].append(case.id)
 
         threads = [threading.Thread(target=work, args=(s,)) for s in staff]

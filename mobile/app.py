@@ -35,8 +35,9 @@ from mobile.presenter import (
     sign_in_error,
 )
 from mobile.sync import SyncReport
-from mobile.texts import PROFILE_NAMES, text
-from model.i18n import PROFILES, Language, Profile
+from mobile.texts import profile_name, text
+from model import wording
+from model.i18n import PROFILES, Language, Profile, language_or_default, say
 from model.identifier import MAX_PHOTOS
 from model.imaging import ImageError, decode_image
 
@@ -49,6 +50,7 @@ TONES = {
     "accepted": (0.05, 0.36, 0.13, 1),
     "needs_specialist": (0.6, 0.3, 0.0, 1),
     "out_of_scope": (0.25, 0.25, 0.25, 1),
+    "specialist": (0.05, 0.36, 0.13, 1),
     "error": (0.7, 0.05, 0.05, 1),
     "info": (0.1, 0.25, 0.5, 1),
 }
@@ -129,7 +131,7 @@ class WelcomeScreen(Screen):
     def name_profiles(self) -> None:
         lang = FieldApp.get().lang
         for choice in self.ids.profiles.children:
-            choice.text = PROFILE_NAMES[lang][choice.profile]
+            choice.text = profile_name(choice.profile, lang)
 
     @property
     def profile(self) -> Profile:
@@ -194,7 +196,7 @@ class PhotoScreen(Screen):
         try:
             thumbnail = texture(data)
         except ImageError as exc:
-            self.show(str(exc), "error")
+            self.show(say(exc.words, language_or_default(FieldApp.get().lang)), "error")
             return
         self.photos.append(data)
         self.count = len(self.photos)
@@ -237,41 +239,50 @@ class ResultScreen(Screen):
     observation_id = StringProperty("")
 
     def present(self, identified: Identified, thumbnails: list[Texture]) -> None:
+        """Lay out the answer's reading, top to bottom; nothing here decides what it says."""
         self.observation_id = identified.observation.id
         app = FieldApp.get()
         view: ResultView = identified.view
+        reading = view.reading
         body = self.ids.body
         body.clear_widgets()
-        body.add_widget(_widget("Title", view.title))
-        if view.subtitle:
-            body.add_widget(_widget("Text", view.subtitle, italic=True))
-        body.add_widget(_widget("Band", view.decision, band=TONES[view.decision_code]))
-        if view.reason:
-            tone = "error" if view.retake else "info"
-            body.add_widget(_widget("Band", view.reason, band=TONES[tone]))
-        body.add_widget(_widget("Heading", view.confidence))
+        body.add_widget(_widget("Title", reading.headline))
+        if reading.scientific_name:
+            body.add_widget(_widget("Text", reading.scientific_name, italic=True))
+        body.add_widget(_widget("Band", reading.decision, band=TONES[reading.decision_code]))
+        if reading.reason:
+            tone = "error" if reading.retake else "info"
+            body.add_widget(_widget("Band", reading.reason, band=TONES[tone]))
+        if reading.confidence:
+            body.add_widget(_widget("Heading", reading.confidence))
         body.add_widget(_photo_row(thumbnails))
-        if view.others:
-            body.add_widget(_widget("Heading", app.t("others", app.lang)))
-            for line in view.others:
+        if reading.others:
+            body.add_widget(_widget("Heading", reading.others_title))
+            for line in reading.others:
                 body.add_widget(_widget("Text", f"{line.name} — {line.figure}"))
-        body.add_widget(_widget("Heading", app.t("similar", app.lang)))
-        if view.similar:
+        body.add_widget(_widget("Heading", say(wording.SIMILAR, app.lang)))
+        if reading.similar:
             thumbnail = app.controller.recognizer().thumbnail
             body.add_widget(
                 _photo_row(
-                    [texture(thumbnail(p.photo_id)) for p in view.similar],
-                    [f"{p.name}\n{p.figure}" for p in view.similar],
+                    [texture(thumbnail(p.photo_id)) for p in reading.similar],
+                    [f"{p.name}\n{p.likeness}" for p in reading.similar],
                 )
             )
+            body.add_widget(_widget("Text", say(wording.SIMILAR_NOTE, app.lang), italic=True))
         if view.similar_note:
             body.add_widget(_widget("Text", view.similar_note, italic=True))
-        body.add_widget(_widget("Heading", view.advice_title))
-        body.add_widget(_widget("Text", view.advice))
-        if view.regulated:
-            body.add_widget(_widget("Band", view.regulated, band=TONES["error"]))
+        if reading.advice:
+            body.add_widget(_widget("Heading", reading.advice.title))
+            body.add_widget(_widget("Text", reading.advice.text))
+        if reading.regulated:
+            body.add_widget(_widget("Band", reading.regulated, band=TONES["error"]))
+        body.add_widget(_widget("Heading", say(wording.NEXT_STEP, app.lang)))
+        body.add_widget(_widget("Text", reading.next_step.text))
+        if reading.contact:
+            body.add_widget(_widget("Text", reading.contact.text))
         saved = app.t("saved_on_device", app.lang)
-        model = app.t("model_version", app.lang, version=view.model_version)
+        model = app.t("model_version", app.lang, version=reading.model_version)
         body.add_widget(_widget("Text", f"{saved} {model}", font_size="16sp"))
         body.parent.scroll_y = 1  # a new answer is read from its top
 

@@ -25,9 +25,10 @@ from mobile.presenter import (
     present_settings,
 )
 from mobile.recognizer import Recognizer
+from mobile.settings import AppSettings
 from mobile.sync import Syncer, SyncReport
+from model.answer import Lab
 from model.catalog import Catalog, load_catalog
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,22 @@ class Status:
 
 
 class FieldController:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
         home = settings.app_home
         self.outbox = Outbox(home)
         self.prefs = PrefStore(self.outbox.db_path)
-        self.models = ModelStore(home, settings.bundles_dir, settings.galleries_dir)
+        # Read before the window opens, so that no photo waits on it.
+        self.catalog: Catalog = load_catalog(settings.catalog_dir)
+        self.models = ModelStore(
+            home,
+            settings.bundles_dir,
+            settings.galleries_dir,
+            catalog=self.catalog,
+            threads=settings.app_model_threads,
+        )
         self.syncer = Syncer(settings, self.outbox, self.prefs, self.models)
-        self._catalog: Catalog | None = None
+        self.lab = Lab.from_settings(settings)  # how to reach the lab, in every answer needing it
         self._recognizer: Recognizer | None = None
         self._load_lock = threading.Lock()
         self._sync_lock = threading.Lock()
@@ -97,19 +106,12 @@ class FieldController:
 
     # --- identification
 
-    @property
-    def catalog(self) -> Catalog:
-        if self._catalog is None:
-            self._catalog = load_catalog(self.settings.catalog_dir)
-        return self._catalog
-
     def recognizer(self) -> Recognizer:
         """The identifier on the active model, loaded (and the model verified) on first use and
         again after an update, not on every photo."""
         with self._load_lock:
             if self._recognizer is None:
-                active = self.models.active()
-                self._recognizer = Recognizer(active, self.catalog, self.settings.app_model_threads)
+                self._recognizer = Recognizer(*self.models.load())
             return self._recognizer
 
     def identify(self, photos: list[bytes]) -> Identified:
@@ -118,14 +120,13 @@ class FieldController:
         preferences = self.preferences
         recognizer = self.recognizer()
         result = recognizer.identify(photos, crop=preferences.crop or None)
-        observation = self.outbox.record(
-            photos, result.to_dict(), share=preferences.share_surveillance
-        )
+        observation = self.outbox.record(photos, result, share=preferences.share_surveillance)
         view = present_result(
             result,
             self.catalog,
-            preferences.language,
-            preferences.profile,
+            lang=preferences.language,
+            profile=preferences.profile,
+            lab=self.lab,
             gallery_installed=recognizer.gallery is not None,
         )
         return Identified(observation, view)
@@ -137,8 +138,17 @@ class FieldController:
     # --- cases, sync, settings
 
     def cases(self) -> list[CaseView]:
-        lang = self.preferences.language
-        return [present_case(o, self.catalog, lang) for o in self.outbox.cases()]
+        preferences = self.preferences
+        return [
+            present_case(
+                o,
+                self.catalog,
+                lang=preferences.language,
+                profile=preferences.profile,
+                lab=self.lab,
+            )
+            for o in self.outbox.cases()
+        ]
 
     def sync(self, update: bool = True) -> SyncReport:
         """One pass now, after the one already running if any (its report may predate a request

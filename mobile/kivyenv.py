@@ -8,13 +8,13 @@ exists: resizing an offscreen window afterwards leaves part of it undrawn.
 
 import os
 
-from model.settings import Settings
+from mobile.settings import AppSettings
 
 # A phone held upright, in pixels: the desktop window and the screenshots in the README.
 PHONE_SIZE = (540, 1000)
 
 
-def prepare(settings: Settings, offscreen: bool = False) -> None:
+def prepare(settings: AppSettings, offscreen: bool = False) -> None:
     """Set Kivy's variables (keeping any the caller set); ``offscreen`` renders without a
     display, for tests, screenshots and the bench."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")

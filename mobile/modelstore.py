@@ -11,8 +11,13 @@ renaming it into place, then replacing ``current.json`` in one rename: the bundl
 switch together, and a kill at any instant leaves either the old pair or the new one. A staging
 folder left by an interrupted download is never read, and is removed by the next download or
 start. A downloaded model that no longer verifies or loads is set aside for the built-in one.
+
+The identifier that proves a model loads is the one the app then answers with
+(:meth:`ModelStore.load`): a phone opens a model's ONNX session once per process, not once to
+check it and again to use it.
 """
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -21,9 +26,10 @@ from pathlib import Path
 
 from mobile.store import fsync_dir, write_durably
 from model.bundle import SERVER_ONLY, BundleError, latest_bundle, verify
+from model.catalog import Catalog
 from model.gallery import GalleryError, open_gallery
 from model.gallery.folder import GalleryFolder
-from model.identifier import open_identifier
+from model.identifier import Identifier, open_identifier
 from model.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,13 +61,6 @@ class InstalledModel:
         return self.gallery_pack.stat().st_size if self.gallery_pack else 0
 
 
-def check_loads(folder: Path) -> None:
-    """Build the phone's identifier (int8) on a verified bundle folder and run its trial
-    identification; ``BundleError`` when the model would not answer (a broken policy or
-    graph). Nothing is kept: the recognizer loads its own."""
-    open_identifier(folder, variant="int8", threads=1, check=False)
-
-
 def _pack(*folders: Path, version: str) -> Path | None:
     """The first of these folders holding the gallery pack of ``version``."""
     paths = [GalleryFolder(folder).pack_path(version) for folder in folders]
@@ -71,45 +70,76 @@ def _pack(*folders: Path, version: str) -> Path | None:
 class ModelStore:
     """The installed models of one app installation."""
 
-    def __init__(self, home: Path, builtin_bundles: Path, builtin_galleries: Path) -> None:
+    def __init__(
+        self,
+        home: Path,
+        builtin_bundles: Path,
+        builtin_galleries: Path,
+        *,
+        catalog: Catalog | None = None,
+        threads: int = 1,
+    ) -> None:
         self.root = home / "models"
         self.builtin_bundles = builtin_bundles
         self.builtin_galleries = builtin_galleries
-        # Downloaded bundles already loaded once: (folder, manifest) -> why it fails, or None.
+        self.catalog = catalog  # the groups and hosts the identifiers answer with
+        self.threads = threads
+        # Bundles loaded in this process: (folder, manifest) -> the identifier, or why it fails.
         # The manifest names every file's sha256, so a bundle that verifies loads the same.
-        self._loads: dict[tuple[Path, str], str | None] = {}
+        self._loaded: dict[tuple[Path, str], Identifier | BundleError] = {}
 
     def active(self) -> InstalledModel:
-        """The downloaded model named by ``current.json`` if it is whole and loads (checked
+        """The downloaded model named by ``current.json`` if it is whole and loads (loaded
         once per process), else the built-in one: a damaged download never leaves the app
         without a model."""
+        return self._active()[0]
+
+    def load(self) -> tuple[InstalledModel, Identifier]:
+        """The active model and its identifier (int8, the catalog's groups, no gallery): the
+        one that proved it loads, or the built-in model's, loaded on first use."""
+        model, manifest = self._active()
+        return model, self._identifier(model.folder, manifest)
+
+    def _active(self) -> tuple[InstalledModel, dict[str, object]]:
         try:
             version = json.loads((self.root / CURRENT).read_text(encoding="utf-8"))["version"]
         except FileNotFoundError:
-            return self.builtin()
+            return self._builtin()
         folder = self.root / version
         try:
             manifest = verify(folder, skip=NOT_ON_DEVICE)
-            key = (folder, json.dumps(manifest, sort_keys=True))
-            if key not in self._loads:
-                try:
-                    check_loads(folder)
-                    self._loads[key] = None
-                except BundleError as exc:
-                    self._loads[key] = str(exc)
-            failure = self._loads[key]
-            if failure is not None:
-                raise BundleError(failure)
+            self._identifier(folder, manifest)
         except BundleError as exc:
             log.error("downloaded model unusable, using the built-in one: %s", exc)
-            return self.builtin()
-        return InstalledModel(version, folder, _pack(folder, version=version), builtin=False)
+            return self._builtin()
+        return InstalledModel(version, folder, _pack(folder, version=version), False), manifest
+
+    def _identifier(self, folder: Path, manifest: dict[str, object]) -> Identifier:
+        """The phone's identifier on a verified bundle folder, built (with its trial
+        identification) once per process; ``BundleError`` when the model would not answer
+        (a broken policy or graph), remembered too."""
+        key = (folder, json.dumps(manifest, sort_keys=True))
+        if key not in self._loaded:
+            try:
+                self._loaded[key] = open_identifier(
+                    folder, variant="int8", threads=self.threads, catalog=self.catalog, check=False
+                )
+            except BundleError as exc:
+                self._loaded[key] = exc
+        found = self._loaded[key]
+        if isinstance(found, BundleError):
+            raise found
+        return found
 
     def builtin(self) -> InstalledModel:
+        return self._builtin()[0]
+
+    def _builtin(self) -> tuple[InstalledModel, dict[str, object]]:
         folder = latest_bundle(self.builtin_bundles)
-        version = str(verify(folder, skip=NOT_ON_DEVICE)["version"])
+        manifest = verify(folder, skip=NOT_ON_DEVICE)
+        version = str(manifest["version"])
         pack = _pack(folder, self.builtin_galleries / version, version=version)
-        return InstalledModel(version, folder, pack, builtin=True)
+        return InstalledModel(version, folder, pack, builtin=True), manifest
 
     def staging(self, version: str) -> Path:
         """An empty folder to download ``version`` into."""
@@ -121,11 +151,12 @@ class ModelStore:
     def install(self, staging: Path, version: str) -> InstalledModel:
         """Verify a fully downloaded release (files, format, and a trial identification on it)
         and make it the active one, atomically; ``BundleError``, the active model and gallery
-        untouched, when it is not usable."""
+        untouched, when it is not usable. The identifier that passed the trial is kept for the
+        app to answer with."""
         manifest = verify(staging, skip=NOT_ON_DEVICE)
         if manifest["version"] != version:
             raise BundleError(f"release {version} holds a bundle of version {manifest['version']}")
-        check_loads(staging)
+        identifier = self._identifier(staging, manifest)
         pack = _pack(staging, version=version)
         if pack is not None:
             try:  # every member's CRC, and the pack's model version
@@ -133,10 +164,12 @@ class ModelStore:
             except GalleryError as exc:
                 raise BundleError(f"release {version}: {exc}") from exc
         folder = self.root / version
-        self._loads[(folder, json.dumps(manifest, sort_keys=True))] = None  # it loads: just seen
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
         fsync_dir(self.root)
+        # The session holds the graph already; the bundle's files now live under ``folder``.
+        identifier.bundle = dataclasses.replace(identifier.bundle, folder=folder)
+        self._loaded = {(folder, json.dumps(manifest, sort_keys=True)): identifier}
         write_durably(self.root / CURRENT, json.dumps({"version": version}).encode())
         log.info("model %s installed and active", version)
         return self.active()

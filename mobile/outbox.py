@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mobile.store import fsync_dir, opened, transaction, write_durably
+from model.result import Identification
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Observation:
     id: str
     created_at: str
     photo_count: int
-    result: dict[str, Any]  # model.result.Identification.to_dict() of the on-device answer
+    result: Identification  # the on-device answer (stored as its to_dict())
     latitude: float | None
     longitude: float | None
     share: bool
@@ -63,7 +64,7 @@ class Observation:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Observation":
         data = dict(row)
-        data["result"] = json.loads(data["result"])
+        data["result"] = Identification.from_dict(json.loads(data["result"]))
         data["share"], data["ask"] = bool(data["share"]), bool(data["ask"])
         return cls(**data)
 
@@ -91,7 +92,7 @@ class Outbox:
     def record(
         self,
         photos: list[bytes],
-        result: dict[str, Any],
+        result: Identification,
         share: bool = False,
         location: tuple[float, float] | None = None,
     ) -> Observation:
@@ -107,7 +108,7 @@ class Outbox:
                     observation_id,
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     len(photos),
-                    json.dumps(result),
+                    json.dumps(result.to_dict()),
                     latitude,
                     longitude,
                     int(share),

@@ -1,77 +1,28 @@
 """What each screen shows, as plain data: the Kivy layer only lays these strings out.
 
-Everything a grower reads about an answer is decided here, from the identifier's result, the
-catalog and the user's language and profile, so that it is tested without a window. The words
-for confidence, decisions and reasons are ``model.wording``'s, shared with the API and the CLI.
+An answer's words are ``model.answer``'s reading (shared with the API and the CLI), made here
+from the identifier's result or the stored one, the catalog, the user's language and profile and
+where a request to a specialist stands; this module adds only what is the app's own (the state
+of a request, sync, the gallery on this device), so that it is tested without a window.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from mobile.client import Refused, SignInNeeded, Transient
 from mobile.outbox import Observation
 from mobile.prefs import Account, SyncState
-from mobile.texts import percent, text
+from mobile.texts import text
+from model.answer import Lab, Reading, Review, ReviewState, read
 from model.catalog import OTHER_CROP, Catalog
 from model.i18n import Language, Profile
-from model.result import Decision, Identification, Reason
-from model.wording import confidence_words, decision_words, reason_words
-
-# Reasons the user can fix by taking the photo again.
-RETAKE_REASONS = frozenset({Reason.TOO_DARK, Reason.TOO_BLURRY, Reason.TOO_SMALL})
-# Other possibilities below this probability are noise, not worth a line.
-MIN_OTHER_PROBABILITY = 0.01
-
-
-@dataclass(frozen=True)
-class Line:
-    """A name with a figure, for the lists of a screen."""
-
-    name: str
-    figure: str
-
-
-@dataclass(frozen=True)
-class SimilarPhoto:
-    photo_id: str
-    name: str
-    figure: str  # similarity in words a user reads: a percentage
-    source: str
+from model.result import Identification
 
 
 @dataclass(frozen=True)
 class ResultView:
-    title: str
-    subtitle: str  # scientific name, when there is one
-    confidence: str
-    decision: str
-    decision_code: str  # accepted, needs_specialist, out_of_scope: the screen's colour
-    reason: str | None  # why it is not accepted, as a sentence
-    retake: bool  # the reason is the photo itself: taking it again is the fix
-    others: list[Line]
-    similar: list[SimilarPhoto]
+    reading: Reading
     similar_note: str | None  # why no similar photos are shown
-    advice_title: str
-    advice: str
-    regulated: str | None
-    model_version: str
-
-
-def headline(result: dict[str, Any], catalog: Catalog, lang: Language) -> str:
-    """What an answer is called, on the result screen and in the list of requests: the label's
-    name only when the answer is that label (``result`` is ``Identification.to_dict()``, fresh
-    or stored: a decision, reason, label or group this app does not know is shown, never a
-    crash)."""
-    if result.get("reason") in RETAKE_REASONS:
-        return text("retake_title", lang)
-    if result.get("decision") == Decision.OUT_OF_SCOPE:
-        return text("not_recognised", lang)
-    if result.get("group"):
-        return text(
-            "likely_group", lang, group=catalog.group_name_or_id(result["group"]["group"], lang)
-        )
-    return catalog.name_or_id(str(result.get("label", "")), lang)
 
 
 def crop_choices(catalog: Catalog, lang: Language) -> list[tuple[str, str]]:
@@ -91,64 +42,17 @@ def crop_choices(catalog: Catalog, lang: Language) -> list[tuple[str, str]]:
 def present_result(
     result: Identification,
     catalog: Catalog,
+    *,
     lang: Language,
     profile: Profile,
+    lab: Lab,
     gallery_installed: bool,
 ) -> ResultView:
-    top = result.top_k[0]
-    name = catalog.name_or_id(top.label, lang)
-    entry = catalog.labels.get(top.label)  # None: a label of a newer model than the catalog
-    retake = result.reason in RETAKE_REASONS
-    unknown = result.decision is Decision.OUT_OF_SCOPE
-    # The answer is the top label itself, or else that label is one possibility among others.
-    is_label = not (retake or unknown or result.group)
-    listed = result.top_k[1:] if is_label else result.top_k
-    others = [
-        Line(catalog.name_or_id(s.label, lang), percent(s.probability, lang))
-        for s in listed
-        if s.probability >= MIN_OTHER_PROBABILITY
-    ]
-    similar = [
-        SimilarPhoto(
-            n.photo_id, catalog.name_or_id(n.label, lang), percent(n.similarity, lang), n.source
-        )
-        for n in result.neighbours
-    ]
-    if retake or unknown or entry is None:  # no advice for a label the catalog lacks
-        advice_title = text("advice", lang)
-        advice = text("advice_retake" if retake else "advice_unknown", lang)
-    elif result.decision is Decision.ACCEPTED:
-        advice_title, advice = text("advice", lang), catalog.advice(top.label, profile, lang)
-    else:
-        advice_title = text("advice_if", lang, name=name)
-        advice = catalog.advice(top.label, profile, lang)
+    """The result screen of a fresh answer: nobody has been asked yet."""
     return ResultView(
-        title=headline(result.to_dict(), catalog, lang),
-        subtitle=(entry.scientific_name or "") if is_label and entry else "",
-        confidence=text(
-            "confidence",
-            lang,
-            words=confidence_words(top.probability, lang),
-            percent=percent(top.probability, lang),
-        ),
-        decision=decision_words(result.decision, lang),
-        decision_code=result.decision.value,
-        reason=_sentence(reason_words(result.reason, lang)) if result.reason else None,
-        retake=retake,
-        others=others,
-        similar=similar,
+        reading=read(result, catalog, lang=lang, profile=profile, lab=lab),
         similar_note=None if gallery_installed else text("no_gallery", lang),
-        advice_title=advice_title,
-        advice=advice,
-        regulated=text("regulated", lang)
-        if entry and entry.regulated and not (retake or unknown)
-        else None,
-        model_version=result.model_version,
     )
-
-
-def _sentence(words: str) -> str:
-    return words[:1].upper() + words[1:] + "."
 
 
 @dataclass(frozen=True)
@@ -158,7 +62,7 @@ class CaseView:
     when: str
     state_code: str  # waiting, sent, more_photos, answered, refused: the screen's colour
     state: str
-    detail: str  # the specialist's label and answer, or why the server refused it
+    detail: str  # the specialist's answer, or why the server refused it
 
     @property
     def answered(self) -> bool:
@@ -177,21 +81,28 @@ def case_state(observation: Observation) -> str:
     return "waiting"
 
 
-def present_case(observation: Observation, catalog: Catalog, lang: Language) -> CaseView:
-    details = []
-    if observation.answer_label:
-        details.append(
-            text("case_label", lang, name=catalog.name_or_id(observation.answer_label, lang))
-        )
-    if observation.answer:
-        details.append(observation.answer)
+def review(observation: Observation) -> Review | None:
+    """Where the request about ``observation`` stands: the server's case once it has one,
+    else waiting while the request is on its way."""
+    if observation.case_status:
+        return Review.of_case(observation.case_status, observation.answer_label, observation.answer)
+    return Review(ReviewState.WAITING) if observation.ask_state != "none" else None
+
+
+def present_case(
+    observation: Observation, catalog: Catalog, *, lang: Language, profile: Profile, lab: Lab
+) -> CaseView:
+    reading = read(
+        observation.result, catalog, lang=lang, profile=profile, lab=lab, review=review(observation)
+    )
+    details = [reading.specialist_message] if reading.specialist_message else []
     state = case_state(observation)
     if state == "refused" and observation.last_error:
         details.append(observation.last_error)
     created = datetime.fromisoformat(observation.created_at).astimezone()
     return CaseView(
         observation_id=observation.id,
-        title=headline(observation.result, catalog, lang),
+        title=reading.headline,
         when=created.strftime("%Y-%m-%d %H:%M"),
         state_code=state,
         state=text(f"case_{state}", lang),

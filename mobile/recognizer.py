@@ -1,41 +1,31 @@
 """On-device identification: the shared identifier (``model/``) on the active model, int8, with
 the most similar reference photos from the model's gallery pack.
 
-The app never reimplements inference: it loads the active bundle (``mobile.modelstore``, already
-verified against its manifest there) through ``model.identifier.Identifier`` with the int8 graph,
-the catalog's groups and the gallery, so a phone answers exactly as the API's int8 variant would.
-Loading runs the identifier's trial identification (``model.identifier.check_identifier``), as
-``ModelStore`` did before making the model active: a model that cannot answer is never switched to.
+The app never reimplements inference: it answers with the identifier ``mobile.modelstore``
+loaded on the active bundle (``model.identifier.Identifier``, the int8 graph and the catalog's
+groups, its trial identification passed before the model was made active), adding the gallery,
+so a phone answers exactly as the API's int8 variant would.
 """
 
 import logging
 from collections.abc import Sequence
 
 from mobile.modelstore import InstalledModel
-from model.catalog import Catalog
 from model.gallery import Gallery, GalleryError, open_gallery
-from model.identifier import Photo, open_identifier
+from model.identifier import Identifier, Photo
 from model.result import Identification
 
 log = logging.getLogger(__name__)
 
 
 class Recognizer:
-    def __init__(self, model: InstalledModel, catalog: Catalog, threads: int) -> None:
+    def __init__(self, model: InstalledModel, identifier: Identifier) -> None:
         self.model = model
         self.gallery = _open(model)
-        self.identifier = open_identifier(
-            model.folder,
-            variant="int8",
-            threads=threads,
-            catalog=catalog,
-            check=False,  # verified by ModelStore, which knows the phone keeps no fp32 graph
-            gallery=self.gallery,
-        )
+        self.identifier = identifier.with_gallery(self.gallery)
         log.info(
-            "identifier ready: model %s (int8, %d threads), gallery: %s",
+            "identifier ready: model %s (int8), gallery: %s",
             model.version,
-            threads,
             f"{len(self.gallery)} photos" if self.gallery else "none",
         )
 

@@ -17,9 +17,9 @@ from PIL import Image, ImageEnhance
 from mobile.controller import FieldController
 from mobile.localserver import LocalServer
 from mobile.modelstore import share_builtin_gallery
+from mobile.settings import AppSettings
 from model.manifest import read_manifest
 from model.result import Reason
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ ACCEPTED_LABEL = "apple.scab"  # a disease every Quebec orchard knows
 PASSWORD = "verger 2026 pommes"
 
 
-def _test_photos(settings: Settings, label: str | None = None) -> list[Path]:
+def _test_photos(settings: AppSettings, label: str | None = None) -> list[Path]:
     rows = read_manifest(settings.splits_path)
     return [
         settings.bank_dir / r["file"]
@@ -36,7 +36,7 @@ def _test_photos(settings: Settings, label: str | None = None) -> list[Path]:
     ]
 
 
-def _doubted(controller: FieldController, settings: Settings) -> Path:
+def _doubted(controller: FieldController, settings: AppSettings) -> Path:
     """The first test photo the model leaves to a specialist because it is unsure."""
     recognizer = controller.recognizer()
     for path in _test_photos(settings):
@@ -66,7 +66,7 @@ def _ask_popup(app: Any) -> Any:
     return next(w for w in app.root_window.children if type(w).__name__ == "AskPopup")
 
 
-def save_screenshots(settings: Settings, out_dir: Path) -> list[Path]:
+def save_screenshots(settings: AppSettings, out_dir: Path) -> list[Path]:
     """Save one PNG per screen into ``out_dir``; returns their paths. Kivy must have been
     prepared offscreen (``mobile.kivyenv.prepare``)."""
     from mobile import headless

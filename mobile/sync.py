@@ -26,8 +26,8 @@ from mobile.client import ApiClient, Refused, SignInNeeded, Transient
 from mobile.modelstore import ModelStore
 from mobile.outbox import Observation, Outbox
 from mobile.prefs import Account, Preferences, PrefStore, SyncState
+from mobile.settings import AppSettings
 from mobile.updater import update_model
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Syncer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AppSettings,
         outbox: Outbox,
         prefs: PrefStore,
         models: ModelStore,
@@ -74,10 +74,12 @@ class Syncer:
         preferences = self.prefs.load(Preferences)
         account = self.prefs.load(Account)
         if not (preferences.server_url and account.signed_in):
-            # Nothing can leave the phone; say so only when something is waiting.
+            # Nothing can leave the phone until someone gives a server and an account: said,
+            # never counted as a sync that worked, and no failure to back off from either.
+            missing = "no account" if preferences.server_url else "no server and no account"
             waiting = len(self.outbox.due())
-            error = f"{waiting} request(s) wait for a sign-in" if waiting else None
-            return self._finish(SyncReport(error=error, sign_in_needed=bool(waiting)))
+            error = f"this app has {missing} yet; {waiting} request(s) wait to be sent"
+            return self._finish(SyncReport(error=error, sign_in_needed=True))
         report = SyncReport()
         client = ApiClient(
             preferences.server_url, account, self.prefs.save, self.settings.app_request_timeout_s
@@ -176,8 +178,8 @@ def _fields(observation: Observation, preferences: Preferences) -> dict[str, str
     }
     if observation.asks_now and observation.message:
         fields["message"] = observation.message
-    if observation.result.get("crop"):  # the crop the answer was given for, not today's choice
-        fields["crop"] = str(observation.result["crop"])
+    if observation.result.crop:  # the crop the answer was given for, not today's choice
+        fields["crop"] = observation.result.crop
     if observation.location:
         fields["latitude"], fields["longitude"] = (str(v) for v in observation.location)
     return fields

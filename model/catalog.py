@@ -23,6 +23,8 @@ from model.text import fold, terms
 
 log = logging.getLogger(__name__)
 
+# The label of the bank's out-of-scope photos, and a specialist's "none of the bank's labels".
+UNKNOWN_LABEL = "unknown"
 # What a user says when growing a crop the bank does not cover, and when not knowing.
 OTHER_CROP = "other"
 DONT_KNOW = frozenset({"unknown", "je ne sais pas", "i don't know", "i dont know", "?"})

@@ -239,6 +239,16 @@ def check_identifier(identifier: Identifier) -> Identification:
                     f"{calibration}: mahalanobis {name} has shape {array.shape}, not {shape} "
                     f"(embeddings of {dims} dimensions, {labels} labels), or non-finite values"
                 )
+    check = policy.field_check
+    if check is not None and (
+        check.weights.shape != (embeddings.shape[1],)
+        or not np.isfinite(check.weights).all()
+        or not check.lab_only <= set(identifier.labels)
+    ):
+        raise BundleError(
+            f"{calibration}: field_check weights have shape {check.weights.shape}, not "
+            f"({embeddings.shape[1]},), or name labels the bundle lacks"
+        )
     try:
         result = identifier.decide(logits, embeddings, [prepared.quality])
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:

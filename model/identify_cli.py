@@ -9,38 +9,27 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from model import wording
+from model.answer import Lab, Naming, Reading, read
 from model.bundle import latest_bundle
 from model.catalog import Catalog, load_catalog
 from model.gallery import GalleryError, open_gallery
-from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Profile
+from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, PROFILES, Language, Words, say
 from model.identifier import MAX_PHOTOS, Identifier, open_identifier
 from model.imaging import ImageError
 from model.manifest import ManifestError, read_manifest
-from model.result import Decision, Identification
+from model.result import Identification
 from model.settings import get_settings
-from model.wording import confidence_words, decision_words, profile_words, reason_words
 
 log = logging.getLogger(__name__)
 
-_LABELS: dict[Language, dict[str, str]] = {
-    "fr": {
-        "decision": "Décision",
-        "others": "Autres possibilités",
-        "group": "Groupe probable",
-        "advice": "Conseil",
-        "similar": "Photos de référence semblables",
-        "model": "Modèle",
-        "crop": "Culture",
-    },
-    "en": {
-        "decision": "Decision",
-        "others": "Other possibilities",
-        "group": "Likely group",
-        "advice": "Advice",
-        "similar": "Similar reference photos",
-        "model": "Model",
-        "crop": "Crop",
-    },
+# The command's own words around a reading; the reading's words are model.wording's.
+_WORDS: dict[str, Words] = {
+    "decision": {"fr": "Décision", "en": "Decision"},
+    "crop": {"fr": "Culture", "en": "Crop"},
+    "specialist": {"fr": "Message du spécialiste", "en": "The specialist's message"},
+    "model": {"fr": "Modèle", "en": "Model"},
+    "colon": {"fr": " : ", "en": ": "},  # French sets a colon apart with a space before it
 }
 
 
@@ -55,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     identify.add_argument("--root", type=Path, help="folder the manifest's files are relative to")
     identify.add_argument("--json", action="store_true", help="one JSON object per line")
     identify.add_argument(
+        "--result",
+        type=Path,
+        metavar="JSON",
+        help="read a stored answer (the JSON of --json) as a person would, instead of photos",
+    )
+    identify.add_argument(
         "--crop", help="the crop photographed (its name or id; 'other' for a crop not listed)"
     )
     identify.add_argument(
@@ -67,11 +62,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _identify(args: argparse.Namespace) -> int:
-    if bool(args.photos) == bool(args.manifest):
-        sys.stderr.write("iriis identify: give photos, or --manifest CSV (not both)\n")
+    if sum(map(bool, (args.photos, args.manifest, args.result))) != 1:
+        sys.stderr.write("iriis identify: give photos, --manifest CSV or --result JSON (one)\n")
         return 2
     settings = get_settings()
     catalog = load_catalog(settings.catalog_dir)
+    lab = Lab.from_settings(settings)
+    if args.result:
+        try:
+            stored = Identification.from_dict(json.loads(args.result.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            sys.stderr.write(f"iriis identify: {args.result}: not a stored answer: {exc}\n")
+            return 2
+        sys.stdout.write(
+            render(read(stored, catalog, lang=args.lang, profile=args.profile, lab=lab), args.lang)
+        )
+        return 0
     identifier = open_identifier(
         args.bundle or latest_bundle(settings.bundles_dir),
         variant=args.variant,
@@ -97,7 +103,8 @@ def _identify(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(render(result, catalog, args.lang, args.profile))
+        reading = read(result, catalog, lang=args.lang, profile=args.profile, lab=lab)
+        sys.stdout.write(render(reading, args.lang))
     return 0
 
 
@@ -139,45 +146,43 @@ def _identify_manifest(
     return 0
 
 
-def render(result: Identification, catalog: Catalog, lang: Language, profile: Profile) -> str:
-    words = _LABELS[lang]
-    top = result.top_k[0]
-    decision = f"{words['decision']}: {decision_words(result.decision, lang)}" + (
-        f" ({reason_words(result.reason, lang)})" if result.reason else ""
-    )
-    crop = [f"{words['crop']}: {catalog.crop_name(result.crop, lang)}"] if result.crop else []
-    if result.decision is Decision.OUT_OF_SCOPE:  # no label to name, no advice to give
-        return "\n".join([decision, *crop, f"{words['model']}: {result.model_version}"]) + "\n"
-    lines = [
-        f"{catalog.name(top.label, lang)} ({top.label}): "
-        f"{confidence_words(top.probability, lang)} ({top.probability:.0%})",
-        decision,
-        *crop,
-    ]
-    if result.group:
-        lines.append(
-            f"{words['group']}: {catalog.group_name(result.group.group, lang)} "
-            f"({result.group.probability:.0%})"
-        )
-    others = [s for s in result.top_k[1:] if s.probability >= 0.01]
-    if others:
-        lines.append(
-            f"{words['others']}: "
-            + ", ".join(f"{catalog.name(s.label, lang)} {s.probability:.0%}" for s in others)
-        )
-    advice = catalog.advice(top.label, profile, lang)
-    lines.append(
-        textwrap.fill(
-            f"{words['advice']} ({profile_words(profile, lang)}): {advice}",
-            100,
-            subsequent_indent="  ",
-        )
-    )
-    if result.neighbours:
-        lines.append(f"{words['similar']}:")
-        lines += [
-            f"  {catalog.name(n.label, lang)} ({n.similarity:.2f}) {n.photo_id} {n.source}"
-            for n in result.neighbours
-        ]
-    lines.append(f"{words['model']}: {result.model_version}")
+def render(reading: Reading, lang: Language) -> str:
+    """A reading as lines of text: it decides nothing (``model.answer`` does)."""
+    named = f" ({reading.named})" if reading.naming is not Naming.NONE else ""
+    lines = [reading.headline + (named if reading.named != reading.headline else "")]
+    if reading.scientific_name:
+        lines.append(reading.scientific_name)
+    if reading.confidence:
+        lines.append(reading.confidence)
+    lines.append(f"{say(_WORDS['decision'], lang)}{_colon(lang)}{reading.decision}")
+    if reading.reason:
+        lines.append(f"  {reading.reason}")
+    if reading.crop:
+        lines.append(f"{say(_WORDS['crop'], lang)}{_colon(lang)}{reading.crop}")
+    if reading.others:
+        figures = ", ".join(f"{o.name} {o.figure}" for o in reading.others)
+        lines.append(f"{reading.others_title}{_colon(lang)}{figures}")
+    if reading.specialist_message:
+        lines.append(_paragraph(say(_WORDS["specialist"], lang), reading.specialist_message, lang))
+    if reading.advice:
+        lines.append(_paragraph(reading.advice.title, reading.advice.text, lang))
+    if reading.regulated:
+        lines.append(reading.regulated)
+    if reading.similar:
+        lines.append(f"{say(wording.SIMILAR, lang)} ({say(wording.SIMILAR_NOTE, lang)})")
+        for photo in reading.similar:
+            where = " ".join(filter(None, (photo.photo_id, photo.source)))
+            lines.append(f"  {photo.name}{_colon(lang)}{photo.likeness} ({where})")
+    lines.append(_paragraph(say(wording.NEXT_STEP, lang), reading.next_step.text, lang))
+    if reading.contact:
+        lines.append(reading.contact.text)
+    lines.append(f"{say(_WORDS['model'], lang)}{_colon(lang)}{reading.model_version}")
     return "\n".join(lines) + "\n"
+
+
+def _colon(lang: Language) -> str:
+    return say(_WORDS["colon"], lang)
+
+
+def _paragraph(title: str, text: str, lang: Language) -> str:
+    return textwrap.fill(f"{title}{_colon(lang)}{text}", 100, subsequent_indent="  ")

@@ -41,6 +41,18 @@ C. Labels whose catalog hosts exclude the named crop are ruled out: their logits
    know) rules out every crop-specific label; if the network's best label was one of them, the
    photo is out of scope with the reason "crop_not_covered" ("this crop is not in the bank")
    instead of naming another crop's disease.
+
+After rules 2 to 4 and C, what the bank cannot know (:class:`FieldCheck`):
+
+F. A photo that looks like a field photo (a linear lab-or-field score of its embedding above
+   the threshold that flags at most 1% of the validation split's lab photos) judged against a
+   label whose training photos are all lab photos (``lab_only``, e.g. every corn disease of
+   the bank) is not accepted: a network taught on detached leaves on a plain sheet is wrong
+   about most field photos of that crop and sure of itself too often (``metrics/
+   field_proxy.json``) and, measured there, takes 8 in 10 of them for out of scope. It needs
+   a specialist instead, with the reason "lab_references_only" and a hint to retake the leaf as
+   the bank's photos show it: a sick leaf of a real crop must reach a person. Quality reasons
+   stay first; a crop the bank does not cover (rule C) stays out of scope.
 """
 
 from collections.abc import Mapping, Sequence
@@ -181,6 +193,40 @@ def crop_context(
 
 
 @dataclass(frozen=True)
+class FieldCheck:
+    """Rule F's statistics: ``weights`` and ``bias`` give a photo's lab-or-field score from its
+    embedding (higher: more like the field photos of training; a linear discriminant fitted by
+    ``training/calibrate.py``), ``threshold`` the score from which a photo is taken for a field
+    photo, and ``lab_only`` the labels whose training photos are all lab photos."""
+
+    weights: np.ndarray  # (D,)
+    bias: float
+    threshold: float
+    lab_only: frozenset[str]
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        result: np.ndarray = np.atleast_2d(embeddings) @ self.weights + self.bias
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights": np.round(self.weights, 6).tolist(),
+            "bias": round(self.bias, 6),
+            "threshold": round(self.threshold, 6),
+            "lab_only": sorted(self.lab_only),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FieldCheck":
+        return cls(
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            lab_only=frozenset(data["lab_only"]),
+        )
+
+
+@dataclass(frozen=True)
 class Policy:
     temperature: float = 1.0
     accept_threshold: float = 0.9
@@ -190,6 +236,8 @@ class Policy:
     # No gate stricter than ``ood_threshold`` unless calibration sets one.
     accept_ood_threshold: float = float("inf")
     mahalanobis: Mahalanobis | None = None
+    # Rule F's lab-or-field check (None: a bundle calibrated before it, rule F off).
+    field_check: FieldCheck | None = None
     # Minimum of each quality measure (model.quality); a missing one is not checked.
     quality: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -230,6 +278,7 @@ class Policy:
             "ood_threshold": self.ood_threshold,
             "accept_ood_threshold": self.accept_ood_threshold,
             "mahalanobis": self.mahalanobis.to_dict() if self.mahalanobis else None,
+            **({"field_check": self.field_check.to_dict()} if self.field_check else {}),
             "quality": self.quality,
             **self.extras,
         }
@@ -237,16 +286,19 @@ class Policy:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Policy":
         known = {"temperature", "accept_threshold", "ambiguity_margin", "ood_method", "quality"}
-        stats = data.get("mahalanobis")
+        stats, check = data.get("mahalanobis"), data.get("field_check")
         return cls(
             **{k: data[k] for k in known if k in data},
             ood_threshold=float(data.get("ood_threshold", float("inf"))),
             accept_ood_threshold=float(data.get("accept_ood_threshold", float("inf"))),
             mahalanobis=Mahalanobis.from_dict(stats) if stats else None,
+            field_check=FieldCheck.from_dict(check) if check else None,
             extras={
                 k: v
                 for k, v in data.items()
-                if k not in known | {"ood_threshold", "accept_ood_threshold", "mahalanobis"}
+                if k
+                not in known
+                | {"ood_threshold", "accept_ood_threshold", "mahalanobis", "field_check"}
             },
         )
 
@@ -277,6 +329,10 @@ def decide(
     decision, reason = policy.decide(probabilities, ood)
     if crop is not None and crop.not_covered(best):
         decision, reason = Decision.OUT_OF_SCOPE, Reason.CROP_NOT_COVERED
+    if reason is not Reason.CROP_NOT_COVERED and _lab_references_only(
+        policy, labels[int(probabilities.argmax())], embeddings[usable]
+    ):
+        decision, reason = Decision.NEEDS_SPECIALIST, Reason.LAB_REFERENCES_ONLY
     if all(problem is not None for problem in problems):
         decision, reason = Decision.NEEDS_SPECIALIST, problems[0]
     order = [i for i in np.argsort(-probabilities)[:TOP_K] if probabilities[i] > 0]
@@ -287,6 +343,7 @@ def decide(
         Reason.UNKNOWN_SUBJECT,
         Reason.UNFAMILIAR,
         Reason.CROP_NOT_COVERED,
+        Reason.LAB_REFERENCES_ONLY,
     ):
         group = _group_answer(policy, labels, groups, probabilities)
     return Identification(
@@ -300,6 +357,14 @@ def decide(
         photos=len(logits),
         crop=crop.crop if crop is not None else None,
     )
+
+
+def _lab_references_only(policy: Policy, label: str, embeddings: np.ndarray) -> bool:
+    """Rule F: the photos look like field photos and ``label`` is known from lab photos only."""
+    check = policy.field_check
+    if check is None or label not in check.lab_only:
+        return False
+    return float(check.score(embeddings).mean()) > check.threshold
 
 
 def _group_answer(

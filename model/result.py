@@ -1,13 +1,16 @@
 """What an identification returns: the typed result shared by the CLI, the API and the app.
 
-Inference (``model.identifier``) fills it; formatting for a user (catalog names, advice in a
-language) happens elsewhere, from these fields. ``to_dict`` is the JSON contract documented in
-``docs/architecture.md``.
+Inference (``model.identifier``) fills it; what it means to a person is read from these fields
+by ``model.answer``. ``to_dict`` is the JSON contract documented in ``docs/architecture.md``, and
+``from_dict`` the one way back from a stored copy, whoever wrote it.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+_Code = TypeVar("_Code", bound=StrEnum)
 
 
 class Decision(StrEnum):
@@ -27,6 +30,8 @@ class Reason(StrEnum):
     TOO_SMALL = "too_small"
     UNKNOWN_SUBJECT = "unknown_subject"  # not something the model knows (out of scope)
     CROP_NOT_COVERED = "crop_not_covered"  # the crop named is none of the bank's
+    # a field photo judged against a label the bank knows from lab photos only (policy rule F)
+    LAB_REFERENCES_ONLY = "lab_references_only"
     ASKED = "asked"  # the user asked a specialist, whatever the confidence
 
 
@@ -67,6 +72,10 @@ class Identification:
     photos: int = 1
     # The crop the user named, as the policy read it (None: not named); see model.policy.
     crop: str | None = None
+    # A stored decision or reason this code does not know (a newer server's or model's), by
+    # field, as it was stored: ``decision`` then reads as needs_specialist (a person decides
+    # what it means) and ``reason`` as None. Written back unchanged by to_dict.
+    unread: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -80,6 +89,51 @@ class Identification:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["unread"]
         data["decision"] = self.decision.value
         data["reason"] = self.reason.value if self.reason else None
+        data.update(self.unread)
         return {"label": self.label, "probability": self.probability, **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Identification":
+        """A stored ``to_dict()`` as the typed result, whichever version wrote it: keys it lacks
+        take their defaults (an old row without ``top_k`` keeps its top label), and a decision
+        or reason this code does not know is kept in :attr:`unread` rather than refused."""
+        top_k = [
+            LabelScore(str(s["label"]), float(s["probability"])) for s in data.get("top_k") or ()
+        ]
+        if not top_k:
+            top_k = [LabelScore(str(data.get("label", "")), float(data.get("probability", 0.0)))]
+        group = data.get("group")
+        unread: dict[str, str] = {}
+        decision = _code(Decision, data.get("decision"), "decision", unread)
+        reason = _code(Reason, data.get("reason"), "reason", unread)
+        return cls(
+            top_k=top_k,
+            decision=decision or Decision.NEEDS_SPECIALIST,
+            reason=reason,
+            group=GroupAnswer(str(group["group"]), float(group["probability"])) if group else None,
+            out_of_scope_score=float(data.get("out_of_scope_score", 0.0)),
+            quality={str(k): float(v) for k, v in (data.get("quality") or {}).items()},
+            neighbours=[
+                Neighbour(
+                    str(n["label"]), float(n["similarity"]), str(n["photo_id"]), n.get("source", "")
+                )
+                for n in data.get("neighbours") or ()
+            ],
+            model_version=str(data.get("model_version", "")),
+            photos=int(data.get("photos", 1)),
+            crop=data.get("crop"),
+            unread=unread,
+        )
+
+
+def _code(kind: type[_Code], value: object, name: str, unread: dict[str, str]) -> _Code | None:
+    """``value`` as a member of ``kind``; None when absent, or unknown (then kept in ``unread``)."""
+    if value is None or value == "":
+        return None
+    member = next((m for m in kind if m == value), None)
+    if member is None:
+        unread[name] = str(value)
+    return member

@@ -1,15 +1,18 @@
-"""The one settings object of IRIIS Phyto.
+"""The core settings of IRIIS Phyto: where things are, the lab's contact and the gallery.
 
-Values come, highest priority first, from keyword arguments, environment variables prefixed
-``IRIIS_`` (``IRIIS_HOME``, ``IRIIS_BANK_DIR``...), then an optional TOML file (``iriis.toml`` in
-the working directory, or the file named by ``IRIIS_CONFIG``), then the defaults below. Every
-field is documented in the README's settings table; keep the two in step.
+Each layer keeps its own settings beside its code and extends these: the service's in
+``api/settings.py``, the field app's in ``mobile/settings.py``, so that the core reads and names
+no face. All share one namespace for users. Values come, highest priority first, from keyword
+arguments, environment variables prefixed ``IRIIS_`` (``IRIIS_HOME``, ``IRIIS_BANK_DIR``...),
+then an optional TOML file (``iriis.toml`` in the working directory, or the file named by
+``IRIIS_CONFIG``), then the defaults below. A class ignores the names of the other layers, so one
+environment and one file serve them all. Every field of the three classes is documented in the
+README's settings table (``tests/test_settings.py`` checks it); keep them in step.
 """
 
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -27,7 +30,8 @@ def _config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    """Settings for every component; runtime state lives under ``home``."""
+    """Settings the core and training read, and that every layer shares; runtime state lives
+    under ``home``."""
 
     model_config = SettingsConfigDict(env_prefix="IRIIS_", extra="ignore")
 
@@ -52,6 +56,18 @@ class Settings(BaseSettings):
 
     # --- behaviour
     log_level: str = Field(default="INFO", description="Python logging level.")
+    lab_phone: str = Field(
+        default="418 555-0100",
+        min_length=1,
+        description="The lab's phone number, given in every answer that needs a person (a "
+        "person can always be reached); the default is a placeholder: set the lab's own.",
+    )
+    lab_email: str = Field(
+        default="phytodiagnostic@example.org",
+        min_length=3,
+        description="The lab's e-mail address, given beside its phone number; the default is a "
+        "placeholder: set the lab's own.",
+    )
 
     # --- gallery of similar reference photos (model/gallery/)
     gallery_backend: str | None = Field(
@@ -75,114 +91,6 @@ class Settings(BaseSettings):
         default=None, description="The API key of the Qdrant server, if it requires one."
     )
 
-    # --- API service (api/)
-    database_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the service's database; unset: the SQLite file "
-        "iriis.db under home. PostgreSQL: postgresql+psycopg://USER@HOST:5432/DB.",
-    )
-    secret_key: str | None = Field(
-        default=None,
-        description="Key that signs access and refresh tokens; unset: generated once into "
-        "home/secret.key, so that every process of one installation shares it.",
-    )
-    serve_host: str = Field(default="127.0.0.1", description="Address `iriis serve` listens on.")
-    serve_port: int = Field(default=8000, description="Port `iriis serve` listens on.")
-    serve_model_variant: Literal["fp32", "int8"] = Field(
-        default="fp32", description="Which graph of the bundle the API runs (int8: smaller CPUs)."
-    )
-    serve_model_threads: int = Field(
-        default=1,
-        ge=1,
-        description="ONNX Runtime threads per identification in the API; "
-        "concurrent requests already use the cores.",
-    )
-    access_token_minutes: int = Field(
-        default=30, gt=0, description="Lifetime of an access token; refresh tokens renew it."
-    )
-    refresh_token_days: int = Field(
-        default=30,
-        gt=0,
-        description="Lifetime of a refresh token: how long a device stays "
-        "signed in without its password.",
-    )
-    max_photo_mb: float = Field(
-        default=20.0, gt=0, description="Largest accepted photo upload, in megabytes (413 above)."
-    )
-    identifications_per_hour: int = Field(
-        default=120,
-        ge=1,
-        description="Identifications one user may submit per rolling hour "
-        "(429 above); retries of the same client id do not count.",
-    )
-    specialist_requests_per_day: int = Field(
-        default=20,
-        ge=1,
-        description="Cases one user may ask a specialist about per rolling "
-        "24 hours (429 above); cases opened by the model's own doubt do not count.",
-    )
-    claim_timeout_minutes: int = Field(
-        default=30,
-        gt=0,
-        description="A claimed case with no decision for this long returns to the review queue.",
-    )
-    pace_window_days: int = Field(
-        default=7,
-        gt=0,
-        description="Specialists' recent pace (decisions per hour), used for "
-        "the expected response time, is measured over this many days.",
-    )
-    default_response_hours: float = Field(
-        default=48.0,
-        gt=0,
-        description="Expected response time promised when the recent pace "
-        "is unknown (no decision in the pace window).",
-    )
-    surveillance_cell_degrees: float = Field(
-        default=0.1,
-        ge=0.1,
-        description="Side of the surveillance grid cells, in degrees; at "
-        "least 0.1 so that no cell points at one farm.",
-    )
-    surveillance_min_count: int = Field(
-        default=3, ge=3, description="Surveillance cells with fewer observations are suppressed."
-    )
-    export_license: str = Field(
-        default="IRIIS Phyto user contribution, lab use only",
-        description="`license` column of the researchers' export for users' photos.",
-    )
-
-    # --- field app (mobile/)
-    app_server_url: str = Field(
-        default="",
-        description="Server address the field app proposes on first launch; empty: none "
-        "(the app identifies offline and asks for an address when it first needs one).",
-    )
-    app_model_threads: int = Field(
-        default=2, ge=1, description="ONNX Runtime threads of the field app's identifier."
-    )
-    app_request_timeout_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="The field app's HTTP timeout (connect and each read); a request that "
-        "times out is retried later with the same client id.",
-    )
-    app_sync_backoff_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="Wait after the field app's first failed sync; it doubles with each "
-        "further failure (exponential backoff).",
-    )
-    app_sync_backoff_max_s: float = Field(
-        default=3600.0, gt=0, description="Longest wait between the field app's sync attempts."
-    )
-    app_sync_interval_s: float = Field(
-        default=600.0,
-        gt=0,
-        description="How often the running field app syncs when nothing failed (to send "
-        "requests and fetch the specialists' answers).",
-    )
-
     @property
     def catalog_dir(self) -> Path:
         """The label catalog: a folder of YAML files merged on load (``model/catalog.py``)."""
@@ -198,13 +106,12 @@ class Settings(BaseSettings):
         return self.home / "galleries"
 
     @property
-    def photos_dir(self) -> Path:
-        """The API's photo store: content-addressed, EXIF-free JPEG files."""
-        return self.home / "photos"
-
-    @property
     def app_home(self) -> Path:
-        """The field app's state: its SQLite database, outbox photos and downloaded models."""
+        """The field app's state: its SQLite database, outbox photos and downloaded models.
+
+        Here rather than in the app's settings because the model store, which serves the app and
+        the tools that prepare a phone, finds a phone's gallery there from core settings.
+        """
         return self.home / "app"
 
     @classmethod
@@ -225,5 +132,5 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once; tests build their own ``Settings`` instead."""
+    """The process-wide core settings, read once; tests build their own ``Settings`` instead."""
     return Settings()

@@ -28,6 +28,7 @@ from api.models import Base, Case, Identification, Photo, Role, User, utcnow
 from api.photostore import PhotoStore, prepare
 from api.services.cases import new_case
 from api.services.users import create_user
+from api.settings import ApiSettings
 from model.catalog import Catalog, load_catalog
 from model.result import Decision, LabelScore, Reason
 from model.result import Identification as Result
@@ -124,8 +125,8 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, engine: Engine) -> Settings:
-    return Settings(
+def api_settings(tmp_path: Path, engine: Engine) -> ApiSettings:
+    return ApiSettings(
         home=tmp_path / "home",
         database_url=engine.url.render_as_string(hide_password=False),
         secret_key="test secret key, not for production use",
@@ -138,12 +139,12 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(api_settings: Settings) -> PhotoStore:
+def store(api_settings: ApiSettings) -> PhotoStore:
     return PhotoStore(api_settings.photos_dir)
 
 
 @pytest.fixture
-def app(api_settings: Settings) -> FastAPI:
+def app(api_settings: ApiSettings) -> FastAPI:
     return create_app(api_settings)
 
 
@@ -174,7 +175,9 @@ class Seeder:
 
     def user(self, role: Role | str = Role.GROWER, name: str | None = None) -> User:
         self.counter += 1
-        return create_user(self.session, name or f"{role}{self.counter}", PASSWORD, role)
+        return create_user(
+            self.session, username=name or f"{role}{self.counter}", password=PASSWORD, role=role
+        )
 
     def identification(
         self,
@@ -232,7 +235,12 @@ class Seeder:
     ) -> Case:
         identification = self.identification(user, **kwargs)
         case = new_case(
-            identification, user, self.catalog, asked=asked, message=None, now=opened_at or utcnow()
+            identification,
+            user=user,
+            catalog=self.catalog,
+            asked=asked,
+            message=None,
+            now=opened_at or utcnow(),
         )
         self.session.add(case)
         self.session.commit()

@@ -1,5 +1,6 @@
 import pytest
 
+from mobile.settings import AppSettings, get_app_settings
 from model.settings import Settings, get_settings
 
 # Fixtures of the API (databases, users, cases) and of the field app (a live server, a network
@@ -10,6 +11,12 @@ pytest_plugins = ("tests.api_support", "tests.mobile_support")
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()
+
+
+@pytest.fixture(scope="session")
+def app_settings() -> AppSettings:
+    """The field app's settings from the same environment, for phones the tests copy from it."""
+    return get_app_settings()
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from mobile.controller import FieldController
 from mobile.localserver import LocalServer
 from mobile.outbox import Observation
 from mobile.prefs import Preferences
+from mobile.settings import AppSettings
 from model.bundle import latest_bundle
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
@@ -236,7 +237,7 @@ def _close(*sockets: socket.socket) -> None:
         item.close()
 
 
-def sync_in_a_process(settings: Settings) -> subprocess.Popen[bytes]:
+def sync_in_a_process(settings: AppSettings) -> subprocess.Popen[bytes]:
     """``iriis app --sync``: the app's own sync pass, in a process the test can kill."""
     env = {
         **os.environ,
@@ -278,11 +279,11 @@ def live_server(tmp_path: Path, settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def phone_settings(tmp_path: Path, settings: Settings) -> Settings:
+def phone_settings(tmp_path: Path, app_settings: AppSettings) -> AppSettings:
     """The app's settings on a phone of its own. The timeout stays generous: a server under load
     (the first identification loads its model) must not fail a test by accident; the tests of
     slowness shorten it themselves (``impatient``)."""
-    return settings.model_copy(
+    return app_settings.model_copy(
         update={
             "home": tmp_path / "phone",
             "app_request_timeout_s": 60.0,
@@ -292,12 +293,12 @@ def phone_settings(tmp_path: Path, settings: Settings) -> Settings:
     )
 
 
-def impatient(settings: Settings) -> Settings:
+def impatient(settings: AppSettings) -> AppSettings:
     """The same phone, giving up on an answer after 3 s."""
     return settings.model_copy(update={"app_request_timeout_s": 3.0})
 
 
-def signed_in_phone(settings: Settings, server_url: str, username: str) -> FieldController:
+def signed_in_phone(settings: AppSettings, server_url: str, username: str) -> FieldController:
     """A phone past its first launch, with an account created on the server."""
     phone = FieldController(settings)
     phone.start()
@@ -332,7 +333,7 @@ def judge(server: LiveServer, sent: list[Observation]) -> dict[str, int]:
 def kivy_ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Kivy set up offscreen (no display needed), once per process: ``mobile.headless``."""
     home = tmp_path_factory.mktemp("kivy")
-    kivyenv.prepare(Settings(home=home), offscreen=True)
+    kivyenv.prepare(AppSettings(home=home), offscreen=True)
     from mobile import headless
 
     return headless

@@ -15,7 +15,7 @@ from httpx import Response
 
 from api.models import Role
 from api.services import queue
-from model.settings import Settings
+from api.settings import ApiSettings
 from tests.api_support import PASSWORD, Seeder, bearer
 from tests.helpers import jpeg_bytes, textured_image
 
@@ -46,6 +46,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/v1/users"): frozenset({Role.ADMIN}),
     ("POST", "/v1/users"): frozenset({Role.ADMIN}),
     ("PATCH", "/v1/users/{user_id}"): frozenset({Role.ADMIN}),
+    ("POST", "/v1/users/{user_id}/unlock"): frozenset({Role.ADMIN}),
     ("POST", "/v1/identifications"): ALL,
     ("GET", "/v1/identifications"): ALL,
     ("GET", "/v1/identifications/{identification_id}"): OWNER,
@@ -83,15 +84,23 @@ def test_the_matrix_covers_every_route(app: FastAPI) -> None:
 
 
 def test_every_role_gets_exactly_what_the_matrix_grants(
-    client: TestClient, seed: Seeder, api_settings: Settings, catalog
+    client: TestClient, seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     owner = seed.user(Role.GROWER)
     users = {role: seed.user(role) for role in Role}
     case = seed.case(owner)
     answered = seed.case(owner)
-    queue.claim(seed.session, answered, users[Role.SPECIALIST], api_settings)
+    queue.claim(
+        seed.session, case=answered, specialist=users[Role.SPECIALIST], settings=api_settings
+    )
     queue.decide(
-        seed.session, answered, users[Role.SPECIALIST], "confirm", None, "Oui.", catalog=catalog
+        seed.session,
+        case=answered,
+        specialist=users[Role.SPECIALIST],
+        action="confirm",
+        label=None,
+        message="Oui.",
+        catalog=catalog,
     )
     sha = answered.identification.photos[0].sha256
     headers = {role: bearer(client, user) for role, user in users.items()}

@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 
 from api.models import Role
 from api.services import queue
+from api.settings import ApiSettings
 from model.manifest import BANK_COLUMNS, read_manifest
-from model.settings import Settings
 from tests.api_support import Seeder, bearer
 
 
 def test_confirmed_and_corrected_cases_export_as_a_bank(
-    client: TestClient, seed: Seeder, api_settings: Settings, catalog, tmp_path: Path
+    client: TestClient, seed: Seeder, api_settings: ApiSettings, catalog, tmp_path: Path
 ) -> None:
     grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
     researcher, admin = seed.user(Role.RESEARCHER), seed.user(Role.ADMIN)
@@ -28,8 +28,16 @@ def test_confirmed_and_corrected_cases_export_as_a_bank(
         (unlabelled, "answer", None),
     ]
     for case, action, label in decisions:
-        queue.claim(seed.session, case, specialist, api_settings)
-        queue.decide(seed.session, case, specialist, action, label, "Réponse.", catalog=catalog)
+        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=specialist,
+            action=action,
+            label=label,
+            message="Réponse.",
+            catalog=catalog,
+        )
 
     for user in (grower, specialist):
         assert client.get("/v1/export", headers=bearer(client, user)).status_code == 403

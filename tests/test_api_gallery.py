@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.models import Role, User
+from api.settings import ApiSettings
 from model.bundle import latest_bundle
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
 from model.identifier import open_identifier
 from model.manifest import read_manifest
-from model.settings import Settings
 from tests.api_support import Seeder, bearer
 from tests.helpers import write_bank
 
@@ -37,7 +37,7 @@ def small_bank(tmp_path_factory: pytest.TempPathFactory, bank_dir: Path) -> Path
 
 
 @pytest.fixture
-def with_gallery(api_settings: Settings, small_bank: Path) -> Path:
+def with_gallery(api_settings: ApiSettings, small_bank: Path) -> Path:
     """The small bank's gallery and pack, where the server looks for the latest model's."""
     identifier = open_identifier(latest_bundle(api_settings.bundles_dir), threads=2)
     folder = GalleryFolder(api_settings.galleries_dir / identifier.version)

@@ -15,9 +15,11 @@ from api.app import create_app
 from api.deps import _load_identifier
 from api.models import Case, Identification, Photo, Role, User
 from api.photostore import PhotoStore
+from api.services.uploads import TOO_MANY_PHOTOS
+from api.settings import ApiSettings, get_api_settings
 from model.bundle import latest_bundle
 from model.catalog import Catalog
-from model.identifier import Identifier
+from model.identifier import MAX_PHOTOS, Identifier
 from model.manifest import read_manifest
 from model.result import Decision
 from model.settings import Settings
@@ -28,8 +30,9 @@ Files = list[tuple[str, tuple[str, bytes, str]]]
 
 
 @pytest.fixture(scope="module")
-def identifier(settings: Settings, catalog: Catalog) -> Identifier:
+def identifier(catalog: Catalog) -> Identifier:
     """The API's own identifier (the same cached instance the routes use)."""
+    settings = get_api_settings()
     return _load_identifier(
         latest_bundle(settings.bundles_dir).resolve(),
         settings.serve_model_variant,
@@ -204,7 +207,7 @@ def test_concurrent_retries_create_one_identification(
 
 
 @pytest.fixture
-def tight_client(api_settings: Settings, identifier: Identifier) -> Iterator[TestClient]:
+def tight_client(api_settings: ApiSettings, identifier: Identifier) -> Iterator[TestClient]:
     """An application with small limits: 1 MB photos, 2 identifications an hour."""
     settings = api_settings.model_copy(update={"max_photo_mb": 1.0, "identifications_per_hour": 2})
     with TestClient(create_app(settings)) as client:
@@ -216,16 +219,17 @@ def _bad_requests(samples: dict[str, bytes]) -> list[tuple[str, Files, dict[str,
     big = jpeg_bytes(textured_image(5, size=(1800, 1400)), quality=100)
     assert len(big) > 1_000_000
     return [
-        ("not an image", _files(good, b"GIF89a but not really"), {}, 422, "photo 2: not an image"),
-        ("truncated", _files(good[: len(good) // 2]), {}, 422, "photo 1: the image is truncated"),
-        ("six photos", _files(*[good] * 6), {}, 422, "at most 5 photos"),
+        # the grower's account is French: so are the service's errors
+        ("not an image", _files(good, b"GIF89a but not really"), {}, 422, "photo 2 : ce n'est pas"),
+        ("truncated", _files(good[: len(good) // 2]), {}, 422, "photo 1 : l'image est tronquée"),
+        ("six photos", _files(*[good] * (MAX_PHOTOS + 1)), {}, 400, TOO_MANY_PHOTOS["fr"]),
         ("no photo", [], {"crop": "apple"}, 422, "photos"),
-        ("over the size limit", _files(good, big), {}, 413, "photo 2 is 1."),
-        ("latitude only", _files(good), {"latitude": "46.8"}, 422, "both latitude and longitude"),
+        ("over the size limit", _files(good, big), {}, 413, "la photo 2 dépasse 1 Mo"),
+        ("latitude only", _files(good), {"latitude": "46.8"}, 422, "la latitude et la longitude"),
         ("latitude out of range", _files(good), {"latitude": "146", "longitude": "1"}, 422, ""),
         ("bad client id", _files(good), {"client_id": "a b"}, 422, "client_id"),
         ("unknown profile", _files(good), {"profile": "farmer"}, 422, "profile"),
-        ("in the future", _files(good), {"observed_at": "2999-01-01T00:00:00Z"}, 422, "clock"),
+        ("in the future", _files(good), {"observed_at": "2999-01-01T00:00:00Z"}, 422, "horloge"),
     ]
 
 
@@ -252,7 +256,7 @@ def test_an_oversized_request_is_refused_before_it_is_read(
 ) -> None:
     headers = {**bearer(tight_client, grower), "Content-Type": "multipart/form-data; boundary=x"}
     response = tight_client.post("/v1/identifications", content=b"x" * 6_500_000, headers=headers)
-    assert response.status_code == 413 and "request too large" in response.json()["detail"]
+    assert response.status_code == 413 and "requête trop grande" in response.json()["detail"]
 
 
 def test_identifications_are_rate_limited_per_user_but_retries_pass(
@@ -267,14 +271,14 @@ def test_identifications_are_rate_limited_per_user_but_retries_pass(
     )
     assert [post(f"outbox-000{i}").status_code for i in range(2)] == [201, 201]
     refused = post("outbox-0002")
-    assert refused.status_code == 429 and "at most 2 per hour" in refused.json()["detail"]
+    assert refused.status_code == 429 and "au plus 2 par heure" in refused.json()["detail"]
     assert int(refused.headers["retry-after"]) > 3000
     assert post("outbox-0000").status_code == 200  # a retry is never refused
     assert _counts(db)[0] == 2
 
 
 def test_without_a_bundle_identification_is_unavailable(
-    api_settings: Settings, grower: User, tmp_path: Path, samples: dict[str, bytes]
+    api_settings: ApiSettings, grower: User, tmp_path: Path, samples: dict[str, bytes]
 ) -> None:
     settings = api_settings.model_copy(update={"bundles_dir": tmp_path / "no-bundles"})
     (tmp_path / "no-bundles").mkdir()
@@ -283,5 +287,6 @@ def test_without_a_bundle_identification_is_unavailable(
             "/v1/identifications", files=_files(samples["accepted"]), headers=bearer(client, grower)
         )
         assert response.status_code == 503
-        assert response.json() == {"detail": "no model bundle is installed on this server"}
+        # in the account's language: French unless the user chose English
+        assert response.json() == {"detail": "aucun paquet de modèle n'est installé sur ce serveur"}
         assert client.get("/readyz").status_code == 503

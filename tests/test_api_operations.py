@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from api.logs import JsonFormatter
 from api.models import Base, Role
 from api.services import queue
-from model.settings import Settings
+from api.settings import ApiSettings
 from tests.api_support import Seeder, bearer
 
 
@@ -25,7 +25,7 @@ def test_migrations_build_exactly_the_models_tables(engine: Engine) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_health_readiness_and_metrics(
-    client: TestClient, seed: Seeder, api_settings: Settings, catalog
+    client: TestClient, seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -33,8 +33,16 @@ def test_health_readiness_and_metrics(
     assert (ready.status_code == 200) == (ready.json()["model"] != "missing")
     grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
     cases = [seed.case(grower) for _ in range(3)]
-    queue.claim(seed.session, cases[0], specialist, api_settings)
-    queue.decide(seed.session, cases[0], specialist, "confirm", None, "Oui.", catalog=catalog)
+    queue.claim(seed.session, case=cases[0], specialist=specialist, settings=api_settings)
+    queue.decide(
+        seed.session,
+        case=cases[0],
+        specialist=specialist,
+        action="confirm",
+        label=None,
+        message="Oui.",
+        catalog=catalog,
+    )
     client.get("/v1/cases", headers=bearer(client, grower))
     text = client.get("/metrics").text
     assert "iriis_queue_length 2.0" in text

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from api.models import Role
 from api.services import queue
+from api.settings import ApiSettings
 from model.result import Decision
-from model.settings import Settings
 from tests.api_support import Seeder, bearer
 
 FIELD = (46.8123, -71.2456)  # a farm near Quebec City; cell (468, -713) at 0.1 degree
@@ -20,7 +20,7 @@ def _near(offset: float) -> tuple[float, float]:
 
 
 def test_detections_per_label_week_and_cell_with_small_cells_suppressed(
-    client: TestClient, seed: Seeder, api_settings: Settings, catalog
+    client: TestClient, seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     specialist = seed.user(Role.SPECIALIST)
@@ -50,9 +50,15 @@ def test_detections_per_label_week_and_cell_with_small_cells_suppressed(
     ]
     assert before.json()["properties"]["suppressed_cells"] == 1
     for case in doubtful:
-        queue.claim(seed.session, case, specialist, api_settings)
+        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
         queue.decide(
-            seed.session, case, specialist, "correct", "apple.black_rot", "Non.", catalog=catalog
+            seed.session,
+            case=case,
+            specialist=specialist,
+            action="correct",
+            label="apple.black_rot",
+            message="Non.",
+            catalog=catalog,
         )
     after = client.get("/v1/surveillance", headers=headers).json()["features"]
     assert sorted((f["properties"]["label"], f["properties"]["count"]) for f in after) == [
@@ -86,4 +92,4 @@ def test_coarser_cells_are_multiples_of_the_base_and_finer_ones_are_refused(
     for cell in ("0.05", "0.15"):
         response = client.get(f"/v1/surveillance?cell={cell}", headers=headers)
         assert response.status_code == 422
-        assert "whole multiple of 0.1" in response.json()["detail"]
+        assert "multiple entier de 0,1°" in response.json()["detail"]

@@ -14,7 +14,7 @@ from api.models import Role
 from mobile.controller import FieldController
 from mobile.prefs import Preferences
 from mobile.presenter import crop_choices
-from mobile.texts import text
+from mobile.settings import AppSettings
 from model.bundle import latest_bundle
 from model.catalog import OTHER_CROP, Catalog, CatalogError, load_catalog
 from model.identifier import Identifier, open_identifier
@@ -173,7 +173,8 @@ def test_the_api_answers_on_the_crop_given(
     body = response.json()
     assert body["decision"] == "out_of_scope" and body["crop"] == "Framboisier"
     if body["reason"] == "crop_not_covered":
-        assert body["reason_words"].startswith("this crop is not in the lab's reference bank")
+        assert body["reason_words"].startswith("This crop is not in the lab's reference bank")
+        assert body["reading"]["naming"] == "none"  # no other crop's disease named
     for path in photos["apple"][:3]:
         response = client.post(
             "/v1/identifications",
@@ -187,16 +188,16 @@ def test_the_api_answers_on_the_crop_given(
 
 
 def test_the_phone_identifies_on_the_crop_chosen(
-    phone_settings: Settings, photos: dict[str, list[Path]], catalog: Catalog
+    phone_settings: AppSettings, photos: dict[str, list[Path]], catalog: Catalog
 ) -> None:
     phone = FieldController(phone_settings)
     phone.start()
     phone.save_preferences(Preferences(crop=OTHER_CROP, setup_done=True))
     identified = phone.identify([photos["raspberry"][0].read_bytes()])
-    assert identified.observation.result["decision"] == "out_of_scope"
-    assert identified.observation.result["crop"] == OTHER_CROP
-    assert identified.view.advice == text("advice_unknown", "fr")
+    assert identified.observation.result.decision == "out_of_scope"
+    assert identified.observation.result.crop == OTHER_CROP
+    assert identified.view.reading.naming == "none"
     phone.save_preferences(Preferences(crop="apple", setup_done=True))
     result = phone.identify([photos["apple"][0].read_bytes()]).observation.result
-    assert result["crop"] == "apple"
-    assert all(catalog.entry(s["label"]).hosts in ((), ("apple",)) for s in result["top_k"])
+    assert result.crop == "apple"
+    assert all(catalog.entry(s.label).hosts in ((), ("apple",)) for s in result.top_k)

@@ -11,9 +11,12 @@ from pathlib import Path
 from mobile.outbox import Outbox
 from mobile.prefs import Account, Preferences, PrefStore, SyncState
 from model.paths import REPO_ROOT
+from model.result import Identification
 from tests.helpers import jpeg_bytes, textured_image
 
-RESULT = {"label": "apple.scab", "probability": 0.97, "decision": "accepted"}
+RESULT = Identification.from_dict(
+    {"label": "apple.scab", "probability": 0.97, "decision": "accepted"}
+)
 
 
 def _stored_ids(outbox: Outbox) -> set[str]:
@@ -115,10 +118,11 @@ _SAVER = """
 import sys
 from pathlib import Path
 from mobile.outbox import Outbox
+from model.result import Identification
 outbox = Outbox(Path(sys.argv[1]))
 photos = [bytes([n]) * 300_000 for n in range(3)]
 while True:
-    observation = outbox.record(photos, {"label": "apple.scab"})
+    observation = outbox.record(photos, Identification.from_dict({"label": "apple.scab"}))
     print(observation.id, flush=True)
 """
 

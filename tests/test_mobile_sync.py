@@ -13,8 +13,8 @@ import pytest
 
 from mobile.controller import FieldController
 from mobile.prefs import SyncState
+from mobile.settings import AppSettings
 from mobile.sync import backoff_delay
-from model.settings import Settings
 from tests.mobile_support import (
     PASSWORD,
     Fault,
@@ -44,7 +44,7 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 def test_server_down_then_back(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.down")
     live_server.stop()
@@ -71,7 +71,7 @@ def test_server_down_then_back(
 
 
 def test_server_stopped_in_the_middle_of_an_upload(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     proxy = FaultProxy(live_server.port)
     phone = signed_in_phone(phone_settings, proxy.url, "ferme.crash")
@@ -94,7 +94,7 @@ def test_server_stopped_in_the_middle_of_an_upload(
 
 
 def test_answer_lost_after_the_server_committed(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     proxy = FaultProxy(live_server.port)
     phone = signed_in_phone(phone_settings, proxy.url, "ferme.lost")
@@ -112,7 +112,7 @@ def test_answer_lost_after_the_server_committed(
 
 
 def test_slow_server(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     proxy = FaultProxy(live_server.port)
     phone = signed_in_phone(impatient(phone_settings), proxy.url, "ferme.slow")
@@ -129,7 +129,7 @@ def test_slow_server(
 
 
 def test_repeated_retries_through_every_fault(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     """Twelve requests, a fault on most uploads, passes from two threads at once, until the
     outbox is empty: still exactly one record and one case per request."""
@@ -157,7 +157,7 @@ def test_repeated_retries_through_every_fault(
 def test_app_killed_in_the_middle_of_a_sync(
     moment: str,
     live_server: LiveServer,
-    phone_settings: Settings,
+    phone_settings: AppSettings,
     test_photos: list[bytes],
 ) -> None:
     proxy = FaultProxy(live_server.port)
@@ -185,7 +185,7 @@ def test_app_killed_in_the_middle_of_a_sync(
 
 
 def test_only_what_the_user_chose_leaves_the_phone(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.private")
     kept = [phone.identify([photo]).observation for photo in test_photos[:3]]
@@ -201,7 +201,7 @@ def test_only_what_the_user_chose_leaves_the_phone(
 
 
 def test_a_request_waits_for_a_sign_in_then_goes(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = FieldController(phone_settings)
     phone.start()
@@ -216,7 +216,7 @@ def test_a_request_waits_for_a_sign_in_then_goes(
 
 
 def test_asking_about_an_identification_already_shared(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     """Shared for surveillance first, asked about later: one identification, one case."""
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.second")
@@ -234,7 +234,7 @@ def test_asking_about_an_identification_already_shared(
 
 
 def test_the_specialists_answer_comes_back_on_sync(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.answer")
     asked = ask_about(phone, [test_photos[0]], "Les feuilles jaunissent, que faire?")
@@ -251,12 +251,13 @@ def test_the_specialists_answer_comes_back_on_sync(
     assert observation.case_status == "answered"
     assert observation.answer_label == "apple.scab"
     [case] = phone.cases()
-    assert case.answered and "Tavelure" in case.detail and "ramassez les feuilles" in case.detail
+    assert case.answered and case.title == "Tavelure du pommier"  # the specialist's label
+    assert "ramassez les feuilles" in case.detail
     assert case.state == "Réponse du spécialiste"
 
 
 def test_a_photo_the_server_refuses_is_not_sent_again(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes], tmp_path: Path
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes], tmp_path: Path
 ) -> None:
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.refused")
     asked = ask_about(phone, [test_photos[0]])
@@ -273,7 +274,7 @@ def test_a_photo_the_server_refuses_is_not_sent_again(
 
 
 def test_an_expired_session_is_renewed_or_asks_for_a_sign_in(
-    live_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    live_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, live_server.url, "ferme.session")
     first = ask_about(phone, [test_photos[0]])

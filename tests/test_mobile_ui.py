@@ -10,6 +10,7 @@ import pytest
 from mobile.controller import FieldController
 from mobile.localserver import free_port
 from mobile.prefs import Preferences
+from mobile.settings import AppSettings
 from model.identifier import NEIGHBOURS
 from model.manifest import read_manifest
 from model.settings import Settings
@@ -30,7 +31,7 @@ def bank_photo(settings: Settings, bank_dir: Path) -> Path:
 
 @pytest.fixture
 def ui(
-    kivy_ui: Any, phone_settings: Settings, bank_photo: Path, gallery_pack: Path
+    kivy_ui: Any, phone_settings: AppSettings, bank_photo: Path, gallery_pack: Path
 ) -> Iterator[Any]:
     """The app on a fresh phone with a gallery, its file chooser in the folder of a bank
     photo."""
@@ -106,9 +107,10 @@ def test_first_launch_photo_result_and_asking_a_specialist(
     assert shown[0] == "Apple scab"  # the title: the label's name
     assert "Identification accepted" in shown
     assert any(t.startswith("Confidence: very likely") for t in shown)
-    assert "Similar reference photos" in shown and "What to do" in shown
-    captions = [t for t in shown if "\n" in t and t.endswith("%")]  # "name\n87%" under each
-    assert len(captions) == NEIGHBOURS
+    assert "Similar reference photos" in shown and "Advice (advisor)" in shown
+    captions = [t for t in shown if "\n" in t and "alike" in t]  # "name\nlooks alike" under each
+    assert len(captions) == NEIGHBOURS and not any("%" in caption for caption in captions)
+    assert "How much each looks like your photo, not a probability." in shown
     assert not any(t.startswith("Reference photos are not installed") for t in shown)
     assert app.controller.catalog.advice("apple.scab", "advisor", "en") in shown
     ask = screens.result.ids.ask
@@ -191,7 +193,7 @@ def test_a_file_that_is_not_a_photo_is_refused_at_once(ui: Any, tmp_path: Path) 
     notes.write_text("not a photo")
     screens.photo.ids.chooser.selection = [str(notes)]
     press(screens.photo.ids.add)
-    assert screens.photo.count == 0 and "not an image" in screens.photo.message
+    assert screens.photo.count == 0 and "ce n'est pas une image" in screens.photo.message
     assert screens.photo.ids.identify.disabled
 
 

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from mobile import modelstore
 from mobile.controller import FieldController
 from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
+from mobile.settings import AppSettings
 from model.bundle import SERVER_ONLY, BundleError, latest_bundle, write_manifest
+from model.identifier import Identifier, open_identifier
 from model.settings import Settings
 from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
+from tests.helpers import textured_image
 from tests.mobile_support import (
     Fault,
     FaultProxy,
@@ -42,11 +46,11 @@ def release_server(tmp_path: Path, settings: Settings) -> LiveServer:
 
 
 def _identifies(phone: FieldController, photo: bytes) -> str:
-    return phone.identify([photo]).view.model_version
+    return phone.identify([photo]).view.reading.model_version
 
 
 def test_a_newer_model_is_downloaded_checked_and_switched_to(
-    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    release_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, release_server.url, "ferme.update")
     builtin = phone.models.active()
@@ -59,7 +63,7 @@ def test_a_newer_model_is_downloaded_checked_and_switched_to(
     assert not any((active.folder / name).exists() for name in NOT_ON_DEVICE)  # int8 only
     assert active.gallery_pack == active.folder / f"gallery-{NEWER}.zip"  # switched together
     identified = phone.identify([test_photos[0]])
-    assert identified.view.model_version == NEWER and identified.view.similar
+    assert identified.view.reading.model_version == NEWER and identified.view.reading.similar
     assert phone.sync().model is None  # already the latest
     phone.start()  # the next start removes nothing in use
     assert phone.models.active().version == NEWER
@@ -71,7 +75,7 @@ def test_a_corrupt_or_partial_download_leaves_the_current_model(
     kind: str,
     file: str,
     release_server: LiveServer,
-    phone_settings: Settings,
+    phone_settings: AppSettings,
     test_photos: list[bytes],
 ) -> None:
     proxy = FaultProxy(release_server.port)
@@ -90,7 +94,7 @@ def test_a_corrupt_or_partial_download_leaves_the_current_model(
 
 
 def test_a_damaged_installed_model_falls_back_to_the_builtin_one(
-    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    release_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     phone = signed_in_phone(phone_settings, release_server.url, "ferme.damaged")
     phone.sync()
@@ -109,7 +113,7 @@ def test_a_damaged_installed_model_falls_back_to_the_builtin_one(
 
 
 def test_the_app_killed_during_a_download_keeps_its_model(
-    release_server: LiveServer, phone_settings: Settings, test_photos: list[bytes]
+    release_server: LiveServer, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     proxy = FaultProxy(release_server.port)
     phone = signed_in_phone(phone_settings, proxy.url, "ferme.interrupted")
@@ -141,7 +145,7 @@ def _staged(store: ModelStore, bundle: Path, pack: Path) -> Path:
 
 
 def test_the_bundle_and_its_gallery_pack_switch_together(
-    phone_settings: Settings, settings: Settings, gallery_pack: Path
+    phone_settings: AppSettings, settings: Settings, gallery_pack: Path
 ) -> None:
     bundle = latest_bundle(settings.bundles_dir)
     store = ModelStore(phone_settings.app_home, settings.bundles_dir, phone_settings.galleries_dir)
@@ -161,7 +165,7 @@ def test_the_bundle_and_its_gallery_pack_switch_together(
     assert store.active() == installed
 
 
-def _store(phone_settings: Settings, settings: Settings) -> ModelStore:
+def _store(phone_settings: AppSettings, settings: Settings) -> ModelStore:
     return ModelStore(phone_settings.app_home, settings.bundles_dir, phone_settings.galleries_dir)
 
 
@@ -182,7 +186,7 @@ def _staged_copy(store: ModelStore, settings: Settings) -> Path:
 
 @pytest.mark.parametrize("kind", ["format", *BROKEN_POLICIES])
 def test_a_release_the_app_cannot_load_is_not_installed(
-    phone_settings: Settings, settings: Settings, kind: str
+    phone_settings: AppSettings, settings: Settings, kind: str
 ) -> None:
     store = _store(phone_settings, settings)
     builtin = store.active()
@@ -193,8 +197,33 @@ def test_a_release_the_app_cannot_load_is_not_installed(
     assert not (store.root / CURRENT).exists() and not (store.root / NEWER).exists()
 
 
+def test_a_model_is_opened_once_per_process_the_trial_identifier_answering(
+    phone_settings: AppSettings, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A phone opens a model's ONNX session for its trial at install and answers with that
+    # same identifier; a new process (a new store) opens the installed model once more.
+    opened: list[Path] = []
+
+    def counted(folder: Path, **kwargs: object) -> Identifier:
+        opened.append(folder)
+        return open_identifier(folder, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(modelstore, "open_identifier", counted)
+    store = _store(phone_settings, settings)
+    installed = store.install(_staged_copy(store, settings), NEWER)
+    assert opened == [store.root / f".staging-{NEWER}"]  # the trial, before the rename
+    model, identifier = store.load()
+    assert model == installed and identifier.bundle.folder == installed.folder
+    assert store.load()[1] is identifier and store.active() == installed
+    assert len(opened) == 1
+    assert identifier.identify([textured_image(seed=3)]).model_version == NEWER
+    restarted = _store(phone_settings, settings)
+    assert restarted.load()[0] == installed and restarted.active() == installed
+    assert opened[1:] == [installed.folder]
+
+
 def test_a_release_whose_phone_graph_is_broken_leaves_the_current_model(
-    tmp_path: Path, settings: Settings, phone_settings: Settings, test_photos: list[bytes]
+    tmp_path: Path, settings: Settings, phone_settings: AppSettings, test_photos: list[bytes]
 ) -> None:
     """The server answers with its fp32 graph and offers the release; the phone, which runs the
     int8 one, refuses it and keeps answering with its model."""
@@ -218,7 +247,7 @@ def test_a_release_whose_phone_graph_is_broken_leaves_the_current_model(
 
 @pytest.mark.parametrize("kind", ["format", "projection_shape"])
 def test_an_installed_model_that_no_longer_loads_falls_back_to_the_builtin_one(
-    phone_settings: Settings, settings: Settings, kind: str
+    phone_settings: AppSettings, settings: Settings, kind: str
 ) -> None:
     store = _store(phone_settings, settings)
     installed = store.install(_staged_copy(store, settings), NEWER)

@@ -13,12 +13,12 @@ from api.db import session_factory
 from api.errors import Conflict, Forbidden, InvalidInput
 from api.models import Action, Case, CaseDecision, CaseStatus, Role, utcnow
 from api.services import queue
+from api.settings import ApiSettings
 from model.catalog import load_catalog
-from model.settings import Settings
 from tests.api_support import Seeder
 
 
-def test_claims_follow_the_documented_priority(seed: Seeder, api_settings: Settings) -> None:
+def test_claims_follow_the_documented_priority(seed: Seeder, api_settings: ApiSettings) -> None:
     grower, citizen = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
     specialist = seed.user(Role.SPECIALIST)
     old = utcnow() - timedelta(hours=5)
@@ -32,7 +32,10 @@ def test_claims_follow_the_documented_priority(seed: Seeder, api_settings: Setti
         grower_new_sure.id,
         citizen_old.id,
     ]
-    claimed = [queue.claim_next(seed.session, specialist, api_settings) for _ in range(4)]
+    claimed = [
+        queue.claim_next(seed.session, specialist=specialist, settings=api_settings)
+        for _ in range(4)
+    ]
     assert [case.id for case in claimed if case] == [
         grower_old.id,
         grower_new_unsure.id,
@@ -40,12 +43,12 @@ def test_claims_follow_the_documented_priority(seed: Seeder, api_settings: Setti
         citizen_old.id,
     ]
     assert all(case and case.claimed_by == specialist.id for case in claimed)
-    assert queue.claim_next(seed.session, specialist, api_settings) is None
-    assert len(queue.held_by(seed.session, specialist)) == 4
+    assert queue.claim_next(seed.session, specialist=specialist, settings=api_settings) is None
+    assert len(queue.held_by(seed.session, specialist=specialist)) == 4
 
 
 def test_a_regulated_suspect_goes_first(
-    seed: Seeder, api_settings: Settings, tmp_path: Path
+    seed: Seeder, api_settings: ApiSettings, tmp_path: Path
 ) -> None:
     folder = tmp_path / "catalog"
     shutil.copytree(api_settings.catalog_dir, folder)
@@ -59,12 +62,12 @@ def test_a_regulated_suspect_goes_first(
     # A citizen's photo where the regulated organism is only the runner-up.
     suspect = seed.case(citizen, label="potato.early_blight", runner_up="potato.late_blight")
     assert suspect.tier == 0
-    first = queue.claim_next(seed.session, specialist, api_settings)
+    first = queue.claim_next(seed.session, specialist=specialist, settings=api_settings)
     assert first is not None and first.id == suspect.id
 
 
 def test_concurrent_specialists_never_get_the_same_case(
-    seed: Seeder, engine: Engine, api_settings: Settings
+    seed: Seeder, engine: Engine, api_settings: ApiSettings
 ) -> None:
     grower = seed.user(Role.GROWER)
     specialists = [seed.user(Role.SPECIALIST) for _ in range(8)]
@@ -80,7 +83,9 @@ def test_concurrent_specialists_never_get_the_same_case(
                 specialist = session.get(type(grower), specialist_id)
                 assert specialist is not None
                 start.wait()
-                while (case := queue.claim_next(session, specialist, api_settings)) is not None:
+                while (
+                    case := queue.claim_next(session, specialist=specialist, settings=api_settings)
+                ) is not None:
                     claims[specialist_id].append(case.id)
         except BaseException as exc:  # reported below, with the thread's traceback
             errors.append(exc)
@@ -108,67 +113,83 @@ def _expire_claims(seed: Seeder) -> None:
 
 
 def test_an_abandoned_claim_returns_to_the_queue(
-    seed: Seeder, api_settings: Settings, catalog
+    seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     first, second = seed.user(Role.SPECIALIST), seed.user(Role.SPECIALIST)
     case = seed.case(grower)
-    assert queue.claim_next(seed.session, first, api_settings) is not None
-    assert queue.claim_next(seed.session, second, api_settings) is None
+    assert queue.claim_next(seed.session, specialist=first, settings=api_settings) is not None
+    assert queue.claim_next(seed.session, specialist=second, settings=api_settings) is None
     assert queue.waiting_cases(seed.session) == []
     _expire_claims(seed)
     seed.session.refresh(case)
     assert case.status_at(utcnow()) == CaseStatus.OPEN
     assert [c.id for c in queue.waiting_cases(seed.session)] == [case.id]
-    taken = queue.claim_next(seed.session, second, api_settings)
+    taken = queue.claim_next(seed.session, specialist=second, settings=api_settings)
     assert taken is not None and taken.id == case.id and taken.claimed_by == second.id
     with pytest.raises(Conflict, match="claimed by"):
-        queue.decide(seed.session, case, first, "confirm", None, "Tavelure.", catalog=catalog)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=first,
+            action="confirm",
+            label=None,
+            message="Tavelure.",
+            catalog=catalog,
+        )
     assert seed.session.scalar(select(func.count()).select_from(CaseDecision)) == 0
 
 
 def test_an_expired_claim_can_still_be_decided_until_someone_takes_it(
-    seed: Seeder, api_settings: Settings, catalog
+    seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     case = seed.case(seed.user(Role.GROWER))
     specialist = seed.user(Role.SPECIALIST)
-    queue.claim_next(seed.session, specialist, api_settings)
+    queue.claim_next(seed.session, specialist=specialist, settings=api_settings)
     _expire_claims(seed)
-    queue.decide(seed.session, case, specialist, "confirm", None, "C'est bien.", catalog=catalog)
+    queue.decide(
+        seed.session,
+        case=case,
+        specialist=specialist,
+        action="confirm",
+        label=None,
+        message="C'est bien.",
+        catalog=catalog,
+    )
     assert case.status == CaseStatus.ANSWERED
 
 
 def test_every_decision_is_kept_with_who_and_when(
-    seed: Seeder, api_settings: Settings, catalog
+    seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     specialist = seed.user(Role.SPECIALIST)
     case = seed.case(grower, label="apple.scab")
     before = utcnow()
-    queue.claim(seed.session, case, specialist, api_settings)
+    queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
     queue.decide(
         seed.session,
-        case,
-        specialist,
-        Action.REQUEST_PHOTOS,
-        None,
-        "Une photo du revers?",
+        case=case,
+        specialist=specialist,
+        action=Action.REQUEST_PHOTOS,
+        label=None,
+        message="Une photo du revers?",
         catalog=catalog,
     )
     assert case.status == CaseStatus.AWAITING_PHOTOS and case.label is None
     assert case.answer == "Une photo du revers?"
     assert queue.waiting_cases(seed.session) == []  # the user's turn, not the lab's
-    assert queue.expected_response_hours(seed.session, case, api_settings) is None
+    assert queue.expected_response_hours(seed.session, case=case, settings=api_settings) is None
     case.status = CaseStatus.OPEN  # what the user's new photos do (tested with the cases)
     seed.session.commit()
-    queue.claim(seed.session, case, specialist, api_settings)
+    queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
     queue.decide(
         seed.session,
-        case,
-        specialist,
-        "correct",
-        "apple.black_rot",
-        "Pourriture noire.",
+        case=case,
+        specialist=specialist,
+        action="correct",
+        label="apple.black_rot",
+        message="Pourriture noire.",
         catalog=catalog,
     )
     assert case.status == CaseStatus.ANSWERED and case.label == "apple.black_rot"
@@ -180,7 +201,7 @@ def test_every_decision_is_kept_with_who_and_when(
     ]
     assert all(before <= d.created_at <= utcnow() for d in decisions)
     with pytest.raises(Conflict, match="already been answered"):
-        queue.claim(seed.session, case, specialist, api_settings)
+        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
 
 
 @pytest.mark.parametrize(
@@ -195,61 +216,85 @@ def test_every_decision_is_kept_with_who_and_when(
     ],
 )
 def test_a_bad_decision_changes_nothing(
-    seed: Seeder, api_settings: Settings, catalog, action, label, message, error
+    seed: Seeder, api_settings: ApiSettings, catalog, action, label, message, error
 ) -> None:
     case = seed.case(seed.user(Role.GROWER))
     specialist = seed.user(Role.SPECIALIST)
-    queue.claim(seed.session, case, specialist, api_settings)
+    queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
     with pytest.raises(InvalidInput, match=error):
-        queue.decide(seed.session, case, specialist, action, label, message, catalog=catalog)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=specialist,
+            action=action,
+            label=label,
+            message=message,
+            catalog=catalog,
+        )
     seed.session.refresh(case)
     assert case.status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
     assert seed.session.scalar(select(func.count()).select_from(CaseDecision)) == 0
 
 
 def test_only_specialists_work_the_queue_and_only_on_what_they_hold(
-    seed: Seeder, api_settings: Settings, catalog
+    seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     case = seed.case(grower)
     for role in (Role.GROWER, Role.ADMIN, Role.RESEARCHER):
         with pytest.raises(Forbidden):
-            queue.claim_next(seed.session, seed.user(role), api_settings)
+            queue.claim_next(seed.session, specialist=seed.user(role), settings=api_settings)
     first, second = seed.user(Role.SPECIALIST), seed.user(Role.SPECIALIST)
     with pytest.raises(Conflict, match="claim it first"):
-        queue.decide(seed.session, case, first, "confirm", None, "Oui.", catalog=catalog)
-    queue.claim(seed.session, case, first, api_settings)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=first,
+            action="confirm",
+            label=None,
+            message="Oui.",
+            catalog=catalog,
+        )
+    queue.claim(seed.session, case=case, specialist=first, settings=api_settings)
     with pytest.raises(Conflict, match=f"claimed by {first.username}"):
-        queue.claim(seed.session, case, second, api_settings)
+        queue.claim(seed.session, case=case, specialist=second, settings=api_settings)
     with pytest.raises(Conflict):
-        queue.release(seed.session, case, second)
-    queue.release(seed.session, case, first)
+        queue.release(seed.session, case=case, specialist=second)
+    queue.release(seed.session, case=case, specialist=first)
     assert [c.id for c in queue.waiting_cases(seed.session)] == [case.id]
 
 
 def test_expected_response_time_follows_the_queue_and_the_pace(
-    seed: Seeder, api_settings: Settings, catalog
+    seed: Seeder, api_settings: ApiSettings, catalog
 ) -> None:
     grower = seed.user(Role.GROWER)
     specialist = seed.user(Role.SPECIALIST)
     hours_ago = utcnow() - timedelta(hours=10)
     cases = [seed.case(grower, opened_at=hours_ago + timedelta(minutes=i)) for i in range(6)]
     # No decision yet: the default promise.
-    expected = queue.expected_response_hours(seed.session, cases[-1], api_settings)
+    expected = queue.expected_response_hours(seed.session, case=cases[-1], settings=api_settings)
     assert expected == api_settings.default_response_hours
     # Two decisions over the last ten hours: 0.2 cases an hour.
     for case in cases[:2]:
-        queue.claim(seed.session, case, specialist, api_settings)
-        queue.decide(seed.session, case, specialist, "confirm", None, "Oui.", catalog=catalog)
+        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=specialist,
+            action="confirm",
+            label=None,
+            message="Oui.",
+            catalog=catalog,
+        )
     seed.session.execute(
         update(CaseDecision).where(CaseDecision.case_id == cases[0].id).values(created_at=hours_ago)
     )
     seed.session.commit()
     # Four waiting: the first of them is 1 / 0.2 = 5 hours away, the last 4 / 0.2 = 20.
-    assert queue.expected_response_hours(seed.session, cases[2], api_settings) == pytest.approx(
-        5.0, abs=0.1
-    )
-    assert queue.expected_response_hours(seed.session, cases[5], api_settings) == pytest.approx(
-        20.0, abs=0.2
-    )
+    assert queue.expected_response_hours(
+        seed.session, case=cases[2], settings=api_settings
+    ) == pytest.approx(5.0, abs=0.1)
+    assert queue.expected_response_hours(
+        seed.session, case=cases[5], settings=api_settings
+    ) == pytest.approx(20.0, abs=0.2)
     assert queue.queue_length(seed.session) == 4

@@ -21,10 +21,12 @@ from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
 from api.photostore import PhotoStore
 from api.security import ACCESS, create_token
+from api.settings import ApiSettings
 from api.web.i18n import MESSAGES
 from model.catalog import Catalog
-from model.i18n import LANGUAGES
-from model.settings import Settings
+from model.i18n import LANGUAGES, PROFILES
+from model.result import Reason
+from model.wording import profile_words
 from tests.api_support import PASSWORD, Seeder
 from tests.helpers import jpeg_bytes, textured_image
 
@@ -41,8 +43,8 @@ TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def web_settings(tmp_path: Path, sqlite_engine: Engine) -> Settings:
-    return Settings(
+def web_settings(tmp_path: Path, sqlite_engine: Engine) -> ApiSettings:
+    return ApiSettings(
         home=tmp_path / "home",
         database_url=sqlite_engine.url.render_as_string(hide_password=False),
         secret_key="test secret key, not for production use",
@@ -50,7 +52,9 @@ def web_settings(tmp_path: Path, sqlite_engine: Engine) -> Settings:
 
 
 @pytest.fixture
-def web_seed(sqlite_engine: Engine, web_settings: Settings, catalog: Catalog) -> Iterator[Seeder]:
+def web_seed(
+    sqlite_engine: Engine, web_settings: ApiSettings, catalog: Catalog
+) -> Iterator[Seeder]:
     """Users and cases written straight into the server's database (SQLite only: the pages
     use the queue services, which the queue tests run on both databases)."""
     with session_factory(sqlite_engine)() as session:
@@ -58,7 +62,7 @@ def web_seed(sqlite_engine: Engine, web_settings: Settings, catalog: Catalog) ->
 
 
 @pytest.fixture
-def server(web_settings: Settings) -> Iterator[str]:
+def server(web_settings: ApiSettings) -> Iterator[str]:
     """The application on a free port of 127.0.0.1, served by uvicorn in a thread; its URL."""
     server = uvicorn.Server(
         uvicorn.Config(create_app(web_settings), host="127.0.0.1", port=0, log_level="warning")
@@ -127,6 +131,17 @@ def test_every_page_string_exists_in_every_language() -> None:
     for key, texts in MESSAGES.items():
         assert set(texts) == set(LANGUAGES), key
         assert all(text.strip() for text in texts.values()), key
+
+
+def test_every_reason_and_profile_a_case_can_carry_has_its_words_on_the_pages() -> None:
+    # A case's reason and profile are shown in the queue; one without words would stop the
+    # specialist's page. Profiles are named as the field app names them.
+    for reason in Reason:
+        assert f"reason.{reason}" in MESSAGES, reason
+    for profile in PROFILES:
+        for lang in LANGUAGES:
+            shown = MESSAGES[f"profile.{profile}"][lang]
+            assert shown == profile_words(profile, lang).capitalize()
 
 
 def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
@@ -235,7 +250,7 @@ def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder
 
 
 def test_an_expired_session_asks_to_sign_in_again(
-    server: str, web_seed: Seeder, web_settings: Settings
+    server: str, web_seed: Seeder, web_settings: ApiSettings
 ) -> None:
     specialist = web_seed.user(Role.SPECIALIST)
     assert web_settings.secret_key is not None
@@ -316,3 +331,89 @@ def test_a_decision_with_an_unknown_label_is_refused_with_a_clear_message(
     assert decisions(web_seed.session) == 0
     stored = web_seed.session.get(Case, case.id)
     assert stored is not None and stored.status == CaseStatus.CLAIMED and stored.label is None
+
+
+def test_the_session_is_renewed_while_the_specialist_works(
+    server: str, web_seed: Seeder, web_settings: ApiSettings
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    with httpx.Client(base_url=server) as client:
+        signed_in = client.post(
+            "/lab/sign-in", data={"username": specialist.username, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        first = client.cookies["iriis_lab_refresh"]
+        # The access cookie lapses with its token (30 minutes); the refresh cookie renews it, on
+        # whatever page comes next, and the work goes on without a sign-in.
+        client.cookies.delete("iriis_lab")
+        page = client.get("/lab/queue")
+        assert page.status_code == 200, page.headers.get("location")
+        renewed = {c.split("=", 1)[0]: c for c in page.headers.get_list("set-cookie")}
+        assert set(renewed) == {"iriis_lab", "iriis_lab_refresh"}
+        assert "Max-Age=43200" in renewed["iriis_lab_refresh"]  # IRIIS_LAB_SESSION_HOURS
+        assert "HttpOnly" in renewed["iriis_lab_refresh"]
+        assert client.cookies["iriis_lab_refresh"] != first
+        assert client.get("/lab/history").status_code == 200
+        # Signing out revokes the session: a copy of its refresh cookie buys nothing.
+        kept = client.cookies["iriis_lab_refresh"]
+        client.post("/lab/sign-out")
+    stolen = httpx.get(f"{server}/lab/queue", cookies={"iriis_lab_refresh": kept})
+    assert stolen.status_code == 303 and "why=expired" in stolen.headers["location"]
+
+
+def test_a_decision_typed_as_the_session_ends_is_kept_through_a_new_sign_in(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER))
+    sign_in(page, server, specialist.username)
+    page.get_by_role("button", name="Prendre le cas suivant").click()
+    expect(page).to_have_url(f"{server}/lab/cases/{case.id}")
+    page.get_by_label("Corriger l'étiquette").check()
+    page.get_by_label("Étiquette corrigée").select_option("apple.black_rot")
+    answer = "Pourriture noire : taillez les chancres cet hiver.\nRevenez vers nous au printemps."
+    page.get_by_label("Message à l'utilisateur").fill(answer)
+
+    # While the specialist typed, the session ended (hours away, or signed out in another tab).
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Envoyer la décision").click()
+    expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Votre session a expiré ; veuillez vous reconnecter."
+    )
+    expect(page.get_by_role("status")).to_have_text(
+        "Votre décision n'est pas perdue : reconnectez-vous pour revenir au cas."
+    )
+    assert decisions(web_seed.session) == 0
+
+    # Signed in again: back on the case, the decision as it was typed, to check and send.
+    page.get_by_label("Nom d'utilisateur").fill(specialist.username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(f"{server}/lab/cases/{case.id}")
+    expect(page.get_by_role("status")).to_have_text(
+        "Votre décision a été conservée : vérifiez-la, puis envoyez-la."
+    )
+    expect(page.get_by_label("Corriger l'étiquette")).to_be_checked()
+    expect(page.get_by_label("Étiquette corrigée")).to_have_value("apple.black_rot")
+    expect(page.get_by_label("Message à l'utilisateur")).to_have_value(answer)
+    assert decisions(web_seed.session) == 0  # nothing was sent unseen
+    page.get_by_role("button", name="Envoyer la décision").click()
+    expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
+    web_seed.session.expire_all()
+    stored = web_seed.session.get(Case, case.id)
+    assert stored is not None and stored.status == CaseStatus.ANSWERED
+    assert stored.label == "apple.black_rot"
+    assert (stored.answer or "").replace("\r\n", "\n") == answer
+
+
+def test_the_sign_in_page_says_when_an_account_is_locked(server: str, web_seed: Seeder) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    form = {"username": specialist.username, "password": "not the password"}
+    assert [httpx.post(f"{server}/lab/sign-in", data=form).status_code for _ in range(5)] == [
+        401
+    ] * 5
+    locked = httpx.post(f"{server}/lab/sign-in", data={**form, "password": PASSWORD})
+    assert locked.status_code == 429 and locked.headers["retry-after"] in ("59", "60")
+    assert "Trop de tentatives de connexion : réessayez dans 1 min" in locked.text
+    assert "iriis_lab" not in locked.headers.get("set-cookie", "")

@@ -37,5 +37,5 @@ def latest(settings: SettingsDep, _user: CurrentUser) -> ModelReleaseOut:
 )
 def download(version: str, name: str, settings: SettingsDep, _user: CurrentUser) -> FileResponse:
     """One file of a distributed model (only files its manifest lists)."""
-    item = artifact(settings, version, name)
+    item = artifact(settings, version=version, name=name)
     return FileResponse(item.path, media_type="application/octet-stream", filename=item.name)

@@ -21,7 +21,9 @@ def get_thumbnail(user: CurrentUser, gallery: GalleryDep, photo_id: str) -> Resp
     try:
         jpeg = gallery.thumbnail(photo_id)
     except KeyError:
-        raise NotFound("no such reference photo") from None
+        raise NotFound(
+            {"fr": "photo de référence introuvable", "en": "no such reference photo"}
+        ) from None
     return Response(
         jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )

@@ -1,6 +1,5 @@
 """Identifications: send photos, get the answer; ask a specialist about any of them."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -25,19 +24,20 @@ from api.routes import (
     TOO_MANY,
     error,
 )
-from api.schemas import AskIn, CaseOut, IdentificationOut
+from api.schemas import AskIn, CaseOut, IdentificationOut, UtcDateTime
 from api.services import cases, identifications
 from api.services.identifications import IdentificationRequest
-from api.services.uploads import MAX_PHOTOS, max_photo_bytes
+from api.services.uploads import max_photo_bytes
+from api.settings import ApiSettings
 from model.i18n import Language, Profile
-from model.settings import Settings
+from model.identifier import MAX_PHOTOS
 
 router = APIRouter(prefix="/v1/identifications", tags=["identifications"], responses=AUTH_ERRORS)
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{8,64}$"
 
 
-def read_photos(photos: list[UploadFile], settings: Settings) -> list[bytes]:
+def read_photos(photos: list[UploadFile], settings: ApiSettings) -> list[bytes]:
     """The uploads' bytes, each read up to one byte over the limit (the service refuses it)."""
     limit = max_photo_bytes(settings)
     return [photo.file.read(limit + 1) for photo in photos]
@@ -46,6 +46,8 @@ def read_photos(photos: list[UploadFile], settings: Settings) -> list[bytes]:
 @router.post(
     "",
     response_model=IdentificationOut,
+    # Counted as the parts stream in: a 6th photo is refused before it is read.
+    form_limits={"max_files": MAX_PHOTOS},
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": IdentificationOut, "description": "A retry: the earlier answer."},
@@ -66,7 +68,10 @@ def create_identification(
     identifier: IdentifierDep,
     photos: Annotated[
         list[UploadFile],
-        File(description=f"1 to {MAX_PHOTOS} photos of one specimen (JPEG, PNG, ...)."),
+        File(
+            description=f"1 to {MAX_PHOTOS} photos of one specimen (JPEG, PNG, ...).",
+            json_schema_extra={"minItems": 1, "maxItems": MAX_PHOTOS},  # the service checks
+        ),
     ],
     client_id: Annotated[
         str | None,
@@ -81,8 +86,8 @@ def create_identification(
     latitude: Annotated[float | None, Form(ge=-90, le=90, examples=[46.81])] = None,
     longitude: Annotated[float | None, Form(ge=-180, le=180, examples=[-71.21])] = None,
     observed_at: Annotated[
-        datetime | None,
-        Form(description="When the photos were taken (default: now); with a time zone."),
+        UtcDateTime | None,
+        Form(description="When the photos were taken (default: now)."),
     ] = None,
     profile: Annotated[
         Profile | None, Form(description="Whose advice to give (default: from the role).")
@@ -98,14 +103,12 @@ def create_identification(
         Form(max_length=MAX_MESSAGE_CHARS, description="The question for the specialist."),
     ] = None,
 ) -> IdentificationOut:
-    """Identify a specimen from 1 to 5 photos.
+    """Identify a specimen from its photos (how many: the `photos` field).
 
     When the model is not sure (`needs_specialist`) or the photo is out of its scope, or when
     `ask_specialist` is set, a case is opened for the lab's specialists and the answer includes
     it, with the expected response time.
     """
-    if observed_at is not None and observed_at.tzinfo is None:
-        observed_at = observed_at.astimezone()  # the server's zone, rather than a refusal
     request = IdentificationRequest(
         client_id=client_id,
         crop=crop,
@@ -119,13 +122,13 @@ def create_identification(
     )
     identification, created = identifications.identify(
         session,
-        store,
-        identifier,
-        catalog,
-        settings,
-        user,
-        read_photos(photos, settings),
-        request,
+        store=store,
+        identifier=identifier,
+        catalog=catalog,
+        settings=settings,
+        user=user,
+        uploads=read_photos(photos, settings),
+        request=request,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -139,7 +142,7 @@ def list_identifications(
     catalog: CatalogDep,
     user: CurrentUser,
     since: Annotated[
-        datetime | None, Query(description="only identifications made at or after this time")
+        UtcDateTime | None, Query(description="only identifications made at or after this time")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> list[IdentificationOut]:
@@ -147,7 +150,7 @@ def list_identifications(
     return [
         identification_out(session, settings, catalog, identification)
         for identification in identifications.own_identifications(
-            session, user, since=since, limit=limit
+            session, user=user, since=since, limit=limit
         )
     ]
 
@@ -161,7 +164,9 @@ def get_identification(
     user: CurrentUser,
 ) -> IdentificationOut:
     """One of the caller's identifications."""
-    identification = cases.own_identification(session, user, identification_id)
+    identification = cases.own_identification(
+        session, user=user, identification_id=identification_id
+    )
     return identification_out(session, settings, catalog, identification)
 
 
@@ -189,9 +194,16 @@ def ask_specialist(
 
     One case per identification: asking again returns it (200), so a retry is harmless.
     """
-    identification = cases.own_identification(session, user, identification_id)
+    identification = cases.own_identification(
+        session, user=user, identification_id=identification_id
+    )
     case, created = cases.ask_specialist(
-        session, settings, catalog, user, identification, body.message
+        session,
+        settings=settings,
+        catalog=catalog,
+        user=user,
+        identification=identification,
+        message=body.message,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

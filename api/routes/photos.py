@@ -6,7 +6,7 @@ from fastapi.responses import FileResponse
 from api.deps import CurrentUser, SessionDep, StoreDep
 from api.errors import NotFound
 from api.routes import AUTH_ERRORS, NOT_FOUND
-from api.services.cases import check_photo_access
+from api.services.cases import NO_SUCH_PHOTO, check_photo_access
 
 router = APIRouter(prefix="/v1/photos", tags=["photos"], responses=AUTH_ERRORS)
 
@@ -22,6 +22,6 @@ def get_photo(sha256: str, session: SessionDep, store: StoreDep, user: CurrentUs
     try:
         path = store.path(sha256)
     except ValueError:
-        raise NotFound("no such photo") from None
-    check_photo_access(session, user, sha256)
+        raise NotFound(NO_SUCH_PHOTO) from None
+    check_photo_access(session, user=user, sha256=sha256)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})

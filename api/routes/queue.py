@@ -20,7 +20,10 @@ def get_queue(session: SessionDep, catalog: CatalogDep, specialist: SpecialistUs
     return QueueOut(
         length=queue.queue_length(session),
         waiting=[queue_item(catalog, case, lang) for case in queue.waiting_cases(session)],
-        mine=[queue_item(catalog, case, lang) for case in queue.held_by(session, specialist)],
+        mine=[
+            queue_item(catalog, case, lang)
+            for case in queue.held_by(session, specialist=specialist)
+        ],
     )
 
 
@@ -34,7 +37,7 @@ def claim_next(
 ) -> QueueCaseOut | Response:
     """Claim the next case atomically: no two specialists ever get the same one. The claim
     lasts `IRIIS_CLAIM_TIMEOUT_MINUTES`; then the case returns to the queue."""
-    case = queue.claim_next(session, specialist, settings)
+    case = queue.claim_next(session, specialist=specialist, settings=settings)
     if case is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return queue_case(session, settings, catalog, case, specialist)
@@ -50,7 +53,7 @@ def get_case(
 ) -> QueueCaseOut:
     """A case with everything needed to review it: photos, the model's top labels, similar
     reference photos, the catalog entry, the decisions so far."""
-    case = queue.specialist_case(session, case_id)
+    case = queue.specialist_case(session, case_id=case_id)
     return queue_case(session, settings, catalog, case, specialist)
 
 
@@ -65,7 +68,12 @@ def claim_case(
     specialist: SpecialistUser,
 ) -> QueueCaseOut:
     """Claim a given case (or extend one's own claim)."""
-    case = queue.claim(session, queue.specialist_case(session, case_id), specialist, settings)
+    case = queue.claim(
+        session,
+        case=queue.specialist_case(session, case_id=case_id),
+        specialist=specialist,
+        settings=settings,
+    )
     return queue_case(session, settings, catalog, case, specialist)
 
 
@@ -80,7 +88,9 @@ def release_case(
     specialist: SpecialistUser,
 ) -> QueueCaseOut:
     """Give a claimed case back to the queue."""
-    case = queue.release(session, queue.specialist_case(session, case_id), specialist)
+    case = queue.release(
+        session, case=queue.specialist_case(session, case_id=case_id), specialist=specialist
+    )
     return queue_case(session, settings, catalog, case, specialist)
 
 
@@ -100,6 +110,14 @@ def decide(
 ) -> QueueCaseOut:
     """Decide on a case one holds: confirm, correct (a catalog label), ask for more photos,
     or answer without a label; the message goes to the user. Every decision is kept."""
-    case = queue.specialist_case(session, case_id)
-    queue.decide(session, case, specialist, body.action, body.label, body.message, catalog=catalog)
+    case = queue.specialist_case(session, case_id=case_id)
+    queue.decide(
+        session,
+        case=case,
+        specialist=specialist,
+        action=body.action,
+        label=body.label,
+        message=body.message,
+        catalog=catalog,
+    )
     return queue_case(session, settings, catalog, case, specialist)

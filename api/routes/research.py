@@ -2,7 +2,6 @@
 
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,8 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import FileResponse
 
 from api.deps import CatalogDep, ResearcherUser, SessionDep, SettingsDep, StoreDep
-from api.routes import AUTH_ERRORS, FORBIDDEN
+from api.routes import AUTH_ERRORS, FORBIDDEN, INVALID
+from api.schemas import UtcDateTime
 from api.services.export import export_confirmed
 
 router = APIRouter(prefix="/v1/export", tags=["research"], responses={**AUTH_ERRORS, **FORBIDDEN})
@@ -19,7 +19,10 @@ router = APIRouter(prefix="/v1/export", tags=["research"], responses={**AUTH_ERR
 @router.get(
     "",
     response_class=FileResponse,
-    responses={200: {"content": {"application/zip": {}}, "description": "The training set."}},
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The training set."},
+        **INVALID,
+    },
 )
 def export(
     session: SessionDep,
@@ -29,7 +32,7 @@ def export(
     _researcher: ResearcherUser,
     cleanup: BackgroundTasks,
     since: Annotated[
-        datetime | None, Query(description="Only cases answered at or after this time.")
+        UtcDateTime | None, Query(description="Only cases answered at or after this time.")
     ] = None,
 ) -> FileResponse:
     """Confirmed and corrected cases as a training set: a zip with `manifest.csv` in the bank's
@@ -37,6 +40,13 @@ def export(
     photos under `images/<label>/`. No location or user leaves in it."""
     workdir = Path(tempfile.mkdtemp(prefix="iriis-export-"))
     cleanup.add_task(shutil.rmtree, workdir, ignore_errors=True)
-    export_confirmed(session, store, catalog, settings, workdir / "export", since)
+    export_confirmed(
+        session,
+        store=store,
+        catalog=catalog,
+        settings=settings,
+        folder=workdir / "export",
+        since=since,
+    )
     archive = shutil.make_archive(str(workdir / "iriis-export"), "zip", workdir / "export")
     return FileResponse(archive, media_type="application/zip", filename="iriis-export.zip")

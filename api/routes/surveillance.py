@@ -1,6 +1,5 @@
 """The lab's surveillance view: settled detections per label, week and grid cell."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -8,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.routes import AUTH_ERRORS, INVALID
+from api.schemas import UtcDateTime
 from api.services.surveillance import detections
 
 router = APIRouter(prefix="/v1/surveillance", tags=["surveillance"], responses=AUTH_ERRORS)
@@ -43,17 +43,23 @@ def surveillance(
     settings: SettingsDep,
     _user: CurrentUser,
     label: Annotated[str | None, Query(description="Only this label.")] = None,
-    since: Annotated[datetime | None, Query(description="Observed at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Observed before.")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="Observed at or after.")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Observed before.")] = None,
     cell: Annotated[
         float | None,
-        Query(description="Cell side in degrees: a whole multiple of the base cell (0.1)."),
+        Query(
+            le=180,
+            # The service refuses other sizes (api.services.surveillance); 0.1 is the default
+            # base cell, IRIIS_SURVEILLANCE_CELL_DEGREES.
+            json_schema_extra={"minimum": 0.1, "multipleOf": 0.1},
+            description="Cell side in degrees: a whole multiple of the base cell (0.1).",
+        ),
     ] = None,
 ) -> JSONResponse:
     """Confirmed and accepted detections per label, ISO week and grid cell, as GeoJSON squares;
     cells with fewer than 3 observations are left out and exact locations never leave the
     server, so any signed-in user may read it."""
     collection = detections(
-        session, settings, cell_degrees=cell, label=label, since=since, until=until
+        session, settings=settings, cell_degrees=cell, label=label, since=since, until=until
     )
     return JSONResponse(collection, media_type="application/geo+json")

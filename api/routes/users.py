@@ -31,7 +31,13 @@ def list_users(session: SessionDep, _admin: AdminUser) -> list[User]:
 )
 def create_user(session: SessionDep, _admin: AdminUser, body: UserCreateIn) -> User:
     """Create an account with any role (admins)."""
-    return users.create_user(session, body.username, body.password, body.role, body.language)
+    return users.create_user(
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        language=body.language,
+    )
 
 
 @router.patch(
@@ -39,5 +45,12 @@ def create_user(session: SessionDep, _admin: AdminUser, body: UserCreateIn) -> U
 )
 def update_user(session: SessionDep, _admin: AdminUser, user_id: int, body: UserUpdateIn) -> User:
     """Grant a role, or disable or re-enable an account (admins)."""
-    user = users.get_user(session, user_id)
-    return users.update_user(session, user, role=body.role, active=body.active)
+    user = users.get_user(session, user_id=user_id)
+    return users.update_user(session, user=user, role=body.role, active=body.active)
+
+
+@router.post("/{user_id}/unlock", response_model=UserOut, responses={**FORBIDDEN, **NOT_FOUND})
+def unlock_user(session: SessionDep, _admin: AdminUser, user_id: int) -> User:
+    """Lift an account's sign-in lock (too many wrong passwords) now, rather than when it lapses
+    (admins)."""
+    return users.unlock(session, user=users.get_user(session, user_id=user_id))

@@ -6,7 +6,6 @@ case or identification is "not found", never "forbidden", so ids reveal nothing.
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -26,12 +25,20 @@ from api.models import (
 )
 from api.photostore import PhotoStore
 from api.services.ratelimits import enforce_specialist_request_limit
-from api.services.uploads import MAX_PHOTOS, photo_row, prepare_uploads, stored
+from api.services.uploads import photo_row, prepare_uploads, stored
+from api.settings import ApiSettings
 from model.catalog import Catalog
-from model.result import Reason
-from model.settings import Settings
+from model.i18n import Words
+from model.identifier import MAX_PHOTOS
+from model.result import Identification as Result
+from model.result import LabelScore, Reason
 
 log = logging.getLogger(__name__)
+
+# Said alike wherever a case, an identification or a photo is looked up by id.
+NO_SUCH_CASE: Words = {"fr": "cas introuvable", "en": "no such case"}
+NO_SUCH_IDENTIFICATION: Words = {"fr": "identification introuvable", "en": "no such identification"}
+NO_SUCH_PHOTO: Words = {"fr": "photo introuvable", "en": "no such photo"}
 
 # A regulated or quarantine organism at least this likely among the model's candidates puts
 # the case in the first tier: a missed quarantine pest costs far more than a specialist's look.
@@ -40,11 +47,11 @@ REGULATED_SUSPICION = 0.05
 MAX_ADDED_PHOTOS = 2 * MAX_PHOTOS
 
 
-def priority_tier(catalog: Catalog, role: str, top_k: Sequence[dict[str, Any]]) -> int:
+def priority_tier(catalog: Catalog, *, role: str, top_k: Sequence[LabelScore]) -> int:
     """0: a regulated organism is suspected; 1: an agricultural user; 2: anyone else."""
     for candidate in top_k:
-        entry = catalog.labels.get(candidate["label"])
-        if entry and entry.regulated and candidate["probability"] >= REGULATED_SUSPICION:
+        entry = catalog.labels.get(candidate.label)
+        if entry and entry.regulated and candidate.probability >= REGULATED_SUSPICION:
             return 0
     return 1 if role in AGRICULTURAL_ROLES else 2
 
@@ -53,22 +60,29 @@ def clean_message(message: str | None) -> str | None:
     """A message stripped of surrounding blanks; None when empty; refused when too long."""
     text = (message or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInput(f"the message is too long: at most {MAX_MESSAGE_CHARS} characters")
+        raise InvalidInput(
+            {
+                "fr": f"le message est trop long : {MAX_MESSAGE_CHARS} caractères au plus",
+                "en": f"the message is too long: at most {MAX_MESSAGE_CHARS} characters",
+            }
+        )
     return text or None
 
 
 def new_case(
     identification: Identification,
+    *,
     user: User,
     catalog: Catalog,
-    *,
     asked: bool,
     message: str | None,
     now: datetime,
 ) -> Case:
     """A case for ``identification``, not yet added to a session. Its reason is the model's
     when the model doubted, ``asked`` when only the user did."""
-    reason = identification.result.get("reason") or Reason.ASKED
+    result = Result.from_dict(identification.result)
+    # the reason as stored, one of a newer model included
+    reason = result.reason or result.unread.get("reason") or Reason.ASKED
     return Case(
         identification=identification,
         user_id=user.id,
@@ -76,23 +90,24 @@ def new_case(
         reason=reason,
         message=clean_message(message),
         asked_at=now if asked else None,
-        tier=priority_tier(catalog, user.role, identification.result["top_k"]),
+        tier=priority_tier(catalog, role=user.role, top_k=result.top_k),
         uncertainty=1.0 - identification.probability,
         opened_at=now,
         updated_at=now,
     )
 
 
-def own_identification(session: Session, user: User, identification_id: str) -> Identification:
+def own_identification(session: Session, *, user: User, identification_id: str) -> Identification:
     identification = session.get(Identification, identification_id)
     if identification is None or identification.user_id != user.id:
-        raise NotFound("no such identification")
+        raise NotFound(NO_SUCH_IDENTIFICATION)
     return identification
 
 
 def ask_specialist(
     session: Session,
-    settings: Settings,
+    *,
+    settings: ApiSettings,
     catalog: Catalog,
     user: User,
     identification: Identification,
@@ -102,7 +117,7 @@ def ask_specialist(
     was created. An identification has at most one case: asking again (a retry, or asking about
     a case the model already opened) returns that case, with the message added if it had none."""
     if identification.user_id != user.id:
-        raise NotFound("no such identification")
+        raise NotFound(NO_SUCH_IDENTIFICATION)
     now = utcnow()
     case = identification.case
     if case is not None:
@@ -112,8 +127,10 @@ def ask_specialist(
             case.updated_at = now
             session.commit()
         return case, False
-    enforce_specialist_request_limit(session, user, settings, now, lock=True)
-    case = new_case(identification, user, catalog, asked=True, message=message, now=now)
+    enforce_specialist_request_limit(session, user=user, settings=settings, now=now, lock=True)
+    case = new_case(
+        identification, user=user, catalog=catalog, asked=True, message=message, now=now
+    )
     session.add(case)
     try:
         session.commit()
@@ -128,7 +145,7 @@ def ask_specialist(
 
 
 def user_cases(
-    session: Session, user: User, *, since: datetime | None = None, limit: int | None = None
+    session: Session, *, user: User, since: datetime | None = None, limit: int | None = None
 ) -> list[Case]:
     """The user's own cases, newest first; with ``since``, only those changed at or after it
     (a phone's sync asks for what changed since the newest change it has seen)."""
@@ -139,17 +156,18 @@ def user_cases(
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-def user_case(session: Session, user: User, case_id: str) -> Case:
+def user_case(session: Session, *, user: User, case_id: str) -> Case:
     case = session.get(Case, case_id)
     if case is None or case.user_id != user.id:
-        raise NotFound("no such case")
+        raise NotFound(NO_SUCH_CASE)
     return case
 
 
 def add_photos(
     session: Session,
+    *,
     store: PhotoStore,
-    settings: Settings,
+    settings: ApiSettings,
     case: Case,
     uploads: Sequence[bytes],
 ) -> Case:
@@ -157,16 +175,27 @@ def add_photos(
     then returns to the queue in its original place. Photos the case already has are skipped,
     so a retried upload adds nothing twice."""
     if case.status == CaseStatus.ANSWERED:
-        raise Conflict("this case has been answered; ask a specialist about a new identification")
-    prepared = prepare_uploads(uploads, settings)
+        raise Conflict(
+            {
+                "fr": "ce cas a reçu sa réponse; demandez l'avis d'un spécialiste sur une nouvelle "
+                "identification",
+                "en": "this case has been answered; ask a specialist about a new identification",
+            }
+        )
+    prepared = prepare_uploads(uploads, settings=settings)
     known = {photo.sha256 for photo in (*case.identification.photos, *case.photos)}
     fresh = list({p.sha256: p for p in prepared if p.sha256 not in known}.values())
     if len(case.photos) + len(fresh) > MAX_ADDED_PHOTOS:
-        raise InvalidInput(f"at most {MAX_ADDED_PHOTOS} photos can be added to a case")
+        raise InvalidInput(
+            {
+                "fr": f"{MAX_ADDED_PHOTOS} photos au plus peuvent être ajoutées à un cas",
+                "en": f"at most {MAX_ADDED_PHOTOS} photos can be added to a case",
+            }
+        )
     now = utcnow()
-    with stored(session, store, fresh):
+    with stored(session, store=store, photos=fresh):
         for position, photo in enumerate(fresh, len(case.photos)):
-            row = photo_row(photo, position, now)
+            row = photo_row(photo, position=position, created_at=now)
             row.case_id = case.id
             session.add(row)
         if fresh and case.status == CaseStatus.AWAITING_PHOTOS:
@@ -178,7 +207,7 @@ def add_photos(
     return case
 
 
-def check_photo_access(session: Session, user: User, sha256: str) -> None:
+def check_photo_access(session: Session, *, user: User, sha256: str) -> None:
     """Raise NotFound unless ``user`` may see the stored photo ``sha256``: its owner; a
     specialist, for photos of a case; a researcher, for photos of a case answered with a label
     (what the export contains)."""
@@ -202,4 +231,4 @@ def check_photo_access(session: Session, user: User, sha256: str) -> None:
         own_case = select(Case.id).where(Case.user_id == user.id, Case.id.in_(of_case))
         allowed = session.scalar(select(exists(own) | exists(own_case)))
     if not allowed:
-        raise NotFound("no such photo")
+        raise NotFound(NO_SUCH_PHOTO)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from api.deps import serving_identifier
 from api.errors import NotFound
+from api.settings import ApiSettings
 from model.bundle import MANIFEST, SERVER_ONLY, sha256_file
 from model.gallery.folder import GalleryFolder
-from model.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _bundle_artifacts(folder: Path) -> tuple[str, tuple[Artifact, ...]]:
     return str(manifest["version"]), tuple(files)
 
 
-def latest_release(settings: Settings) -> Release:
+def latest_release(settings: ApiSettings) -> Release:
     folder = serving_identifier(settings).bundle.folder  # 503 when no bundle works
     version, artifacts = _bundle_artifacts(folder)
     pack = GalleryFolder(settings.galleries_dir / version).pack_path(version)
@@ -67,11 +67,22 @@ def _checksum(path: Path, mtime_ns: int, size: int) -> str:
     return sha256_file(path)
 
 
-def artifact(settings: Settings, version: str, name: str) -> Artifact:
+def artifact(settings: ApiSettings, *, version: str, name: str) -> Artifact:
     release = latest_release(settings)
     if version != release.version:
-        raise NotFound(f"model version {version!r} is not distributed; latest is {release.version}")
+        raise NotFound(
+            {
+                "fr": f"la version de modèle {version!r} n'est pas distribuée; la dernière est "
+                f"{release.version}",
+                "en": f"model version {version!r} is not distributed; latest is {release.version}",
+            }
+        )
     for item in release.artifacts:
         if item.name == name:
             return item
-    raise NotFound(f"no file {name!r} in model {version}")
+    raise NotFound(
+        {
+            "fr": f"pas de fichier {name!r} dans le modèle {version}",
+            "en": f"no file {name!r} in model {version}",
+        }
+    )

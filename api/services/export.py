@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.models import Case, CaseStatus, Identification
 from api.photostore import PhotoStore
+from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.manifest import BANK_COLUMNS, write_manifest
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ EXPORT_COLUMNS = (
 SOURCE = "IRIIS Phyto lab cases"
 
 
-def confirmed_cases(session: Session, since: datetime | None = None) -> list[Case]:
+def confirmed_cases(session: Session, *, since: datetime | None = None) -> list[Case]:
     """Cases answered with a label (confirmed or corrected), oldest decision first."""
     query = (
         select(Case)
@@ -51,15 +51,16 @@ def confirmed_cases(session: Session, since: datetime | None = None) -> list[Cas
 
 def export_confirmed(
     session: Session,
+    *,
     store: PhotoStore,
     catalog: Catalog,
-    settings: Settings,
+    settings: ApiSettings,
     folder: Path,
     since: datetime | None = None,
 ) -> int:
     """Write the export into ``folder``; returns the number of photos (manifest rows)."""
     rows: dict[str, dict[str, str]] = {}
-    for case in confirmed_cases(session, since):
+    for case in confirmed_cases(session, since=since):
         assert case.label is not None and case.answered_at is not None
         identification = case.identification
         entry = catalog.labels.get(case.label)

@@ -4,7 +4,8 @@ The order of the steps is what keeps the contract of docs/architecture.md: a ret
 client id is answered from the database before anything else (never refused by a rate limit,
 never identified twice); every photo is checked and the model run before anything is written;
 the identification, its photos and its case (when the model doubts, or the user asks) are then
-committed together, and the files are removed again if that commit fails.
+committed together, and the files are removed again if that commit fails (or, when the process
+is killed before it can, by the photo sweep: ``api.services.photos``).
 """
 
 import hashlib
@@ -26,12 +27,12 @@ from api.services.ratelimits import (
     enforce_specialist_request_limit,
 )
 from api.services.uploads import photo_row, prepare_uploads, stored
+from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.i18n import Language, Profile
 from model.identifier import Identifier
 from model.imaging import ImageError
 from model.result import Decision
-from model.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,11 @@ class IdentificationRequest:
 
 def identify(
     session: Session,
+    *,
     store: PhotoStore,
     identifier: Identifier,
     catalog: Catalog,
-    settings: Settings,
+    settings: ApiSettings,
     user: User,
     uploads: Sequence[bytes],
     request: IdentificationRequest,
@@ -76,22 +78,32 @@ def identify(
     """Identify the specimen of ``uploads`` for ``user``; True when this call created the
     identification, False when it is a retry of an earlier request with the same client id."""
     if (request.latitude is None) != (request.longitude is None):
-        raise InvalidInput("give both latitude and longitude, or neither")
+        raise InvalidInput(
+            {
+                "fr": "donnez la latitude et la longitude, ou ni l'une ni l'autre",
+                "en": "give both latitude and longitude, or neither",
+            }
+        )
     if request.observed_at is not None and request.observed_at > utcnow() + CLOCK_SKEW:
-        raise InvalidInput("observed_at is in the future; check the device's clock")
+        raise InvalidInput(
+            {
+                "fr": "observed_at est dans le futur ; vérifiez l'horloge de l'appareil",
+                "en": "observed_at is in the future; check the device's clock",
+            }
+        )
     if request.client_id:
         earlier = _by_client_id(session, user, request.client_id)
         if earlier is not None:
             return _replay(earlier, uploads), False
     now = utcnow()
-    enforce_identification_limit(session, user, settings, now)
+    enforce_identification_limit(session, user=user, settings=settings, now=now)
     if request.ask_specialist:
-        enforce_specialist_request_limit(session, user, settings, now)
-    photos = prepare_uploads(uploads, settings)
+        enforce_specialist_request_limit(session, user=user, settings=settings, now=now)
+    photos = prepare_uploads(uploads, settings=settings)
     try:
         result = identifier.identify(list(uploads), crop=catalog.crop_id(request.crop))
     except ImageError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(exc.words) from None
     identification = Identification(
         user_id=user.id,
         client_id=request.client_id or None,
@@ -107,22 +119,27 @@ def identify(
         probability=result.probability,
         decision=result.decision,
         result=result.to_dict(),
-        photos=[photo_row(photo, position, now) for position, photo in enumerate(photos)],
+        photos=[
+            photo_row(photo, position=position, created_at=now)
+            for position, photo in enumerate(photos)
+        ],
     )
     doubted = result.decision != Decision.ACCEPTED
     try:
-        with stored(session, store, photos):
+        with stored(session, store=store, photos=photos):
             # Counted again under the user's lock (PostgreSQL), right before the insert.
-            enforce_identification_limit(session, user, settings, now, lock=True)
+            enforce_identification_limit(session, user=user, settings=settings, now=now, lock=True)
             if request.ask_specialist:
-                enforce_specialist_request_limit(session, user, settings, now, lock=True)
+                enforce_specialist_request_limit(
+                    session, user=user, settings=settings, now=now, lock=True
+                )
             session.add(identification)
             if doubted or request.ask_specialist:
                 session.add(
                     new_case(
                         identification,
-                        user,
-                        catalog,
+                        user=user,
+                        catalog=catalog,
                         asked=request.ask_specialist,
                         message=request.message,
                         now=now,
@@ -160,14 +177,18 @@ def _replay(earlier: Identification, uploads: Sequence[bytes]) -> Identification
     sent = [hashlib.sha256(data).hexdigest() for data in uploads]
     if sent != [photo.origin_sha256 for photo in earlier.photos]:
         raise Conflict(
-            "this client_id was already used for other photos; generate a new id for each "
-            "new identification"
+            {
+                "fr": "ce client_id a déjà servi pour d'autres photos ; créez un nouvel "
+                "identifiant pour chaque identification",
+                "en": "this client_id was already used for other photos; generate a new id for "
+                "each new identification",
+            }
         )
     return earlier
 
 
 def own_identifications(
-    session: Session, user: User, *, since: datetime | None = None, limit: int = 100
+    session: Session, *, user: User, since: datetime | None = None, limit: int = 100
 ) -> list[Identification]:
     """The user's identifications, newest first; with ``since``, those made at or after it."""
     query = select(Identification).where(Identification.user_id == user.id)

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.models import Action, Case, CaseDecision, CaseStatus, Role, User, utcnow
-from api.services.cases import clean_message
+from api.services.cases import NO_SUCH_CASE, clean_message
+from api.settings import ApiSettings
 from model.catalog import Catalog
-from model.settings import Settings
+from model.i18n import Words
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,21 @@ _PRIORITY = (Case.tier, Case.opened_at, Case.uncertainty.desc(), Case.id)
 
 def _require_specialist(user: User) -> None:
     if user.role != Role.SPECIALIST:
-        raise Forbidden("only specialists work on the review queue")
+        raise Forbidden(
+            {
+                "fr": "seuls les spécialistes travaillent sur la file d'attente",
+                "en": "only specialists work on the review queue",
+            }
+        )
 
 
-def waiting_cases(session: Session, now: datetime | None = None, limit: int = 100) -> list[Case]:
+def waiting_cases(session: Session, *, now: datetime | None = None, limit: int = 100) -> list[Case]:
     """Cases waiting for a specialist, in claiming order (expired claims included)."""
     query = select(Case).where(_claimable(now or utcnow())).order_by(*_PRIORITY).limit(limit)
     return list(session.scalars(query))
 
 
-def held_by(session: Session, specialist: User) -> list[Case]:
+def held_by(session: Session, *, specialist: User) -> list[Case]:
     """The cases ``specialist`` holds (claimed, and not taken over by someone else since)."""
     query = select(Case).where(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id)
     return list(session.scalars(query.order_by(*_PRIORITY)))
@@ -68,7 +74,7 @@ def queue_length(session: Session) -> int:
     return session.scalar(select(func.count()).where(Case.status.in_(PENDING))) or 0
 
 
-def _claimed(specialist: User, settings: Settings, now: datetime) -> dict[str, object]:
+def _claimed(specialist: User, settings: ApiSettings, now: datetime) -> dict[str, object]:
     """The columns of a case claimed now by ``specialist``."""
     return {
         "status": CaseStatus.CLAIMED,
@@ -78,7 +84,7 @@ def _claimed(specialist: User, settings: Settings, now: datetime) -> dict[str, o
     }
 
 
-def claim_next(session: Session, specialist: User, settings: Settings) -> Case | None:
+def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> Case | None:
     """Atomically claim the highest-priority waiting case; None when the queue is empty."""
     _require_specialist(specialist)
     now = utcnow()
@@ -104,7 +110,7 @@ def claim_next(session: Session, specialist: User, settings: Settings) -> Case |
     return session.get(Case, case_id, populate_existing=True)
 
 
-def claim(session: Session, case: Case, specialist: User, settings: Settings) -> Case:
+def claim(session: Session, *, case: Case, specialist: User, settings: ApiSettings) -> Case:
     """Claim a given case (from the queue's list), or extend one's own claim."""
     _require_specialist(specialist)
     now = utcnow()
@@ -128,7 +134,7 @@ def claim(session: Session, case: Case, specialist: User, settings: Settings) ->
     return case
 
 
-def release(session: Session, case: Case, specialist: User) -> Case:
+def release(session: Session, *, case: Case, specialist: User) -> Case:
     """Give a claimed case back to the queue, in its place."""
     _held_update(session, case, specialist, status=CaseStatus.OPEN)
     session.commit()
@@ -139,12 +145,12 @@ def release(session: Session, case: Case, specialist: User) -> Case:
 
 def decide(
     session: Session,
+    *,
     case: Case,
     specialist: User,
     action: Action | str,
     label: str | None,
     message: str,
-    *,
     catalog: Catalog,
 ) -> CaseDecision:
     """Record a specialist's decision on a case they hold, with the message to the user.
@@ -157,25 +163,54 @@ def decide(
     try:
         action = Action(action)
     except ValueError:
-        raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(Action)}") from None
+        actions = ", ".join(Action)
+        raise InvalidInput(
+            {
+                "fr": f"action inconnue {action!r}; actions : {actions}",
+                "en": f"unknown action {action!r}; actions: {actions}",
+            }
+        ) from None
     text = clean_message(message)
     if text is None:
-        raise InvalidInput("write a message to the user with every decision")
+        raise InvalidInput(
+            {
+                "fr": "écrivez un message à l'utilisateur avec chaque décision",
+                "en": "write a message to the user with every decision",
+            }
+        )
     label = (label or "").strip() or None
     model_label = case.identification.label
     if action == Action.CONFIRM:
         if label not in (None, model_label):
-            raise InvalidInput(f"'confirm' keeps the model's label {model_label}; use 'correct'")
+            raise InvalidInput(
+                {
+                    "fr": f"'confirm' garde l'étiquette du modèle {model_label}; "
+                    "utilisez 'correct'",
+                    "en": f"'confirm' keeps the model's label {model_label}; use 'correct'",
+                }
+            )
         label = model_label
     elif action == Action.CORRECT:
         if label is None:
-            raise InvalidInput("'correct' needs the right label, from the catalog")
+            raise InvalidInput(
+                {
+                    "fr": "'correct' demande la bonne étiquette, prise dans le catalogue",
+                    "en": "'correct' needs the right label, from the catalog",
+                }
+            )
         if label not in catalog.labels:
             raise InvalidInput(
-                f"unknown label {label!r}: not in the catalog (iriis catalog search WORDS)"
+                {
+                    "fr": f"étiquette inconnue {label!r} : absente du catalogue "
+                    "(iriis catalog search MOTS)",
+                    "en": f"unknown label {label!r}: not in the catalog "
+                    "(iriis catalog search WORDS)",
+                }
             )
     elif label is not None:
-        raise InvalidInput(f"'{action}' takes no label")
+        raise InvalidInput(
+            {"fr": f"'{action}' ne prend pas d'étiquette", "en": f"'{action}' takes no label"}
+        )
     now = utcnow()
     status = _NEXT_STATUS[action]
     answered = status == CaseStatus.ANSWERED
@@ -222,28 +257,40 @@ def _held_update(session: Session, case: Case, specialist: User, **values: objec
         raise Conflict(_unavailable(session, case, holder=specialist))
 
 
-def _unavailable(session: Session, case: Case, holder: User | None = None) -> str:
+def _unavailable(session: Session, case: Case, holder: User | None = None) -> Words:
     status = case.status_at(utcnow())
     if status == CaseStatus.ANSWERED:
-        return "this case has already been answered"
+        return {"fr": "ce cas a déjà reçu sa réponse", "en": "this case has already been answered"}
     if status == CaseStatus.AWAITING_PHOTOS:
-        return "this case is waiting for the user's photos"
+        return {
+            "fr": "ce cas attend les photos de l'utilisateur",
+            "en": "this case is waiting for the user's photos",
+        }
     if status == CaseStatus.CLAIMED and case.claimed_by is not None:
         other = session.get(User, case.claimed_by)
-        return f"this case is claimed by {other.username if other else 'another specialist'}"
+        return {
+            "fr": f"ce cas est pris par {other.username if other else 'un autre spécialiste'}",
+            "en": f"this case is claimed by {other.username if other else 'another specialist'}",
+        }
     if holder is not None:
-        return "you do not hold this case any more: claim it first"
-    return "this case cannot be claimed now"
+        return {
+            "fr": "vous ne tenez plus ce cas : prenez-le d'abord",
+            "en": "you do not hold this case any more: claim it first",
+        }
+    return {
+        "fr": "ce cas ne peut pas être pris maintenant",
+        "en": "this case cannot be claimed now",
+    }
 
 
-def specialist_case(session: Session, case_id: str) -> Case:
+def specialist_case(session: Session, *, case_id: str) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound("no such case")
+        raise NotFound(NO_SUCH_CASE)
     return case
 
 
-def recent_pace(session: Session, settings: Settings, now: datetime) -> float | None:
+def recent_pace(session: Session, *, settings: ApiSettings, now: datetime) -> float | None:
     """Decisions per hour over the pace window, measured from the first decision in it; None
     when there was none."""
     count, first = session.execute(
@@ -258,14 +305,14 @@ def recent_pace(session: Session, settings: Settings, now: datetime) -> float | 
 
 
 def expected_response_hours(
-    session: Session, case: Case, settings: Settings, now: datetime | None = None
+    session: Session, *, case: Case, settings: ApiSettings, now: datetime | None = None
 ) -> float | None:
     """When the user can expect an answer: the cases ahead of this one (itself included)
     divided by the specialists' recent pace; None once the case no longer waits on the lab."""
     if case.status not in PENDING:
         return None
     now = now or utcnow()
-    pace = recent_pace(session, settings, now)
+    pace = recent_pace(session, settings=settings, now=now)
     if pace is None:
         return settings.default_response_hours
     ahead = session.scalar(

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.errors import InvalidInput
 from api.models import CaseStatus, Identification
+from api.settings import ApiSettings
 from model.result import Decision
-from model.settings import Settings
 
 
 def _settled_label(identification: Identification) -> str | None:
@@ -36,8 +36,8 @@ def _week(moment: datetime) -> str:
 
 def detections(
     session: Session,
-    settings: Settings,
     *,
+    settings: ApiSettings,
     cell_degrees: float | None = None,
     label: str | None = None,
     since: datetime | None = None,
@@ -45,12 +45,17 @@ def detections(
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of square cells, one feature per label, week and cell."""
     base = settings.surveillance_cell_degrees
-    cell = cell_degrees or base
+    cell = base if cell_degrees is None else cell_degrees  # 0 is refused, not the base
     # Multiples of the base cell only: grids of other sizes would overlap the base grid's
     # cells, and comparing the two could locate an observation more finely than either.
     multiple = cell / base
     if multiple < 1 or abs(multiple - round(multiple)) > 1e-9:
-        raise InvalidInput(f"cell must be a whole multiple of {base:g} degrees")
+        raise InvalidInput(
+            {
+                "fr": f"cell doit être un multiple entier de {base:g}°".replace(".", ","),
+                "en": f"cell must be a whole multiple of {base:g} degrees",
+            }
+        )
     query = (
         select(Identification)
         .where(Identification.latitude.is_not(None), Identification.longitude.is_not(None))

@@ -29,6 +29,11 @@ class DecisionForm:
     message: str = ""
 
     @property
+    def filled(self) -> bool:
+        """Whether anything was chosen or typed (a decision worth keeping across a sign-in)."""
+        return bool(self.action or self.label or self.message.strip())
+
+    @property
     def chosen_label(self) -> str | None:
         """The label for the service: the list's choice only when correcting, since the list
         stays filled in whatever action is ticked."""

@@ -13,11 +13,12 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
-from model.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language
+from model.i18n import Language, Words, language_or_default, say
+from model.wording import PROFILES
 
 LANGUAGE_COOKIE = "lang"
 
-MESSAGES: dict[str, dict[Language, str]] = {
+MESSAGES: dict[str, Words] = {
     # --- frame
     "app.name": {"fr": "IRIIS Phyto — laboratoire", "en": "IRIIS Phyto — lab"},
     "nav.queue": {"fr": "File d'attente", "en": "Queue"},
@@ -43,6 +44,21 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "login.expired": {
         "fr": "Votre session a expiré ; veuillez vous reconnecter.",
         "en": "Your session has expired; please sign in again.",
+    },
+    "login.throttled": {
+        "fr": "Trop de tentatives de connexion : réessayez dans {minutes} min, ou demandez à "
+        "un administrateur de débloquer le compte.",
+        "en": "Too many sign-in attempts: try again in {minutes} min, or ask an admin to "
+        "unlock the account.",
+    },
+    "login.busy": {
+        "fr": "Le serveur vérifie beaucoup de mots de passe en ce moment ; réessayez dans un "
+        "instant.",
+        "en": "The server is checking many passwords right now; try again in a moment.",
+    },
+    "login.draft_kept": {
+        "fr": "Votre décision n'est pas perdue : reconnectez-vous pour revenir au cas.",
+        "en": "Your decision is not lost: sign in again to return to the case.",
     },
     # --- queue
     "queue.title": {"fr": "File d'attente des cas", "en": "Case queue"},
@@ -75,10 +91,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "hours": {"fr": "{h} h {m:02d}", "en": "{h} h {m:02d}"},
     "days": {"fr": "{d} j {h} h", "en": "{d} d {h} h"},
     # --- profiles and reasons as the users gave them
-    "profile.grower": {"fr": "Producteur", "en": "Grower"},
-    "profile.advisor": {"fr": "Agronome", "en": "Advisor"},
-    "profile.citizen": {"fr": "Citoyen", "en": "Citizen"},
-    "profile.researcher": {"fr": "Chercheur", "en": "Researcher"},
+    # (profiles are named as the field app names them: model.wording.PROFILES)
+    **{
+        f"profile.{profile}": {"fr": words["fr"].capitalize(), "en": words["en"].capitalize()}
+        for profile, words in PROFILES.items()
+    },
     "reason.low_confidence": {"fr": "Confiance faible", "en": "Low confidence"},
     "reason.ambiguous": {"fr": "Ambigu", "en": "Ambiguous"},
     "reason.unfamiliar": {"fr": "Photo inhabituelle", "en": "Unfamiliar photo"},
@@ -87,6 +104,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "reason.too_blurry": {"fr": "Photo floue", "en": "Photo blurry"},
     "reason.too_small": {"fr": "Photo trop petite", "en": "Photo too small"},
     "reason.unknown_subject": {"fr": "Hors du champ du modèle", "en": "Out of scope"},
+    "reason.lab_references_only": {
+        "fr": "Photo de terrain, banque de laboratoire",
+        "en": "Field photo, lab-only bank",
+    },
     "reason.asked": {"fr": "Demande de l'utilisateur", "en": "Asked by the user"},
     # --- catalog categories (crops are named by the catalog's crops)
     "category.disease": {"fr": "Maladie", "en": "Disease"},
@@ -154,6 +175,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "decision.message": {"fr": "Message à l'utilisateur", "en": "Message to the user"},
     "decision.submit": {"fr": "Envoyer la décision", "en": "Send the decision"},
     "decision.saved": {"fr": "Décision enregistrée.", "en": "Decision saved."},
+    "decision.kept": {
+        "fr": "Votre décision a été conservée : vérifiez-la, puis envoyez-la.",
+        "en": "Your decision was kept: check it, then send it.",
+    },
+    "decision.unsent": {"fr": "Votre message non envoyé", "en": "Your unsent message"},
     "decision.unknown_label": {
         "fr": "Étiquette inconnue : « {label} » n'est pas dans le catalogue.",
         "en": "Unknown label: “{label}” is not in the catalog.",
@@ -194,20 +220,17 @@ MESSAGES: dict[str, dict[Language, str]] = {
 }
 
 
-_BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}
-
-
 def language_of(request: Request) -> Language:
     """The page language: the switch's cookie, else French, the lab's working language (not the
     browser's preference: the lab's machines are set up in either language). Only a known
     language is ever returned, so a forged cookie changes nothing."""
-    return _BY_CODE.get(request.cookies.get(LANGUAGE_COOKIE, ""), DEFAULT_LANGUAGE)
+    return language_or_default(request.cookies.get(LANGUAGE_COOKIE))
 
 
 def translator(lang: Language) -> Callable[..., str]:
     """``_("key", name=...)`` for the templates: the message in ``lang``, formatted."""
 
     def translate(key: str, **values: object) -> str:
-        return MESSAGES[key][lang].format(**values)
+        return say(MESSAGES[key], lang, **values)
 
     return translate

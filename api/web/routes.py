@@ -4,8 +4,14 @@ Each route translates a form or a link into one call of the queue service (``api
 and its result into a page or a redirect; the work is the service's, the words are
 ``api.web.i18n``'s. After every POST that changes something the browser is redirected (303),
 so that reloading a page never sends a decision twice.
+
+A decision posted after the session ended is kept, never sent unseen: the sign-in page receives
+its fields (``api.web.session``) and keeps them in hidden fields; once signed in, the browser
+posts them (307) to the case page, which shows the case with the decision filled in, to check
+and send.
 """
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,22 +20,22 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from api.answers import identification_out
-from api.deps import CatalogDep, GalleryDep, SessionDep, SettingsDep, StoreDep
-from api.errors import Conflict, NotFound, ServiceError
+from api.deps import CatalogDep, ClientAddress, GalleryDep, SessionDep, SettingsDep, StoreDep
+from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
 from api.services import queue, users
 from api.services.cases import check_photo_access
+from api.settings import ApiSettings
 from api.web import session as lab_session
 from api.web.forms import ACTIONS, DecisionForm, label_choices
 from api.web.history import recent_decisions
 from api.web.i18n import LANGUAGE_COOKIE, language_of
 from api.web.pages import STATIC_DIR, Message, render
-from api.web.session import LabSpecialist, safe_next
+from api.web.session import LabRoute, LabSpecialist, safe_next
 from model.catalog import Catalog
 from model.i18n import Language
-from model.settings import Settings
 
-router = APIRouter(prefix="/lab", include_in_schema=False)
+router = APIRouter(prefix="/lab", include_in_schema=False, route_class=LabRoute)
 
 # Why the sign-in page is shown (``?why=``), and what it says about it.
 _SIGN_IN_REASONS = {"expired": "login.expired", "not_specialist": "login.not_specialist"}
@@ -70,15 +76,7 @@ def switch_language(request: Request, lang: Language, next: str = "") -> Redirec
 @router.get("/sign-in", name="lab_sign_in")
 def sign_in_page(request: Request, catalog: CatalogDep, next: str = "", why: str = "") -> Response:
     reason = _SIGN_IN_REASONS.get(why)
-    return render(
-        request,
-        "login",
-        catalog,
-        None,
-        next=safe_next(next) or "",
-        username="",
-        error=Message(reason) if reason else None,
-    )
+    return _login(request, catalog, next, error=Message(reason) if reason else None)
 
 
 @router.post("/sign-in")
@@ -87,32 +85,77 @@ def sign_in(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    address: ClientAddress,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the password with the API's own accounts; only specialists get the cookie."""
-    user = users.authenticate(session, username, password)
-    if user is None or user.role != Role.SPECIALIST:
-        return render(
-            request,
-            "login",
-            catalog,
-            None,
-            status_code=401 if user is None else 403,
-            next=safe_next(next) or "",
-            username=username,
-            error=Message("login.failed" if user is None else "login.not_specialist"),
+    """Check the password with the API's own accounts and limits; only specialists get the
+    cookies. Without a username, this is a form brought here by an ended session (a 307 from
+    ``api.web.session``): the page asks to sign in again and keeps the form's decision."""
+    draft = DecisionForm(action, label, message)
+    target = safe_next(next or request.query_params.get("next")) or ""
+    if not username:
+        why = _SIGN_IN_REASONS.get(request.query_params.get("why", ""), "login.expired")
+        return _login(request, catalog, target, draft, error=Message(why), status=401)
+    try:
+        user = users.sign_in(
+            session, username=username, password=password, address=address, settings=settings
         )
-    response = _redirect(safe_next(next) or str(request.url_for("lab_queue")))
-    lab_session.sign_in(request, response, settings, user)
+    except RateLimited as exc:
+        wait = Message("login.throttled", {"minutes": math.ceil(exc.retry_after_s / 60)})
+        return _login(request, catalog, target, draft, username, wait, 429, exc.headers)
+    except Unavailable as exc:
+        busy = Message("login.busy")
+        return _login(request, catalog, target, draft, username, busy, 503, exc.headers)
+    if user is None or user.role != Role.SPECIALIST:
+        refused = Message("login.failed" if user is None else "login.not_specialist")
+        return _login(
+            request, catalog, target, draft, username, refused, 401 if user is None else 403
+        )
+    # With a decision kept, 307: the browser posts it on to the case page, which shows it.
+    keep = draft.filled and bool(target)
+    response = RedirectResponse(
+        target or str(request.url_for("lab_queue")), status_code=307 if keep else 303
+    )
+    lab_session.sign_in(request, response, session, settings, user)
+    return response
+
+
+def _login(
+    request: Request,
+    catalog: Catalog,
+    next: str,
+    draft: DecisionForm | None = None,
+    username: str = "",
+    error: Message | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The sign-in page, coming back to ``next`` and keeping ``draft`` (hidden) when filled."""
+    response = render(
+        request,
+        "login",
+        catalog,
+        None,
+        status_code=status,
+        next=safe_next(next) or "",
+        username=username,
+        draft=draft if draft and draft.filled else None,
+        notice=Message("login.draft_kept") if draft and draft.filled else None,
+        error=error,
+    )
+    response.headers.update(headers or {})
     return response
 
 
 @router.post("/sign-out", name="lab_sign_out")
-def sign_out(request: Request) -> RedirectResponse:
+def sign_out(request: Request, session: SessionDep) -> RedirectResponse:
     response = _redirect(str(request.url_for("lab_sign_in")))
-    lab_session.sign_out(response)
+    lab_session.sign_out(request, response, session)
     return response
 
 
@@ -132,7 +175,7 @@ def queue_page(
         catalog,
         specialist,
         waiting=queue.waiting_cases(session),
-        mine=queue.held_by(session, specialist),
+        mine=queue.held_by(session, specialist=specialist),
         notice=Message(key) if key else None,
     )
 
@@ -142,7 +185,7 @@ def claim_next(
     request: Request, session: SessionDep, settings: SettingsDep, specialist: LabSpecialist
 ) -> RedirectResponse:
     """Claim the next case atomically and open it; back to the queue when none is left."""
-    case = queue.claim_next(session, specialist, settings)
+    case = queue.claim_next(session, specialist=specialist, settings=settings)
     if case is None:
         return _redirect(f"{request.url_for('lab_queue')}?notice=empty")
     return _redirect(str(request.url_for("lab_case", case_id=case.id)))
@@ -158,10 +201,39 @@ def case_page(
     specialist: LabSpecialist,
 ) -> Response:
     try:
-        case = queue.specialist_case(session, case_id)
+        case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
     return _case_response(request, session, settings, catalog, specialist, case)
+
+
+@router.post("/cases/{case_id}", name="lab_case_draft")
+def case_with_draft(
+    request: Request,
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+    action: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    message: Annotated[str, Form()] = "",
+) -> Response:
+    """The case page with a decision kept across a new sign-in filled in; nothing is sent."""
+    try:
+        case = queue.specialist_case(session, case_id=case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    return _case_response(
+        request,
+        session,
+        settings,
+        catalog,
+        specialist,
+        case,
+        form=DecisionForm(action, label, message),
+        notice=Message("decision.kept"),
+    )
 
 
 @router.post("/cases/{case_id}/claim", name="lab_claim_case")
@@ -175,11 +247,11 @@ def claim_case(
 ) -> Response:
     """Claim a case opened from the queue's list (or extend one's own claim)."""
     try:
-        case = queue.specialist_case(session, case_id)
+        case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
     try:
-        queue.claim(session, case, specialist, settings)
+        queue.claim(session, case=case, specialist=specialist, settings=settings)
     except Conflict:
         return _case_response(
             request,
@@ -209,7 +281,7 @@ def decide(
     """Record the decision and go back to the queue; on a mistake, the case page again with
     the form as it was sent and the reason."""
     try:
-        case = queue.specialist_case(session, case_id)
+        case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
     form = DecisionForm(action, label, message)
@@ -217,13 +289,20 @@ def decide(
     if error is None:
         try:
             queue.decide(
-                session, case, specialist, action, form.chosen_label, message, catalog=catalog
+                session,
+                case=case,
+                specialist=specialist,
+                action=action,
+                label=form.chosen_label,
+                message=message,
+                catalog=catalog,
             )
             return _redirect(f"{request.url_for('lab_queue')}?notice=saved")
         except Conflict:
             error, status_code = Message("case.unavailable"), 409
         except ServiceError as exc:
-            error, status_code = Message("decision.refused", {"detail": exc.message}), 422
+            why = exc.text(language_of(request))  # the service's reason, in the page's language
+            error, status_code = Message("decision.refused", {"detail": why}), 422
     return _case_response(
         request,
         session,
@@ -251,7 +330,7 @@ def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpec
     the API's own access rule decides."""
     try:
         path = store.path(sha256)
-        check_photo_access(session, specialist, sha256)
+        check_photo_access(session, user=specialist, sha256=sha256)
     except (ValueError, NotFound):
         return Response(status_code=404)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
@@ -276,23 +355,25 @@ def _not_found(request: Request, catalog: Catalog, specialist: User) -> Response
 def _case_response(
     request: Request,
     session: Session,
-    settings: Settings,
+    settings: ApiSettings,
     catalog: Catalog,
     specialist: User,
     case: Case,
     form: DecisionForm | None = None,
     error: Message | None = None,
     status_code: int = 200,
+    notice: Message | None = None,
 ) -> Response:
     """The case page: what the model said and the catalog entry the user got (in the page's
     language, built as the JSON API builds them), the photos, and the decision form when the
-    specialist holds the case."""
+    specialist holds the case (a lapsed claim included: its holder may decide until someone
+    else claims it, ``api.services.queue``)."""
     lang = language_of(request)
     identification = identification_out(
         session, settings, catalog, case.identification, lang, staff=True
     )
     status = case.status_at(utcnow())
-    held = status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
+    held = case.status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
     return render(
         request,
         "case",
@@ -310,4 +391,5 @@ def _case_response(
         max_message=MAX_MESSAGE_CHARS,
         label_choices=label_choices(catalog, lang),
         error=error,
+        notice=notice,
     )

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.bundle import held_out_photos
+from model.catalog import UNKNOWN_LABEL
 from model.gallery.base import GalleryError, GalleryInfo, GalleryItem, normalise, photo_id
 from model.gallery.exact import fit_projection
 from model.gallery.folder import GalleryFolder
@@ -32,8 +33,6 @@ from model.imaging import ImageError, decode_image
 from model.manifest import read_manifest
 
 log = logging.getLogger(__name__)
-
-UNKNOWN_LABEL = "unknown"
 
 
 @dataclass
