@@ -4,11 +4,14 @@ that every sha256 matches (what a faulty release run, or newer software, would p
 
 import json
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from model.bundle import MANIFEST, sha256_file
+from model.catalog import Catalog
+from model.identifier import open_identifier
+from model.policy import QUALITY_REASONS
 
 
 def relist(folder: Path, **fields: Any) -> dict[str, Any]:
@@ -81,3 +84,34 @@ def break_release(folder: Path, kind: str) -> str:
         return NEWER_FORMAT
     break_policy(folder, kind)
     return BROKEN_POLICIES[kind][1]
+
+
+def contract_bundle(
+    source: Path, dest: Path, photos: Sequence[bytes], catalog: Catalog
+) -> tuple[Path, bytes, bytes]:
+    """A copy of ``source`` whose policy the API's contract tests can rely on without the bank:
+    no out-of-scope or lab-or-field gate, and an acceptance threshold halfway between the surest
+    and the least sure of ``photos`` (synthetic ones), so that the first of the pair returned is
+    accepted and the second doubted by the real network. Returns the copy and the pair."""
+    identifier = open_identifier(source, catalog=catalog)
+    sure: list[tuple[float, bytes]] = []
+    for data in photos:
+        answer = identifier.identify([data])
+        if answer.reason not in QUALITY_REASONS.values():  # set aside for its quality: no use
+            sure.append((answer.top_k[0].probability, data))
+    sure.sort(key=lambda pair: pair[0])
+    (low, doubted), (high, accepted) = sure[0], sure[-1]
+    assert high - low > 0.05, f"synthetic photos too alike for a contract policy: {low}, {high}"
+    folder = bundle_copy(source, dest, version=identifier.version)
+    path = folder / "calibration.json"
+    calibration = json.loads(path.read_text(encoding="utf-8"))
+    calibration.pop("field_check", None)
+    calibration.update(
+        ood_threshold=1e9,
+        accept_ood_threshold=1e9,
+        ambiguity_margin=0.0,
+        accept_threshold=(low + high) / 2,
+    )
+    path.write_text(json.dumps(calibration), encoding="utf-8")
+    relist(folder)
+    return folder, accepted, doubted

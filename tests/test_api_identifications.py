@@ -21,20 +21,40 @@ from model.bundle import latest_bundle
 from model.catalog import Catalog
 from model.identifier import MAX_PHOTOS, Identifier
 from model.manifest import read_manifest
-from model.result import Decision
 from model.settings import Settings
 from tests.api_support import Seeder, bearer
+from tests.bundle_support import contract_bundle
 from tests.helpers import jpeg_bytes, textured_image
 
 Files = list[tuple[str, tuple[str, bytes, str]]]
 
 
 @pytest.fixture(scope="module")
-def identifier(catalog: Catalog) -> Identifier:
+def contract(
+    tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
+) -> tuple[Path, dict[str, bytes]]:
+    """The API's contract runs without the bank: the committed bundle with a policy that accepts
+    the surer of synthetic photos and doubts the other (``tests.bundle_support``), and the
+    pair, ``accepted`` and ``doubted``."""
+    source = latest_bundle(get_api_settings().bundles_dir).resolve()
+    dest = tmp_path_factory.mktemp("contract-bundles") / source.name
+    photos = [jpeg_bytes(textured_image(seed)) for seed in range(8)]
+    folder, accepted, doubted = contract_bundle(source, dest, photos, catalog)
+    return folder, {"accepted": accepted, "doubted": doubted}
+
+
+@pytest.fixture
+def api_settings(api_settings: ApiSettings, contract: tuple[Path, dict[str, bytes]]) -> ApiSettings:
+    """This module's service serves the contract bundle."""
+    return api_settings.model_copy(update={"bundles_dir": contract[0].parent})
+
+
+@pytest.fixture(scope="module")
+def identifier(contract: tuple[Path, dict[str, bytes]]) -> Identifier:
     """The API's own identifier (the same cached instance the routes use)."""
     settings = get_api_settings()
     return _load_identifier(
-        latest_bundle(settings.bundles_dir).resolve(),
+        contract[0],
         settings.serve_model_variant,
         settings.serve_model_threads,
         settings.catalog_dir,
@@ -42,20 +62,9 @@ def identifier(catalog: Catalog) -> Identifier:
 
 
 @pytest.fixture(scope="module")
-def samples(identifier: Identifier, bank_dir: Path, settings: Settings) -> dict[str, bytes]:
-    """Test-split photos of the bank: one the model accepts, one it doubts."""
-    rows = [r for r in read_manifest(settings.splits_path) if r["split"] == "test"]
-    # Lab photos of late blight first: the label the model is surest of (tests/test_identifier).
-    rows.sort(key=lambda r: (r["label"] != "potato.late_blight", r["file"]))
-    found: dict[str, bytes] = {}
-    for row in rows[:150]:
-        data = (bank_dir / row["file"]).read_bytes()
-        decision = identifier.identify([data]).decision
-        key = "accepted" if decision == Decision.ACCEPTED else "doubted"
-        found.setdefault(key, data)
-        if len(found) == 2:
-            return found
-    pytest.fail(f"no accepted and doubted photos among the test split: {sorted(found)}")
+def samples(contract: tuple[Path, dict[str, bytes]]) -> dict[str, bytes]:
+    """A photo the contract policy accepts and one it doubts."""
+    return contract[1]
 
 
 def _files(*photos: bytes) -> Files:
@@ -80,19 +89,23 @@ def test_the_answer_combines_result_catalog_and_photos(
     grower: User,
     samples: dict[str, bytes],
     identifier: Identifier,
+    catalog: Catalog,
     store: PhotoStore,
     db: Session,
 ) -> None:
     photo = samples["accepted"]
+    hosts = catalog.labels[identifier.identify([photo]).label].hosts  # a crop it is found on
+    crop = hosts[0] if hosts else None
+    data = {"latitude": "46.8123", "longitude": "-71.2456", "lang": "en"}
     response = client.post(
         "/v1/identifications",
         files=_files(photo),
-        data={"latitude": "46.8123", "longitude": "-71.2456", "lang": "en", "crop": "potato"},
+        data={**data, "crop": crop} if crop else data,
         headers=bearer(client, grower),
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    expected = identifier.identify([photo], crop="potato")
+    expected = identifier.identify([photo], crop=crop)
     assert body["decision"] == "accepted" and body["case"] is None
     assert body["label"] == expected.label
     assert body["probability"] == pytest.approx(expected.probability)
@@ -110,7 +123,25 @@ def test_the_answer_combines_result_catalog_and_photos(
     assert stored.status_code == 200 and stored.content == store.read(url.rsplit("/", 1)[1])
     row = db.get(Identification, body["id"])
     assert row is not None and (row.latitude, row.longitude) == (46.8123, -71.2456)
-    assert row.crop == "potato"
+    assert row.crop == crop
+
+
+def test_a_bank_photo_is_accepted_by_the_release(
+    api_settings: ApiSettings, grower: User, bank_dir: Path, settings: Settings
+) -> None:
+    """The smoke test on the bank: the committed release accepts a lab photo of late blight (the
+    label it is surest of) and names it, on the real policy."""
+    served = api_settings.model_copy(update={"bundles_dir": get_api_settings().bundles_dir})
+    rows = [r for r in read_manifest(settings.splits_path) if r["split"] == "test"]
+    rows = [r for r in rows if r["label"] == "potato.late_blight"]
+    with TestClient(create_app(served)) as client:
+        headers = bearer(client, grower)
+        labels = []
+        for row in sorted(rows, key=lambda r: r["file"])[:5]:
+            files = _files((bank_dir / row["file"]).read_bytes())
+            body = client.post("/v1/identifications", files=files, headers=headers).json()
+            labels.append((body["decision"], body["label"]))
+    assert ("accepted", "potato.late_blight") in labels, labels
 
 
 def test_a_doubtful_answer_opens_a_case_with_an_expected_response_time(

@@ -183,7 +183,9 @@ def test_registrations_are_limited_per_address_and_per_day(
     assert (
         "new accounts on this service"
         in school.post(
-            "/v1/auth/register", json={"username": "pupil9", "password": PASSWORD, "role": "grower"}
+            "/v1/auth/register",
+            json={"username": "pupil9", "password": PASSWORD, "role": "grower"},
+            headers={"Accept-Language": "en"},
         ).json()["detail"]
     )
 
