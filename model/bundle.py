@@ -128,10 +128,22 @@ class Bundle:
         return self.folder / ("model.int8.onnx" if variant == "int8" else "model.onnx")
 
 
+def _unverified_version(folder: Path) -> str:
+    """The version a manifest names, read without checking the files (the caller verified
+    them, or is still writing them); the folder's name before there is a manifest. A folder
+    may be named otherwise than its version: the phone's staging folder is."""
+    try:
+        return str(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["version"])
+    except FileNotFoundError:
+        return folder.name
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{folder}/{MANIFEST} names no version: {exc!r}") from None
+
+
 def load_bundle(folder: Path, check: bool = True) -> Bundle:
     """A verified bundle; ``check=False`` is for the release itself, which reads a bundle
     still being written (no manifest or calibration yet) to calibrate and evaluate it."""
-    version = str(verify(folder)["version"]) if check else folder.name
+    version = str(verify(folder)["version"]) if check else _unverified_version(folder)
 
     def read(name: str) -> Any:
         path = folder / name
