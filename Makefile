@@ -13,7 +13,7 @@ APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xcl
 SETUP_STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run test lint typecheck pytest fuzz fuzz-images pipeline field-proxy recalibrate \
-	field-proxy-policy notebooks \
+	field-proxy-policy field-release notebooks \
 	screenshots clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
@@ -95,6 +95,18 @@ recalibrate: setup
 	cp -r model/bundles/$(FROM) model/bundles/$(VERSION)
 	iriis calibrate --bundle model/bundles/$(VERSION)
 	iriis evaluate --bundle model/bundles/$(VERSION)
+
+## A release trained on this CPU with issue 14's recipe (params.yaml profile `field`: one epoch
+## warm-started from the released network, close-ups inside the leaf, lab leaves on field
+## backgrounds), exported, calibrated and evaluated as $(RELEASE) (about 45 minutes on 2 cores).
+## Its weights.pt is committed beside the graphs (the server's warm start; phones never fetch it).
+RELEASE ?= 2026.12.07
+field-release: setup
+	rm -rf model/bundles/$(RELEASE)
+	iriis train --profile field --run-dir var/runs/field-$(RELEASE)
+	iriis export --weights var/runs/field-$(RELEASE)/model.pt --version $(RELEASE)
+	iriis calibrate --bundle model/bundles/$(RELEASE)
+	iriis evaluate --bundle model/bundles/$(RELEASE)
 
 PROXY_POLICY := var/field_proxy_policy
 field-proxy-policy: setup
