@@ -47,6 +47,7 @@ from api.security import secret_key
 from api.services.photos import PhotoSweeper
 from api.services.uploads import TOO_MANY_PHOTOS
 from api.settings import ApiSettings, get_api_settings
+from api.validation import invalid_request_sentence
 from model.catalog import load_catalog
 from model.i18n import Words
 
@@ -216,17 +217,12 @@ def _routes(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
         yield from _routes(included.routes) if included is not None else (route,)
 
 
-def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's validation errors in the documented shape: ``detail`` a sentence a client can
-    show as it is ("field 'lang': Input should be 'fr' or 'en'"), ``errors`` the details."""
+def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's validation errors in the documented shape: ``detail`` a sentence in the
+    reader's language that a client can show as it is, ``errors`` the details."""
     assert isinstance(exc, RequestValidationError)
     errors = jsonable_encoder(exc.errors())
-    sentences = []
-    for error in errors:
-        where = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-        field = f"field '{'.'.join(where)}': " if where else ""
-        sentences.append(field + str(error.get("msg", "invalid")))
-    detail = "; ".join(sentences) or "the request is not valid"
+    detail = invalid_request_sentence(errors, request_language(request))
     return JSONResponse({"detail": detail, "errors": errors}, 422)
 
 

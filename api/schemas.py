@@ -76,8 +76,9 @@ def _iso_text(value: object) -> object:
     if isinstance(value, str) and not _DATE_PREFIX.match(value):
         raise PydanticCustomError(
             "datetime_format",
-            f"give a date and time in ISO 8601 (2026-06-14T15:02:11Z), years {MIN_YEAR} to "
-            f"{MAX_YEAR}",
+            "give a date and time in ISO 8601 (2026-06-14T15:02:11Z), years {min_year} to "
+            "{max_year}",
+            {"min_year": MIN_YEAR, "max_year": MAX_YEAR},
         )
     return value
 
@@ -87,7 +88,9 @@ def _in_utc(value: datetime) -> datetime:
     time with the database's aware ones was a 500)."""
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise PydanticCustomError(
-            "datetime_range", f"the year must be from {MIN_YEAR} to {MAX_YEAR}"
+            "datetime_range",
+            "the year must be from {min_year} to {max_year}",
+            {"min_year": MIN_YEAR, "max_year": MAX_YEAR},
         )
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

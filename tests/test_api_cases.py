@@ -280,4 +280,8 @@ def test_a_phone_asks_only_for_the_cases_changed_since_its_last_sync(
     )
     assert identifications.status_code == 200 and identifications.json() == []
     refused = client.get("/v1/cases", params={"since": "yesterday"}, headers=headers)
-    assert refused.status_code == 422 and refused.json()["detail"].startswith("field 'since'")
+    assert refused.status_code == 422  # in the account's language, French
+    assert refused.json()["detail"] == (
+        "champ « since » : donnez une date et une heure ISO 8601 (2026-06-14T15:02:11Z), "
+        "années 1900 à 2999"
+    )

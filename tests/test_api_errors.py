@@ -67,10 +67,10 @@ def test_dates_without_a_zone_are_utc_and_years_out_of_range_a_422(
         assert client.get(f"{path}?since=2026-06-14T11:59:00", headers=headers).status_code == 200
     assert client.get("/v1/export?since=2026-06-14T11:59:00", headers=research).status_code == 200
 
-    refused = {
-        "0001-01-01T00:00:00Z": "years 1900 to 2999",
-        "0001-01-01T00:00:00": "years 1900 to 2999",
-        "9999-12-31T23:00:00-05:00": "years 1900 to 2999",
+    refused = {  # in the accounts' language, French
+        "0001-01-01T00:00:00Z": "années 1900 à 2999",
+        "0001-01-01T00:00:00": "années 1900 à 2999",
+        "9999-12-31T23:00:00-05:00": "années 1900 à 2999",
         "1700000000": "ISO 8601",  # a Unix time, which the schema does not admit
     }
     photo = [("photos", ("p.jpg", jpeg_bytes(textured_image(1)), "image/jpeg"))]
