@@ -144,6 +144,21 @@ def test_every_reason_and_profile_a_case_can_carry_has_its_words_on_the_pages() 
             assert shown == profile_words(profile, lang).capitalize()
 
 
+def test_a_case_with_a_reason_this_code_does_not_know_is_shown_by_its_id(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    # A newer model stores a reason the pages have no words for: the queue and the case page
+    # name it by its id instead of failing.
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER))
+    case.reason = "glare_on_leaf"
+    web_seed.session.commit()
+    sign_in(page, server, specialist.username)
+    expect(page.get_by_role("cell", name="glare_on_leaf")).to_be_visible()
+    page.goto(f"{server}/lab/cases/{case.id}")
+    expect(page.locator("dd", has_text="glare_on_leaf")).to_be_visible()
+
+
 def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     server: str, page: Page, web_seed: Seeder
 ) -> None:

@@ -227,10 +227,19 @@ def language_of(request: Request) -> Language:
     return language_or_default(request.cookies.get(LANGUAGE_COOKIE))
 
 
+# Keys made from a value stored in the database ("reason." + case.reason): a newer model may
+# store one this code has no words for, which is shown by its id rather than failing the page.
+# Any other missing key is a bug and still raises.
+STORED_IDS = frozenset({"reason", "status", "decision", "category"})
+
+
 def translator(lang: Language) -> Callable[..., str]:
     """``_("key", name=...)`` for the templates: the message in ``lang``, formatted."""
 
     def translate(key: str, **values: object) -> str:
+        prefix, _, stored = key.partition(".")
+        if key not in MESSAGES and prefix in STORED_IDS:
+            return stored  # a reason or status stored by a newer model: shown by its id
         return say(MESSAGES[key], lang, **values)
 
     return translate
