@@ -30,10 +30,9 @@ from api.schemas import (
 )
 from api.services.queue import expected_response_hours
 from api.settings import ApiSettings
-from model.answer import Lab, Naming, Reading, Review, read
+from model.answer import Lab, Reading, Review, read
 from model.catalog import Catalog
 from model.i18n import PROFILES, Language, Profile, language_or_default
-from model.result import Decision
 from model.result import Identification as Result
 from model.wording import confidence_words
 
@@ -193,12 +192,9 @@ def identification_out(
     model = reading_of(settings, catalog, identification, lang, reviewed=False)
     profile = _profile(identification.profile)
     group = result.group
-    # The entry of the label the person's reading names; a specialist reviewing it gets the
-    # model's suggestion's, whatever the person reads (what to check), unless out of scope.
-    if staff:
-        shown = None if result.decision is Decision.OUT_OF_SCOPE else result.label
-    else:
-        shown = reading.named if reading.naming is Naming.LABEL else None
+    # The entry of the label the person's reading names; a specialist gets the model's
+    # suggestion's (what to check).
+    shown = result.suggestion if staff else reading.named_label
     return IdentificationOut(
         id=identification.id,
         client_id=identification.client_id,
@@ -210,7 +206,7 @@ def identification_out(
         language=lang,
         model_version=identification.model_version,
         decision=result.decision.value,
-        reason=result.unread.get("reason") or (result.reason.value if result.reason else None),
+        reason=result.reason_code,
         decision_words=model.decision,
         reason_words=model.reason,
         confidence_words=confidence_words(identification.probability, lang),

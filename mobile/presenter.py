@@ -70,12 +70,13 @@ class CaseView:
 
 
 def case_state(observation: Observation) -> str:
+    """The review's state (``model.answer``), with the phone's own: refused by the server, or
+    sent and not yet answered."""
     if observation.upload == "refused":
         return "refused"
-    if observation.case_status == "answered":
-        return "answered"
-    if observation.case_status == "awaiting_photos":
-        return "more_photos"
+    state = review(observation)
+    if state is not None and state.state is not ReviewState.WAITING:
+        return state.state.value
     if observation.upload == "sent" and observation.ask_state != "pending":
         return "sent"
     return "waiting"

@@ -19,9 +19,10 @@ where the review stands (:class:`Review`). The rules, in order:
    and its advice is what to look for (the top label's symptoms), never a treatment.
 3. The other possibilities are the top labels from :data:`OTHERS_MIN_PROBABILITY` up, the named
    label left out; none for out-of-scope, retake and specialist answers.
-4. The next step: wait for the specialist (or send the photos asked for) while a review is
-   open; otherwise retake, ask a specialist, or treat / nothing to treat. Every answer whose next
-   step needs a person, and every regulated organism, gives the lab's phone and e-mail.
+4. The next step: wait for the specialist (or send the photos asked for, with the
+   specialist's request as their message) while a review is open; otherwise retake, ask a
+   specialist, or treat / nothing to treat. Every answer whose next step needs a person, and
+   every regulated organism, gives the lab's phone and e-mail.
 5. A decision, reason, case status, label or group that this code or catalog does not know
    (a newer server's or model's) is shown by its id and listed in :attr:`Reading.unknown`; an
    unknown decision reads as one a specialist must confirm.
@@ -202,6 +203,11 @@ class Reading:
     def retake(self) -> bool:
         return self.next_step.code is NextStep.RETAKE
 
+    @property
+    def named_label(self) -> str | None:
+        """The label the headline names; None when it names a group or nothing."""
+        return self.named if self.naming is Naming.LABEL else None
+
 
 def read(
     result: Identification,
@@ -291,7 +297,8 @@ class _Reader:
             if shows_labels
             else None,
             advice=self._advice(kind, top.label, entry),
-            specialist_message=None,
+            # a review still open may carry the specialist's request (which photos to send)
+            specialist_message=self.review.message or None if self.review else None,
             others=self._others(leave_out=named if naming is Naming.LABEL else None)
             if shows_labels
             else (),

@@ -87,6 +87,18 @@ class Identification:
         """The top label's calibrated probability, whatever the decision."""
         return self.top_k[0].probability
 
+    @property
+    def reason_code(self) -> str | None:
+        """The reason as stored: this code's, or a newer model's id it does not know."""
+        return self.unread.get("reason") or (self.reason.value if self.reason else None)
+
+    @property
+    def suggestion(self) -> str | None:
+        """The label a specialist reviewing the answer checks first: the model's top label,
+        whatever the person was told (a retake's or an unsure answer's included), unless the
+        photo is out of scope (nothing of the bank to check against)."""
+        return None if self.decision is Decision.OUT_OF_SCOPE else self.label
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         del data["unread"]

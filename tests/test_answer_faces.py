@@ -1,8 +1,10 @@
 """The three faces say the same thing: one stored identification per decision and reason, read
 by the CLI (its output), the API (its JSON over HTTP, from the real server process) and the
 field app (the widget texts of its result screen, on a real window offscreen), in French and
-English: the same headline, naming, advice and next step. Then a model whose labels include one
-the catalog lacks: all three answer, naming it by its id.
+English: the same headline, naming, advice and next step. A specialist's review (waiting, more
+photos asked, confirmed, corrected, not in the bank, answered without a label) read by the API and
+the app alike (the CLI reads the model's answers only). Then a model whose labels include one the
+catalog lacks: all three answer, naming it by its id.
 
 Needs no bank: the committed bundle, synthetic photos, a copy of the bundle released with a
 renamed label and a policy that accepts every photo.
@@ -10,6 +12,7 @@ renamed label and a policy that accepts every photo.
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from api.db import make_engine, session_factory
+from api.models import CaseStatus, User, utcnow
 from api.models import Identification as Row
-from api.models import User
+from api.services.cases import new_case
 from api.services.users import create_user
 from mobile.controller import FieldController, Identified
-from mobile.presenter import present_result
+from mobile.presenter import present_case, present_result
 from mobile.settings import AppSettings
 from model.bundle import latest_bundle
 from model.catalog import Catalog
@@ -253,3 +257,58 @@ def test_a_label_the_catalog_lacks_is_named_by_its_id_everywhere(
     shown = _screen_texts(kivy_ui, app, identified, "fr")
     assert shown[0] == NEW_LABEL
     assert any(NEW_LABEL in text for text in shown[1:])  # the advice says it is not described
+
+
+# a case's status, the specialist's label and message -> what the headline names
+REVIEWS = [
+    ("open", None, None, "none"),
+    ("awaiting_photos", None, "Une photo du dessous de la feuille, svp.", "none"),
+    ("answered", "apple.scab", "C'est bien la tavelure.", "label"),
+    ("answered", "apple.black_rot", "Plutôt la pourriture noire.", "label"),
+    ("answered", "unknown", "Rien que la banque couvre.", "none"),
+    ("answered", None, "Un dégât de grêle, pas un ravageur.", "none"),
+]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize(
+    ("status", "label", "message", "naming"), REVIEWS, ids=[f"{r[0]}-{r[1]}" for r in REVIEWS]
+)
+def test_the_api_and_the_app_read_a_specialists_review_alike(
+    app: Any,
+    api: tuple[httpx.Client, Session, User],
+    catalog: Catalog,
+    lang: Language,
+    status: str,
+    label: str | None,
+    message: str | None,
+    naming: str,
+) -> None:
+    # An unsure answer the grower asked about, as the server's case holds it and as the phone's
+    # outbox holds it after a sync: the same headline, the specialist's words, the same next step.
+    result = Identification(
+        top_k=TOP_K, decision=Decision.NEEDS_SPECIALIST, reason=Reason.ASKED, model_version="v1"
+    )
+    http, session, grower = api
+    row = session.get(Row, _stored(api, result, lang))
+    assert row is not None
+    case = new_case(row, user=grower, catalog=catalog, asked=True, message=None, now=utcnow())
+    case.status, case.label, case.answer = CaseStatus(status), label, message
+    session.add(case)
+    grower.language = lang  # a case is read in its owner's language
+    session.commit()
+    body = http.get(f"/v1/cases/{case.id}").json()
+    reading = body["reading"]
+    assert reading["naming"] == naming and reading["specialist_message"] == message
+    if label is not None and label != "unknown":
+        assert reading["headline"] == catalog.name(label, lang)
+
+    controller: FieldController = app.controller
+    recorded = controller.outbox.record([jpeg_bytes(textured_image(3))], result)
+    synced = replace(recorded, case_status=status, answer=message, answer_label=label)
+    view = present_case(synced, catalog, lang=lang, profile="grower", lab=controller.lab)
+    assert view.title == reading["headline"]
+    assert (message or "") in view.detail
+    assert view.state_code == {"open": "waiting", "awaiting_photos": "more_photos"}.get(
+        status, status
+    )

@@ -81,8 +81,7 @@ def new_case(
     """A case for ``identification``, not yet added to a session. Its reason is the model's
     when the model doubted, ``asked`` when only the user did."""
     result = Result.from_dict(identification.result)
-    # the reason as stored, one of a newer model included
-    reason = result.reason or result.unread.get("reason") or Reason.ASKED
+    reason = result.reason_code or Reason.ASKED
     return Case(
         identification=identification,
         user_id=user.id,
