@@ -132,10 +132,8 @@ def serving_identifier(settings: ApiSettings) -> Identifier:
     newer bundle that does not (a format this server does not read, a broken file) is logged
     once and passed over: the service keeps answering with the one before it, and the model
     distribution offers that same one. 503 when there is none."""
-    try:
-        folders = sorted(p for p in settings.bundles_dir.iterdir() if (p / MANIFEST).exists())
-    except OSError:
-        folders = []
+    # a bundle is complete once its manifest is written (last)
+    folders = [p for p in _bundle_folders(settings.bundles_dir) if (p / MANIFEST).exists()]
     if not folders:
         raise Unavailable(
             {

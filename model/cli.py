@@ -7,10 +7,12 @@ app has no torch, for instance) simply contributes nothing.
 """
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from model.log import setup_logging
 from model.settings import get_settings
@@ -20,8 +22,18 @@ COMMAND_GROUP = "iriis.commands"
 log = logging.getLogger(__name__)
 
 
+# The folder that holds this project's packages (the core's and its siblings').
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 def _is_own_module(name: str | None) -> bool:
-    return bool(name) and str(name).split(".")[0] in {"model", "training", "api", "mobile"}
+    """Whether a module that failed to import belongs to one of this project's packages (a
+    bug, such as a renamed module) rather than to a dependency (an extra not installed)."""
+    if not name:
+        return False
+    spec = importlib.util.find_spec(name.split(".")[0])
+    origin = spec.origin if spec is not None else None
+    return origin is not None and Path(origin).resolve().parent.parent == _PROJECT_ROOT
 
 
 def build_parser() -> argparse.ArgumentParser:
