@@ -27,3 +27,4 @@ def test_fuzzing_finds_no_server_error_and_no_schema_mismatch(
     assert figures.requests > 0 and figures.test_cases > 0, figures.output
     assert (figures.server_errors, figures.schema_violations) == (0, 0), figures.output
     assert figures.failures == {}, figures.output
+    assert figures.errors == {}, figures.output
