@@ -23,7 +23,7 @@ from api.photostore import PhotoStore
 from api.security import ACCESS, read_token
 from api.services.ratelimits import address_key
 from api.settings import ApiSettings
-from model.bundle import MANIFEST, BundleError
+from model.bundle import MANIFEST, BundleError, by_version
 from model.catalog import Catalog, load_catalog
 from model.gallery import Gallery, GalleryError, open_gallery
 from model.identifier import Identifier, open_identifier
@@ -119,7 +119,7 @@ def _bundle_folders(bundles_dir: Path) -> list[Path]:
     cached = _listings.get(bundles_dir)
     if cached is None or cached[0] != stamp or time.monotonic() - cached[1] > 1.0:
         try:
-            folders = sorted(p for p in bundles_dir.iterdir() if p.is_dir())
+            folders = by_version(p for p in bundles_dir.iterdir() if p.is_dir())
         except OSError:
             folders = []
         cached = _listings[bundles_dir] = (stamp, time.monotonic(), folders)

@@ -15,7 +15,7 @@ from typing import Any
 
 from mobile.client import ApiClient, Transient
 from mobile.modelstore import NOT_ON_DEVICE, InstalledModel, ModelStore
-from model.bundle import BundleError
+from model.bundle import BundleError, version_key
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,12 @@ def wanted_files(release: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def update_model(client: ApiClient, store: ModelStore) -> InstalledModel | None:
-    """Install the latest release if it is newer (versions sort as strings); None when the
-    active model is already the latest."""
+    """Install the latest release if it is newer (versions compare as numbers); None when
+    the active model is already the latest."""
     release = client.latest_model()
     version = str(release["version"])
     active = store.active()
-    if version <= active.version:
+    if version_key(version) <= version_key(active.version):
         return None
     log.info("model %s available (active: %s): downloading", version, active.version)
     staging = store.staging(version)

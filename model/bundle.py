@@ -1,6 +1,7 @@
 """Model bundles: the unit a training run releases and every identifier loads.
 
-A bundle is a folder ``model/bundles/<version>/`` (versions sort as strings, newest last)::
+A bundle is a folder ``model/bundles/<version>/`` (versions compare as numbers, newest last:
+:func:`version_key`)::
 
     model.onnx        fp32 graph: input ``image`` (N, 3, S, S) float32; outputs ``logits``
                       (N, C) and ``embedding`` (N, D), L2-normalised
@@ -21,7 +22,8 @@ newer release) refuses it with a clear message instead of misreading it.
 
 import hashlib
 import json
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,11 +184,26 @@ def held_out_photos(folder: Path) -> frozenset[str]:
     return frozenset(json.loads(path.read_text(encoding="utf-8")).get("held_out", []))
 
 
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """A release version as it compares: its runs of digits as numbers, so that
+    ``2026.11.26.10`` comes after ``2026.11.26.2`` (as strings it came before, and a phone
+    would never have taken the tenth release of a day); other characters compare as text,
+    after numbers."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", version)
+    )
+
+
+def by_version(folders: Iterable[Path]) -> list[Path]:
+    """Bundle folders oldest first, by their names' versions."""
+    return sorted(folders, key=lambda folder: (version_key(folder.name), folder.name))
+
+
 def latest_bundle(bundles_dir: Path, complete: bool = True) -> Path:
-    """The newest bundle folder (versions sort as strings); ``complete=False`` also considers
+    """The newest bundle folder (:func:`version_key`); ``complete=False`` also considers
     a bundle still being released (no manifest yet)."""
     marker = MANIFEST if complete else "model.onnx"
-    candidates = sorted(p for p in bundles_dir.iterdir() if (p / marker).exists())
+    candidates = by_version(p for p in bundles_dir.iterdir() if (p / marker).exists())
     if not candidates:
         raise BundleError(f"no model bundle in {bundles_dir}")
     return candidates[-1]

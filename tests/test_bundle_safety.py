@@ -24,6 +24,7 @@ from model.bundle import (
     BundleError,
     latest_bundle,
     verify,
+    version_key,
     write_manifest,
 )
 from model.catalog import Catalog
@@ -76,6 +77,18 @@ def test_a_broken_graph_is_refused_by_loading(committed: Path, tmp_path: Path) -
     relist(folder)
     with pytest.raises(BundleError, match="cannot be opened by ONNX Runtime"):
         open_identifier(folder, variant="int8", check=False)
+
+
+def test_versions_compare_as_numbers(tmp_path: Path) -> None:
+    # The tenth release of a day is newer than the second: as strings it was older, and the
+    # service, the distribution and the phones would have kept the second.
+    ordered = ["2026.9.30", "2026.11.26", "2026.11.26.2", "2026.11.26.10", "2026.12.04.1"]
+    assert sorted(reversed(ordered), key=version_key) == ordered
+    for version in ordered:
+        (tmp_path / version).mkdir()
+        (tmp_path / version / MANIFEST).write_text("{}", encoding="utf-8")
+    (tmp_path / "2026.12.31").mkdir()  # still being written: no manifest
+    assert latest_bundle(tmp_path).name == "2026.12.04.1"
 
 
 def test_a_manifest_written_now_says_its_format(committed: Path, tmp_path: Path) -> None:
