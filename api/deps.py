@@ -128,12 +128,17 @@ def _bundle_folders(bundles_dir: Path) -> list[Path]:
 
 def serving_identifier(settings: ApiSettings) -> Identifier:
     """The identifier this server answers with (without its gallery): that of the newest
-    bundle of ``IRIIS_BUNDLES_DIR`` that loads fully and passes its trial identification. A
+    bundle of ``IRIIS_BUNDLES_DIR`` or ``IRIIS_HOME/models`` (published) that loads fully and passes its trial identification. A
     newer bundle that does not (a format this server does not read, a broken file) is logged
     once and passed over: the service keeps answering with the one before it, and the model
     distribution offers that same one. 503 when there is none."""
-    # a bundle is complete once its manifest is written (last)
-    folders = [p for p in _bundle_folders(settings.bundles_dir) if (p / MANIFEST).exists()]
+    # the committed and the published bundles; one is complete once its manifest is written
+    folders = by_version(
+        p
+        for where in settings.served_bundle_dirs
+        for p in _bundle_folders(where)
+        if (p / MANIFEST).exists()
+    )
     if not folders:
         raise Unavailable(
             {

@@ -106,6 +106,17 @@ class Settings(BaseSettings):
         return self.home / "galleries"
 
     @property
+    def published_dir(self) -> Path:
+        """Bundles the lab's server published itself (``iriis retrain``), beside the committed
+        ones of ``bundles_dir``: runtime state, never written into the source tree."""
+        return self.home / "models"
+
+    @property
+    def served_bundle_dirs(self) -> tuple[Path, Path]:
+        """Where the service looks for the newest bundle: the committed and the published."""
+        return (self.bundles_dir, self.published_dir)
+
+    @property
     def app_home(self) -> Path:
         """The field app's state: its SQLite database, outbox photos and downloaded models.
 

@@ -162,6 +162,25 @@ def test_the_service_keeps_answering_with_the_last_bundle_that_works(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_bundle_published_under_iriis_home_is_served_without_a_restart(
+    api_settings: ApiSettings, bundles: Path, committed: Path, seed: Seeder
+) -> None:
+    # The lab's server publishes a retrained model into IRIIS_HOME/models, beside the committed
+    # bundles: the running service answers with it and offers it to phones from the next request.
+    grower = seed.user(Role.GROWER)
+    photo = [("photos", ("p.jpg", _photo(), "image/jpeg"))]
+    with _client(api_settings, bundles) as client:
+        headers = bearer(client, grower)
+        before = client.post("/v1/identifications", files=photo, headers=headers)
+        assert before.json()["model_version"] == COMMITTED
+        bundle_copy(committed, api_settings.published_dir / NEWER, NEWER)
+        after = client.post("/v1/identifications", files=photo, headers=headers)
+        assert after.status_code == 201 and after.json()["model_version"] == NEWER
+        assert client.get("/v1/models/latest", headers=headers).json()["version"] == NEWER
+    assert not (bundles / NEWER).exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_without_a_usable_bundle_the_service_is_not_ready(
     api_settings: ApiSettings, tmp_path: Path, committed: Path, seed: Seeder
 ) -> None:

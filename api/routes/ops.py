@@ -44,8 +44,11 @@ def readyz(session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONRespons
         model = serving_identifier(settings).version
     except Unavailable as exc:
         log.warning("readiness: %s", exc)
-        installed = settings.bundles_dir.is_dir() and any(
-            (folder / MANIFEST).exists() for folder in settings.bundles_dir.iterdir()
+        installed = any(
+            (folder / MANIFEST).exists()
+            for where in settings.served_bundle_dirs
+            if where.is_dir()
+            for folder in where.iterdir()
         )
         model = "unusable" if installed else "missing"
     ready = ReadyOut(
