@@ -128,10 +128,11 @@ def _bundle_folders(bundles_dir: Path) -> list[Path]:
 
 def serving_identifier(settings: ApiSettings) -> Identifier:
     """The identifier this server answers with (without its gallery): that of the newest
-    bundle of ``IRIIS_BUNDLES_DIR`` or ``IRIIS_HOME/models`` (published) that loads fully and passes its trial identification. A
-    newer bundle that does not (a format this server does not read, a broken file) is logged
-    once and passed over: the service keeps answering with the one before it, and the model
-    distribution offers that same one. 503 when there is none."""
+    bundle of ``IRIIS_BUNDLES_DIR`` or ``IRIIS_HOME/models`` (published) that loads fully and
+    passes its trial identification. A newer bundle that does not (a format this server does
+    not read, a broken file) is logged once and passed over: the service keeps answering with
+    the one before it, and the model distribution offers that same one. 503 when there is
+    none."""
     # the committed and the published bundles; one is complete once its manifest is written
     folders = by_version(
         p
