@@ -13,7 +13,7 @@ from skimage import data as sample_photos
 from model.preprocess import PreprocessConfig, preprocess
 from tests.helpers import write_tiny_splits
 from training.backbones import BACKBONES, create_model, load_trained
-from training.data import EvalDataset
+from training.data import EvalDataset, Record, balanced_weights
 from training.params import TrainParams
 from training.train import DistillationLoss, fit, select_data
 
@@ -167,3 +167,21 @@ def test_a_teacher_of_other_labels_is_refused(
     torch.save(state, teacher)
     with pytest.raises(ValueError, match="other labels"):
         fit(TINY.with_overrides({"teacher": str(teacher)}), tiny_splits, bank_dir, tmp_path / "s")
+
+
+def test_a_confirmed_case_is_drawn_case_weight_times_as_often_as_a_bank_photo() -> None:
+    # Three bank photos and one case of a label, two bank photos of another: within a label a
+    # case weighs case_weight bank photos; labels stay balanced by their counts as before.
+    records = [
+        Record(f"images/a/{i}.jpg", "a", "disease", "apple", "lab", "train") for i in range(3)
+    ]
+    records += [Record("cases/a/c.jpg", "a", "disease", "apple", "field", "train")]
+    records += [
+        Record(f"images/b/{i}.jpg", "b", "disease", "apple", "lab", "train") for i in (0, 1)
+    ]
+    assert [r.is_case for r in records] == [False, False, False, True, False, False]
+    plain = balanced_weights(records, power=0.5)
+    weighted = balanced_weights(records, power=0.5, case_weight=5.0)
+    assert torch.equal(weighted[:3], plain[:3]) and torch.equal(weighted[4:], plain[4:])
+    assert weighted[3].item() == pytest.approx(5 * plain[3].item())
+    assert plain[0].item() == pytest.approx(4**-0.5) and plain[4].item() == pytest.approx(2**-0.5)

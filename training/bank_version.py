@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
+from training.data import CASES
 from training.params import PrepareParams
 from training.prepare import prepare, read_previous, write_outputs
 from training.splits import Move
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 VERSION_COLUMNS = (*BANK_COLUMNS, "case_id")
 BANK_IMAGES = "images"
-CASES = "cases"
 CASE_SETTING = "field"
 # A label becomes a folder name: the catalog's ids (``apple.scab``), never a path.
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

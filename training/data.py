@@ -22,6 +22,8 @@ from training.composite import composite, inside_crop, leaf_mask
 log = logging.getLogger(__name__)
 
 BACKGROUND_LABEL = "weed.none"
+# A bank version's folder of the specialists' confirmed cases (training.bank_version).
+CASES = "cases"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class Record:
     setting: str
     split: str
     sha256: str = ""
+
+    @property
+    def is_case(self) -> bool:
+        """A specialist's confirmed case in a bank version (its photos under ``cases/``)."""
+        return self.file.startswith(f"{CASES}/")
 
     @property
     def photo_id(self) -> str:
@@ -179,11 +186,17 @@ class EvalDataset(Dataset[tuple[torch.Tensor, int]]):
         )
 
 
-def balanced_weights(records: Sequence[Record], power: float) -> torch.Tensor:
+def balanced_weights(
+    records: Sequence[Record], power: float, case_weight: float = 1.0
+) -> torch.Tensor:
     """Sampling weight per photo so that a label of n photos is drawn in proportion to
-    n ** (1 - power): power 0 keeps the bank's imbalance, 1 draws every label equally."""
+    n ** (1 - power): power 0 keeps the bank's imbalance, 1 draws every label equally. A
+    confirmed case's photo (:attr:`Record.is_case`) weighs ``case_weight`` times a bank photo."""
     counts = Counter(record.label for record in records)
-    return torch.tensor([counts[r.label] ** -power for r in records], dtype=torch.double)
+    return torch.tensor(
+        [counts[r.label] ** -power * (case_weight if r.is_case else 1.0) for r in records],
+        dtype=torch.double,
+    )
 
 
 class EpochSampler(torch.utils.data.Sampler[int]):

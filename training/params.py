@@ -69,6 +69,10 @@ class TrainParams(BaseModel):
     # on (``training.holdout``; the field proxy's is data/field_proxy/holdout.csv), relative
     # to the repository; a label left without training photos is not learnt.
     holdout: str | None = None
+    # How many times more often a photo of a specialist's confirmed case (a bank version's
+    # ``cases/`` folder, ``training.bank_version``) is drawn than a bank photo of its label:
+    # a few dozen field cases must count against hundreds of lab photos.
+    case_weight: float = 1.0
     seed: int = 0
     threads: int = 2
     workers: int = 2

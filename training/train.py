@@ -279,7 +279,9 @@ def fit(
         params.crop_scale_min,
         params.photometric,
     )
-    sampler = EpochSampler(balanced_weights(data.train, params.class_balance_power), params.seed)
+    sampler = EpochSampler(
+        balanced_weights(data.train, params.class_balance_power, params.case_weight), params.seed
+    )
     loader = DataLoader(
         dataset,
         batch_size=params.batch_size,
