@@ -67,3 +67,32 @@ def test_confirmed_and_corrected_cases_export_as_a_bank(
     )
     names = zipfile.ZipFile(io.BytesIO(later.content)).namelist()
     assert names == ["manifest.csv"]
+
+
+def test_a_photo_gone_from_the_store_or_a_label_gone_from_the_catalog_is_left_out(
+    client: TestClient, seed: Seeder, api_settings: ApiSettings, catalog, tmp_path: Path
+) -> None:
+    grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
+    researcher = seed.user(Role.RESEARCHER)
+    lost, kept, renamed = (seed.case(grower, label="apple.scab") for _ in range(3))
+    for case in (lost, kept, renamed):
+        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
+        queue.decide(
+            seed.session,
+            case=case,
+            specialist=specialist,
+            action="confirm",
+            label=None,
+            message="Réponse.",
+            catalog=catalog,
+        )
+    seed.store.discard(lost.identification.photos[0].sha256)
+    renamed.label = "apple.label_a_later_catalog_dropped"
+    seed.session.commit()
+
+    response = client.get("/v1/export", headers=bearer(client, researcher))
+    assert response.status_code == 200
+    folder = tmp_path / "export"
+    zipfile.ZipFile(io.BytesIO(response.content)).extractall(folder)
+    rows = read_manifest(folder / "manifest.csv", required=BANK_COLUMNS)
+    assert [row["case_id"] for row in rows] == [kept.id]

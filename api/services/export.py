@@ -58,23 +58,35 @@ def export_confirmed(
     folder: Path,
     since: datetime | None = None,
 ) -> int:
-    """Write the export into ``folder``; returns the number of photos (manifest rows)."""
+    """Write the export into ``folder``; returns the number of photos (manifest rows). A case
+    whose label the catalog no longer has, or a photo gone from the store, is left out and
+    logged: one lost file does not stop the export of the others."""
     rows: dict[str, dict[str, str]] = {}
     for case in confirmed_cases(session, since=since):
         assert case.label is not None and case.answered_at is not None
         identification = case.identification
         entry = catalog.labels.get(case.label)
+        if entry is None:
+            log.warning(
+                "export: case %s left out: label %r is not in the catalog", case.id, case.label
+            )
+            continue
         for photo in (*identification.photos, *case.photos):
             file = f"images/{case.label}/{photo.sha256}.jpg"
             if file in rows:  # the same photo, confirmed twice under the same label
                 continue
+            try:
+                content = store.read(photo.sha256)
+            except OSError as exc:
+                log.warning("export: a photo of case %s left out: %s", case.id, exc)
+                continue
             target = folder / file
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.read(photo.sha256))
+            target.write_bytes(content)
             rows[file] = {
                 "file": file,
                 "label": case.label,
-                "category": entry.category if entry else "",
+                "category": entry.category,
                 "host": identification.crop or "",
                 "setting": "field",
                 "source": SOURCE,
