@@ -188,7 +188,9 @@ class Seeder:
         runner_up: str = "apple.black_rot",
         location: tuple[float, float] | None = None,
         photos: int = 1,
+        images: list[bytes] | None = None,
     ) -> Identification:
+        """``images``: the photos sent (default: ``photos`` synthetic ones)."""
         self.counter += 1
         result = Result(
             top_k=[LabelScore(label, probability), LabelScore(runner_up, 1 - probability)],
@@ -196,8 +198,8 @@ class Seeder:
             reason=None if decision == Decision.ACCEPTED else Reason.LOW_CONFIDENCE,
             model_version="test",
         )
-        images = [textured_image(self.counter * 10 + i) for i in range(photos)]
-        prepared = [prepare(jpeg_bytes(image)) for image in images]
+        sent = images or [jpeg_bytes(textured_image(self.counter * 10 + i)) for i in range(photos)]
+        prepared = [prepare(photo) for photo in sent]
         for photo in prepared:
             self.store.put(photo)
         identification = Identification(

@@ -97,3 +97,23 @@ def write_tiny_splits(
     path = folder / "splits.csv"
     write_manifest(path, chosen, SPLIT_COLUMNS)
     return path
+
+
+def miniature_rows(
+    splits_path: Path, per_split: dict[str, int], unknown_per_host: int
+) -> list[dict[str, str]]:
+    """Rows of a split file, at most ``per_split[split]`` per label and split and
+    ``unknown_per_host`` unknown photos per host: every label of the bank in a few photos."""
+    from collections import defaultdict
+
+    from model.manifest import read_manifest
+
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    chosen = []
+    for row in read_manifest(splits_path):
+        key = (row["split"], row["host"] if row["split"] == "unknown" else row["label"])
+        limit = unknown_per_host if row["split"] == "unknown" else per_split.get(row["split"], 0)
+        if taken[key] < limit:
+            taken[key] += 1
+            chosen.append(row)
+    return chosen

@@ -5,7 +5,6 @@ on a miniature split of the real bank."""
 import json
 import os
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,15 @@ import pytest
 from model.bundle import MANIFEST, latest_bundle, load_bundle
 from model.manifest import read_manifest, write_manifest
 from model.policy import Policy
-from tests.helpers import run_iriis
+from tests.helpers import miniature_rows, run_iriis
 
 PER_SPLIT = {"train": 4, "val": 2, "test": 2}
 UNKNOWN_PER_HOST = 6
 
 
 def _miniature_split(settings, data_dir: Path) -> None:
-    rows = read_manifest(settings.splits_path)
-    taken: dict[tuple[str, str], int] = defaultdict(int)
-    chosen = []
-    for row in rows:
-        key = (row["split"], row["host"] if row["split"] == "unknown" else row["label"])
-        limit = UNKNOWN_PER_HOST if row["split"] == "unknown" else PER_SPLIT.get(row["split"], 0)
-        if taken[key] < limit:
-            taken[key] += 1
-            chosen.append(row)
-    write_manifest(data_dir / "splits.csv", chosen, list(rows[0]))
+    chosen = miniature_rows(settings.splits_path, PER_SPLIT, UNKNOWN_PER_HOST)
+    write_manifest(data_dir / "splits.csv", chosen, list(chosen[0]))
     shutil.copytree(settings.catalog_dir, data_dir / "catalog")
 
 

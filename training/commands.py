@@ -57,6 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.set_defaults(handler=_evaluate)
 
+    retrain = subparsers.add_parser(
+        "retrain",
+        help="retrain the served model with the specialists' confirmed cases, publish it if the "
+        "gate passes (resumes a stopped retraining)",
+    )
+    retrain.add_argument(
+        "--profile", default="retrain", help="train profile of params.yaml (retrain)"
+    )
+    retrain.set_defaults(handler=_retrain)
+
+    models = subparsers.add_parser("models", help="the models the service serves")
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    rollback = models_commands.add_parser(
+        "rollback", help="serve the previous model again, republished under a new version"
+    )
+    rollback.set_defaults(handler=_rollback)
+
 
 def _prepare(args: argparse.Namespace) -> int:
     from training.params import PrepareParams, load_params
@@ -146,10 +163,11 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from model.bundle import latest_bundle, write_manifest
+    from model.bundle import latest_bundle
     from model.catalog import load_catalog
     from training.evaluation import evaluate_bundle
-    from training.model_card import read_json, render
+    from training.model_card import read_json
+    from training.release import complete_release
 
     settings = get_settings()
     if args.field_proxy:
@@ -166,19 +184,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         load_catalog(settings.catalog_dir),
         threads=max(1, os.cpu_count() or 1),
     )
-    card = render(
-        folder.name,
-        training,
-        read_json(folder / "calibration.json") or {},
-        metrics,
-        read_json(settings.metrics_dir / "baseline.json"),
-        read_json(settings.metrics_dir / "ablations.json"),
-        {p.name: p.stat().st_size for p in sorted(folder.glob("*.onnx"))},
-        read_json(settings.metrics_dir / "field_proxy.json"),
-    )
-    (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
-    write_manifest(folder, folder.name)
-    sys.stdout.write(card)
+    sys.stdout.write(complete_release(folder, training, metrics, settings.metrics_dir))
     return 0
 
 
@@ -211,3 +217,63 @@ def _exported(folder: Path) -> Path:
     if not (folder / "model.onnx").is_file():
         raise SystemExit(f"{folder}: no model.onnx: not an exported bundle (see iriis export)")
     return folder
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from api.db import database_url, make_engine, session_factory
+    from api.settings import get_api_settings
+    from model.catalog import load_catalog
+    from training.calibrate import CalibrateParams
+    from training.gate import GateParams
+    from training.params import PrepareParams, TrainParams, load_params
+    from training.quality import QualityParams
+    from training.release import ExportParams
+    from training.retrain import RetrainError, RetrainParams, retrain
+
+    settings = get_api_settings()
+    params = RetrainParams(
+        train=load_params("train", TrainParams).with_profile(args.profile),
+        prepare=load_params("prepare", PrepareParams),
+        export=load_params("export", ExportParams),
+        calibrate=load_params("calibrate", CalibrateParams),
+        quality=load_params("quality", QualityParams),
+        gate=load_params("gate", GateParams),
+    )
+    engine = make_engine(database_url(settings))
+    try:
+        with session_factory(engine)() as session:
+            result = retrain(
+                settings=settings,
+                session=session,
+                catalog=load_catalog(settings.catalog_dir),
+                params=params,
+                today=date.today(),
+                threads=max(1, os.cpu_count() or 1),
+            )
+    except RetrainError as exc:
+        raise SystemExit(f"iriis retrain: {exc}") from None
+    finally:
+        engine.dispose()
+    where = result.candidate.parent
+    if result.published:
+        sys.stdout.write(f"{result.version} published: {result.published} (report {where})\n")
+    else:
+        reasons = "; ".join(result.report["reasons"])
+        sys.stdout.write(f"{result.version} not published: {reasons} (report {where})\n")
+    return 0
+
+
+def _rollback(_args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from api.settings import get_api_settings
+    from training.retrain import RetrainError, rollback
+
+    try:
+        folder = rollback(settings=get_api_settings(), today=date.today())
+    except RetrainError as exc:
+        raise SystemExit(f"iriis models rollback: {exc}") from None
+    sys.stdout.write(f"{folder.name} published: {folder}\n")
+    return 0

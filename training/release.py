@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from model.bundle import MANIFEST, held_out_photos
+from model.bundle import MANIFEST, held_out_photos, write_manifest
 from model.identifier import open_identifier
 from model.imaging import load_image
 from model.policy import softmax
@@ -32,6 +32,7 @@ from training.calibrate import CalibrateParams, calibrate, fit_field_check
 from training.data import Record, read_records, readable
 from training.export import export_onnx, quantize_int8, write_json
 from training.holdout import without
+from training.model_card import read_json, render
 from training.outputs import collect
 from training.quality import QualityParams, calibrate_quality
 from training.warm_start import WEIGHTS, save_weights
@@ -128,6 +129,26 @@ def calibrate_bundle(
     policy = dataclasses.replace(policy, quality=quality, field_check=field_check)
     write_json(folder / "calibration.json", policy.to_dict())
     return {"calibration": report, "quality": quality_report}
+
+
+def complete_release(
+    folder: Path, training: dict[str, Any], metrics: dict[str, Any], metrics_dir: Path
+) -> str:
+    """Write the evaluated bundle's model card, then its manifest, which completes it (a
+    bundle without one is never served); returns the card."""
+    card = render(
+        folder.name,
+        training,
+        read_json(folder / "calibration.json") or {},
+        metrics,
+        read_json(metrics_dir / "baseline.json"),
+        read_json(metrics_dir / "ablations.json"),
+        {p.name: p.stat().st_size for p in sorted(folder.glob("*.onnx"))},
+        read_json(metrics_dir / "field_proxy.json"),
+    )
+    (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    write_manifest(folder, folder.name)
+    return card
 
 
 def lab_only_labels(train: Sequence[Record], labels: Sequence[str]) -> frozenset[str]:

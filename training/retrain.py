@@ -1,0 +1,423 @@
+"""``iriis retrain``: the specialists' confirmed cases retrain the model on the lab's server.
+
+The loop that makes each specialist's answer improve the next answers, with no hand step. One
+retraining works in ``IRIIS_HOME/retrain/<version>/`` and goes through these steps, each
+recorded in its ``state.json`` as it ends, so that a retraining killed halfway resumes where it
+stopped when ``iriis retrain`` is started again (training resumes from its last checkpoint):
+
+1. ``cases``: the cases answered with a label, exported from the service's database and photo
+   store (``api.services.export``: a photo gone from the store or a label gone from the catalog
+   is left out and logged).
+2. ``bank``: a bank version ``IRIIS_HOME/banks/<version>/`` (``training.bank_version``): the
+   shared bank, read in place, plus those cases, splits kept from the previous version.
+3. ``trained``: a warm start from the served model's kept weights (``weights.pt``), with the
+   ``params.yaml`` train profile ``retrain`` (the field recipe, confirmed cases weighted by
+   ``case_weight``), and the photos the served model held back still held back.
+4. ``evaluated``: the candidate exported, calibrated and evaluated as a bundle, in the work
+   folder (never where the service looks).
+5. ``gated``: the candidate and the served model scored on the same photos, the bank version's
+   test split (the bank's fixed test photos and the cases' own test photos), and
+   ``training.gate`` decides; its report (``gate.json``, ``GATE.md``) stays beside the
+   candidate. A rejected candidate changes nothing that is served.
+6. ``published``: the candidate's gallery of similar photos (built from the shared bank alone:
+   a grower's photo never enters a gallery or a phone's pack) and its pack first, then the
+   bundle copied into ``IRIIS_HOME/models/<version>/`` with its manifest written last, so that
+   the service, which serves the newest complete bundle of its folders, switches to it with
+   similar photos ready and no restart.
+
+One retraining at a time: a second one started meanwhile is refused (a lock held by the
+process, released by the system if the process dies).
+"""
+
+import fcntl
+import json
+import logging
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from api.settings import ApiSettings
+from model.bundle import (
+    MANIFEST,
+    BundleError,
+    by_version,
+    held_out_photos,
+    version_key,
+    write_manifest,
+)
+from model.catalog import Catalog
+from model.gallery.build import build_gallery
+from model.gallery.folder import GalleryFolder
+from model.gallery.pack import write_pack
+from model.identifier import open_identifier
+from training.bank_version import BankVersion, build_bank_version
+from training.calibrate import CalibrateParams
+from training.data import Record, read_records, readable
+from training.evaluation import evaluate_bundle, score
+from training.export import write_json
+from training.gate import GateParams, GateReport, decide, write_report
+from training.holdout import without
+from training.metrics import Scored
+from training.model_card import read_json
+from training.outputs import collect
+from training.params import PrepareParams, TrainParams
+from training.quality import QualityParams
+from training.release import ExportParams, calibrate_bundle, complete_release, export_bundle
+from training.train import fit
+from training.warm_start import WEIGHTS
+
+log = logging.getLogger(__name__)
+
+STEPS = ("cases", "bank", "trained", "evaluated", "gated", "published")
+STATE = "state.json"
+
+
+class RetrainError(RuntimeError):
+    """A retraining that cannot start or go on; what is served is unchanged."""
+
+
+@dataclass(frozen=True)
+class RetrainParams:
+    """Everything a retraining reads from ``params.yaml``."""
+
+    train: TrainParams  # the ``retrain`` profile, its warm start set to the served model
+    prepare: PrepareParams
+    export: ExportParams
+    calibrate: CalibrateParams
+    quality: QualityParams
+    gate: GateParams
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    version: str
+    candidate: Path
+    report: dict[str, Any]  # the gate's (gate.json)
+    published: Path | None  # the published bundle, None when the gate refused the candidate
+
+
+def next_version(current: str, existing: Sequence[str], today: date) -> str:
+    """A version newer than every one in ``existing``: today's date and a release number,
+    after the served version's text prefix if it has one (``field-proxy-2026.12.04`` ->
+    ``field-proxy-2026.12.07.1``), so that versions keep comparing as numbers."""
+    prefix = current[: len(current) - len(current.lstrip("abcdefghijklmnopqrstuvwxyz-_"))]
+    newest = max((version_key(v) for v in (*existing, current)), default=())
+    number = 1
+    while version_key(version := f"{prefix}{today:%Y.%m.%d}.{number}") <= newest:
+        number += 1
+    return version
+
+
+def served_bundles(settings: ApiSettings) -> list[Path]:
+    """The complete bundles of the folders the service serves from, oldest first."""
+    return by_version(
+        folder
+        for where in settings.served_bundle_dirs
+        if where.is_dir()
+        for folder in where.iterdir()
+        if (folder / MANIFEST).is_file()
+    )
+
+
+def served_bundle(settings: ApiSettings) -> Path:
+    """The newest complete bundle of the folders the service serves from."""
+    folders = served_bundles(settings)
+    if not folders:
+        raise RetrainError(f"no model bundle in {settings.served_bundle_dirs}: nothing to retrain")
+    return folders[-1]
+
+
+@contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold ``lock_path`` for the retraining; a second retraining is refused at once."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetrainError(
+                f"another retraining is running (lock {lock_path}); try again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Retraining:
+    """One retraining's work folder and the steps it has done (``state.json``)."""
+
+    def __init__(self, work: Path, state: dict[str, Any]) -> None:
+        self.work = work
+        self.state = state
+
+    @classmethod
+    def resume_or_start(cls, root: Path, current: Path, today: date) -> "Retraining":
+        """The unfinished retraining of ``current`` if one was stopped, else a new one."""
+        for work in by_version(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+            state = json.loads((work / STATE).read_text(encoding="utf-8"))
+            if state["done"] != "published" and not state.get("ended"):
+                if state["current"] == str(current):
+                    log.info("resuming retraining %s after step %s", work.name, state["done"])
+                    return cls(work, state)
+                state["ended"] = "abandoned: the served model changed"
+                (work / STATE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        existing = [p.name for p in root.iterdir()] if root.is_dir() else []
+        version = next_version(current.name, existing, today)
+        work = root / version
+        work.mkdir(parents=True)
+        retraining = cls(work, {"version": version, "current": str(current), "done": None})
+        retraining.save()
+        return retraining
+
+    @property
+    def version(self) -> str:
+        return str(self.state["version"])
+
+    @property
+    def candidate(self) -> Path:
+        return self.work / "candidate" / self.version
+
+    def finished(self, step: str) -> bool:
+        done = self.state["done"]
+        return done is not None and STEPS.index(done) >= STEPS.index(step)
+
+    def mark(self, step: str, **facts: Any) -> None:
+        self.state.update(done=step, **facts)
+        self.save()
+        log.info("retraining %s: %s", self.version, step)
+
+    def save(self) -> None:
+        path = self.work / STATE
+        path.with_suffix(".tmp").write_text(json.dumps(self.state, indent=2), encoding="utf-8")
+        path.with_suffix(".tmp").replace(path)
+
+
+def retrain(
+    *,
+    settings: ApiSettings,
+    session: Session,
+    catalog: Catalog,
+    params: RetrainParams,
+    today: date,
+    threads: int = 2,
+) -> RetrainResult:
+    """Run (or resume) one retraining of the served model; see the module's steps."""
+    from api.photostore import PhotoStore
+    from api.services.export import export_confirmed
+
+    with exclusive(settings.home / "retrain.lock"):
+        current = served_bundle(settings)
+        run = Retraining.resume_or_start(settings.home / "retrain", current, today)
+        cases = run.work / "cases"
+        bank = settings.home / "banks" / run.version
+        if not run.finished("cases"):
+            shutil.rmtree(cases, ignore_errors=True)
+            photos = export_confirmed(
+                session,
+                store=PhotoStore(settings.photos_dir),
+                catalog=catalog,
+                settings=settings,
+                folder=cases,
+            )
+            run.mark("cases", case_photos=photos)
+        if not run.finished("bank"):
+            version = build_bank_version(
+                bank_dir=settings.bank_dir,
+                cases_dir=cases,
+                previous_splits=_previous_splits(settings, exclude=bank),
+                out_dir=bank,
+                params=params.prepare,
+            )
+            run.mark("bank", **_bank_facts(version))
+        splits = bank / "splits.csv"
+        weights = run.work / "run" / "model.pt"
+        if not run.finished("trained"):
+            fit(_train_params(params.train, current), splits, bank, run.work / "run")
+            run.mark("trained")
+        if not run.finished("evaluated"):
+            _release_candidate(run.candidate, weights, splits, bank, params, catalog, threads)
+            run.mark("evaluated")
+        if not run.finished("gated"):
+            report = _gate(current, run.candidate, splits, bank, catalog, params.gate, threads)
+            write_report(report, run.candidate.parent)
+            run.mark("gated", published=report.published)
+        report = json.loads((run.candidate.parent / "gate.json").read_text(encoding="utf-8"))
+        published = None
+        if report["published"]:
+            published = settings.published_dir / run.version
+            if not run.finished("published"):
+                publish(run.candidate, settings=settings, threads=threads)
+                run.mark("published")
+        else:
+            run.state["ended"] = "refused by the gate"
+            run.save()
+            log.warning("candidate %s not published: %s", run.version, "; ".join(report["reasons"]))
+        return RetrainResult(run.version, run.candidate, report, published)
+
+
+def _previous_splits(settings: ApiSettings, exclude: Path) -> Path:
+    """The newest bank version's split (the memory that keeps photos in their split), else
+    the committed one."""
+    banks = settings.home / "banks"
+    versions = (
+        by_version(p for p in banks.iterdir() if p != exclude and (p / "splits.csv").is_file())
+        if banks.is_dir()
+        else []
+    )
+    return versions[-1] / "splits.csv" if versions else settings.splits_path
+
+
+def _bank_facts(version: BankVersion) -> dict[str, Any]:
+    return {
+        "photos": version.photos,
+        "case_photos_kept": version.case_photos,
+        "conflicts": len(version.conflicts),
+        "missing": len(version.missing),
+    }
+
+
+def _train_params(params: TrainParams, current: Path) -> TrainParams:
+    """The ``retrain`` profile warm-started from the served model, at its input size, holding
+    back what it held back (the field proxy's held-back photos stay unseen through the loop)."""
+    record = read_json(current / "training.json") or {}
+    preprocess = read_json(current / "preprocess.json") or {}
+    if not (current / WEIGHTS).is_file():
+        log.warning("%s keeps no %s: its weights are recovered from its graph", current, WEIGHTS)
+    return params.with_overrides(
+        {
+            "warm_start": str(current),
+            "holdout": record.get("params", {}).get("holdout"),
+            "image_size": int(preprocess.get("size", params.image_size)),
+        }
+    )
+
+
+def _release_candidate(
+    folder: Path,
+    weights: Path,
+    splits: Path,
+    bank: Path,
+    params: RetrainParams,
+    catalog: Catalog,
+    threads: int,
+) -> None:
+    """Export, calibrate and evaluate the candidate into ``folder`` (its metrics beside it)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    metrics_dir = folder.parent / "metrics"
+    export_bundle(weights, folder, splits, bank, params.export)
+    write_json(
+        metrics_dir / "calibration.json",
+        calibrate_bundle(folder, splits, bank, params.calibrate, params.quality, threads=threads),
+    )
+    metrics = evaluate_bundle(folder, splits, bank, metrics_dir, catalog, threads=threads)
+    complete_release(folder, read_json(folder / "training.json") or {}, metrics, metrics_dir)
+
+
+def _gate(
+    current: Path,
+    candidate: Path,
+    splits: Path,
+    bank: Path,
+    catalog: Catalog,
+    params: GateParams,
+    threads: int,
+) -> GateReport:
+    """Both models on the same photos: the bank version's test split, cases apart."""
+    held_out = held_out_photos(current) | held_out_photos(candidate)
+    test = [r for r in without(readable(read_records(splits), bank), held_out) if r.split == "test"]
+    old, kept = _scored(current, test, bank, catalog, threads)
+    new, kept_new = _scored(candidate, test, bank, catalog, threads, labels=old.labels)
+    if [r.file for r in kept] != [r.file for r in kept_new]:
+        raise RetrainError("the two models did not read the same test photos")
+    is_case = np.array([r.is_case for r in kept], dtype=bool)
+    cases = (old.scored.subset(is_case), new.scored.subset(is_case)) if is_case.any() else None
+    return decide(
+        current=old.scored, candidate=new.scored, labels=old.labels, params=params, cases=cases
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    scored: Scored
+    labels: list[str]
+
+
+def _scored(
+    folder: Path,
+    records: Sequence[Record],
+    bank: Path,
+    catalog: Catalog,
+    threads: int,
+    labels: Sequence[str] | None = None,
+) -> tuple[_Run, list[Record]]:
+    identifier = open_identifier(folder, threads=threads, check=False)
+    if labels is not None and list(identifier.labels) != list(labels):
+        raise RetrainError(
+            f"{folder.name} names other labels than the served model: the gate compares like "
+            "with like (a new label is published by a full release)"
+        )
+    outputs, kept = collect(identifier, records, bank, f"test ({folder.name})")
+    scored = score(identifier.policy, identifier.labels, catalog.groups_by_label(), outputs)
+    return _Run(scored, list(identifier.labels)), kept
+
+
+def publish(candidate: Path, *, settings: ApiSettings, threads: int = 2) -> Path:
+    """Make ``candidate`` the served model: its gallery and pack first (the shared bank's
+    photos only), then its files into ``IRIIS_HOME/models/<version>/`` and the manifest last.
+    A gallery that fails to build leaves nothing published."""
+    version = candidate.name
+    identifier = open_identifier(candidate, threads=threads)
+    gallery = GalleryFolder(settings.galleries_dir / version)
+    try:
+        built = build_gallery(
+            identifier,
+            settings.bank_dir,
+            gallery,
+            projection_dims=settings.gallery_projection_dims,
+        )
+        write_pack(gallery)
+    except Exception as exc:  # any failure of the gallery keeps the candidate unpublished
+        raise RetrainError(f"the gallery of {version} could not be built: {exc}") from exc
+    log.info("gallery %s: %d photos", version, built.photos)
+    target = settings.published_dir / version
+    partial = settings.published_dir / f".{version}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(candidate, partial, ignore=shutil.ignore_patterns(MANIFEST))
+    partial.replace(target)
+    shutil.copy2(candidate / MANIFEST, target / f"{MANIFEST}.tmp")
+    (target / f"{MANIFEST}.tmp").replace(target / MANIFEST)
+    try:
+        open_identifier(target)  # what the service will load: checked before anyone asks
+    except BundleError as exc:
+        (target / MANIFEST).unlink()
+        raise RetrainError(f"published {version} does not load: {exc}") from exc
+    log.info("published %s: the service answers with it from its next request", version)
+    return target
+
+
+def rollback(*, settings: ApiSettings, today: date, threads: int = 2) -> Path:
+    """Serve the model before the newest again, republished under a new, higher version:
+    phones only ever move forward, so going back is one more release. Its gallery is built
+    for the new version like any publication's."""
+    served = served_bundles(settings)
+    if len(served) < 2:
+        raise RetrainError("there is no earlier model to go back to")
+    newest, previous = served[-1], served[-2]
+    version = next_version(newest.name, [p.name for p in served], today)
+    staged = settings.home / "retrain" / "rollbacks" / version
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(previous, staged, ignore=shutil.ignore_patterns(MANIFEST))
+    record = read_json(staged / "training.json") or {}
+    record["republished_from"] = previous.name
+    write_json(staged / "training.json", record)
+    write_manifest(staged, version)
+    log.info("rolling back from %s: %s republished as %s", newest.name, previous.name, version)
+    return publish(staged, settings=settings, threads=threads)
