@@ -2,10 +2,10 @@
 (real bank photos sent as growers' photos, through the service's database and photo store) make
 a bank version, a warm-started candidate is trained, released, gated against the served model
 and published under IRIIS_HOME/models, where the running service answers with it from its next
-request; a retraining stopped halfway resumes where it stopped; a candidate the gate refuses
-changes nothing served; a second retraining at once is refused. The gate's own rules are tested
-on their own (tests/test_gate.py): here a permissive gate and an impossible one steer the
-outcome."""
+request, and a rollback republishes the model before it; a retraining stopped halfway resumes
+where it stopped; a candidate the gate refuses changes nothing served; a second retraining at
+once is refused. The gate's own rules are tested on their own (tests/test_gate.py): here a
+permissive gate and an impossible one steer the outcome."""
 
 import json
 import os
@@ -37,7 +37,7 @@ from training.model_card import read_json
 from training.params import PrepareParams, TrainParams
 from training.quality import QualityParams
 from training.release import ExportParams, calibrate_bundle, complete_release, export_bundle
-from training.retrain import RetrainError, RetrainParams, exclusive, retrain
+from training.retrain import RetrainError, RetrainParams, exclusive, retrain, rollback
 from training.train import fit
 
 pytestmark = pytest.mark.slow
@@ -196,6 +196,14 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
         assert result.version == "2026.12.07.1" and result.published is not None
         assert answered_by() == result.version
         assert client.get("/v1/models/latest", headers=headers).json()["version"] == result.version
+
+        # Going back: the served model before it, republished under a newer version.
+        back = rollback(settings=lab, today=TODAY)
+        assert back.name == "2026.12.07.2" and answered_by() == back.name
+        assert (back / "model.onnx").read_bytes() == (
+            world["bundles"] / SERVED / "model.onnx"
+        ).read_bytes()
+        assert read_json(back / "training.json")["republished_from"] == SERVED
 
     published = load_bundle(result.published)
     assert published.version == result.version and not (world["bundles"] / result.version).exists()
