@@ -13,7 +13,7 @@ APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xcl
 SETUP_STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run test lint typecheck pytest fuzz fuzz-images pipeline field-proxy recalibrate \
-	field-proxy-policy field-release notebooks \
+	field-proxy-policy field-release loop notebooks \
 	screenshots clean
 
 $(SETUP_STAMP): pyproject.toml constraints.txt Makefile
@@ -107,6 +107,13 @@ field-release: setup
 	iriis export --weights var/runs/field-$(RELEASE)/model.pt --version $(RELEASE)
 	iriis calibrate --bundle model/bundles/$(RELEASE)
 	iriis evaluate --bundle model/bundles/$(RELEASE)
+
+## Issue 15's loop on the field proxy through the real service (training/loop.py): growers send
+## the proxy's held-back orchard photos of the train split, a specialist answers, iriis retrain
+## runs after 25, 50 and 100 cases, and the served network is scored on the held-back val and
+## test photos: metrics/loop.json, rebuilt from nothing in var/loop (about 30 minutes a step).
+loop: setup
+	python -m training.loop
 
 PROXY_POLICY := var/field_proxy_policy
 field-proxy-policy: setup

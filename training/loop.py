@@ -1,0 +1,206 @@
+"""The loop on the field proxy, through the real service: ``python -m training.loop``.
+
+Does each specialist's answer make the next answers better? The field proxy network
+(``data/field_proxy/bundles``) never saw the bank's apple orchard photos. Growers send, through
+the API of a real server on 127.0.0.1, apple orchard photos of the bank's *train* split only
+(the proxy's selection pool: never a photo whose figures are reported), each asking a
+specialist; a specialist answers each as the lab would (confirms the model's label when it is
+the bank's, corrects it to the bank's otherwise). After each step (by default 25, 50 and 100
+confirmed cases in all) ``iriis retrain`` runs as the lab's server runs it, and the network the
+service then serves is scored on the proxy's held-back orchard photos of the val and test
+splits (``training.field_proxy``, fp32, no crop named). Each point is written to
+``metrics/loop.json`` as soon as it is measured (``cases``, ``top1``, ``accepted_precision``,
+``coverage``, ``retrain_seconds``, the version served and the gate's reasons when it refused).
+
+Everything is rebuilt from nothing in ``--home`` (default ``var/loop``, emptied first): the
+server's database and photos, the bank versions, the retrained models. About 30 minutes of 2
+cores per step.
+"""
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mobile.localserver import LocalServer
+from model.bundle import MANIFEST, by_version
+from model.catalog import load_catalog
+from model.log import setup_logging
+from model.paths import REPO_ROOT
+from model.settings import get_settings
+from training.data import read_records
+from training.field_proxy import evaluate_field_proxy
+from training.holdout import FIELD_PROXY, IN_SCOPE, PROXY_BUNDLES, read_holdout
+
+log = logging.getLogger(__name__)
+
+GROWERS = 5
+PASSWORD = "loop experiment password"
+SEED = 0
+
+
+def pool(splits_path: Path) -> list[tuple[str, str]]:
+    """(file, label) of the held-back orchard photos of the train split, in a fixed random
+    order: the only held-back photos a step may send."""
+    chosen = {
+        row["photo_id"]
+        for row in read_holdout(FIELD_PROXY)
+        if row["role"] == IN_SCOPE and row["split"] == "train"
+    }
+    photos = sorted((r.file, r.label) for r in read_records(splits_path) if r.photo_id in chosen)
+    random.Random(SEED).shuffle(photos)
+    return photos
+
+
+class Lab:
+    """The running service, its growers and one specialist, each through the API."""
+
+    def __init__(self, home: Path) -> None:
+        self.server = LocalServer(home / "server", PROXY_BUNDLES)
+        self.tokens: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.server.start()
+        for name, role in [(f"grower{i}", "grower") for i in range(GROWERS)] + [
+            ("specialist", "specialist")
+        ]:
+            self.iriis("users", "create", name, "--role", role, "--password-stdin", stdin=PASSWORD)
+            answer = httpx.post(
+                f"{self.server.url}/v1/auth/token",
+                data={"username": name, "password": PASSWORD},
+                timeout=30,
+            )
+            answer.raise_for_status()
+            self.tokens[name] = answer.json()["access_token"]
+
+    def iriis(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """An ``iriis`` command on the server's state, as its operator runs it."""
+        done = subprocess.run(
+            [sys.executable, "-m", "model.cli", *args],
+            env=self.server.env,
+            cwd=REPO_ROOT,
+            input=f"{stdin}\n" if stdin else None,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"iriis {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def headers(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def confirmed_case(self, grower: str, photo: Path, label: str) -> None:
+        """A grower asks about ``photo``; the specialist answers with the bank's ``label``."""
+        with httpx.Client(base_url=self.server.url, timeout=120) as client:
+            sent = client.post(
+                "/v1/identifications",
+                headers=self.headers(grower),
+                files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))],
+                data={"ask_specialist": "true", "message": "Qu'est-ce qui touche mes pommiers?"},
+            )
+            sent.raise_for_status()
+            body = sent.json()
+            case = body["case"]["id"]
+            specialist = self.headers("specialist")
+            client.post(f"/v1/queue/cases/{case}/claim", headers=specialist).raise_for_status()
+            decision: dict[str, Any] = (
+                {"action": "confirm"}
+                if body["label"] == label
+                else {"action": "correct", "label": label}
+            )
+            client.post(
+                f"/v1/queue/cases/{case}/decisions",
+                headers=specialist,
+                json={**decision, "message": "Réponse du laboratoire."},
+            ).raise_for_status()
+
+    def served(self) -> Path:
+        """The bundle the service answers with now: the newest of its folders."""
+        folders = [PROXY_BUNDLES, self.server.home / "models"]
+        return by_version(
+            p
+            for where in folders
+            if where.is_dir()
+            for p in where.iterdir()
+            if (p / MANIFEST).exists()
+        )[-1]
+
+
+def point(
+    lab: Lab, cases: int, retrain_seconds: float | None, gate: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The served network's figures on the proxy's held-back orchard photos (val and test)."""
+    settings = get_settings()
+    folder = lab.served()
+    report = evaluate_field_proxy(
+        folder,
+        settings.splits_path,
+        settings.bank_dir,
+        FIELD_PROXY,
+        load_catalog(settings.catalog_dir),
+    )
+    figures = report["fp32"]["without_crop"]["in_scope_field"]
+    return {
+        "cases": cases,
+        "version": folder.name,
+        "top1": figures["top1"],
+        "accepted_precision": figures["accepted_precision"],
+        "coverage": figures["coverage"],
+        "photos": figures["photos"],
+        "retrain_seconds": retrain_seconds,
+        "published": None if gate is None else gate["published"],
+        "gate_reasons": [] if gate is None else gate["reasons"],
+        "with_crop": report["fp32"]["with_crop"]["in_scope_field"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[25, 50, 100])
+    parser.add_argument("--home", type=Path, default=Path("var/loop"))
+    parser.add_argument("--out", type=Path, default=Path("metrics/loop.json"))
+    args = parser.parse_args()
+    setup_logging()
+    settings = get_settings()
+    shutil.rmtree(args.home, ignore_errors=True)
+    photos = pool(settings.splits_path)
+    if len(photos) < max(args.steps):
+        raise SystemExit(f"the pool holds {len(photos)} photos, fewer than {max(args.steps)}")
+    lab = Lab(args.home.resolve())
+    lab.start()
+    curve: list[dict[str, Any]] = []
+    try:
+        curve.append(point(lab, 0, None, None))
+        sent = 0
+        for step in args.steps:
+            for i, (file, label) in enumerate(photos[sent:step], start=sent):
+                lab.confirmed_case(f"grower{i % GROWERS}", settings.bank_dir / file, label)
+            sent = step
+            start = time.perf_counter()
+            lab.iriis("retrain")
+            seconds = time.perf_counter() - start
+            runs = lab.server.home / "retrain"
+            newest = by_version(
+                p for p in runs.iterdir() if (p / "candidate" / "gate.json").exists()
+            )[-1]
+            gate = json.loads((newest / "candidate" / "gate.json").read_text(encoding="utf-8"))
+            curve.append(point(lab, step, seconds, gate))
+            log.info("loop: %s", curve[-1])
+            args.out.write_text(json.dumps({"steps": curve}, indent=2) + "\n", encoding="utf-8")
+    finally:
+        lab.server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
