@@ -26,6 +26,7 @@ from api.app import create_app
 from api.db import make_engine, session_factory, upgrade
 from api.models import Base, Case, Identification, Photo, Role, User, utcnow
 from api.photostore import PhotoStore, prepare
+from api.services import queue
 from api.services.cases import new_case
 from api.services.users import create_user
 from api.settings import ApiSettings
@@ -227,6 +228,27 @@ class Seeder:
         self.session.add(identification)
         self.session.commit()
         return identification
+
+    def answer(
+        self,
+        case: Case,
+        specialist: User,
+        settings: ApiSettings,
+        action: str = "confirm",
+        label: str | None = None,
+        message: str = "Réponse.",
+    ) -> None:
+        """The specialist claims ``case`` and decides it, as the queue's pages do."""
+        queue.claim(self.session, case=case, specialist=specialist, settings=settings)
+        queue.decide(
+            self.session,
+            case=case,
+            specialist=specialist,
+            action=action,
+            label=label,
+            message=message,
+            catalog=self.catalog,
+        )
 
     def case(
         self,

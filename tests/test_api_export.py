@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.models import Role
-from api.services import queue
 from api.settings import ApiSettings
 from model.manifest import BANK_COLUMNS, read_manifest
 from tests.api_support import Seeder, bearer
@@ -28,16 +27,7 @@ def test_confirmed_and_corrected_cases_export_as_a_bank(
         (unlabelled, "answer", None),
     ]
     for case, action, label in decisions:
-        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
-        queue.decide(
-            seed.session,
-            case=case,
-            specialist=specialist,
-            action=action,
-            label=label,
-            message="Réponse.",
-            catalog=catalog,
-        )
+        seed.answer(case, specialist, api_settings, action, label)
 
     for user in (grower, specialist):
         assert client.get("/v1/export", headers=bearer(client, user)).status_code == 403
@@ -76,16 +66,7 @@ def test_a_photo_gone_from_the_store_or_a_label_gone_from_the_catalog_is_left_ou
     researcher = seed.user(Role.RESEARCHER)
     lost, kept, renamed = (seed.case(grower, label="apple.scab") for _ in range(3))
     for case in (lost, kept, renamed):
-        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
-        queue.decide(
-            seed.session,
-            case=case,
-            specialist=specialist,
-            action="confirm",
-            label=None,
-            message="Réponse.",
-            catalog=catalog,
-        )
+        seed.answer(case, specialist, api_settings)
     seed.store.discard(lost.identification.photos[0].sha256)
     renamed.label = "apple.label_a_later_catalog_dropped"
     seed.session.commit()

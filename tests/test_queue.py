@@ -276,16 +276,7 @@ def test_expected_response_time_follows_the_queue_and_the_pace(
     assert expected == api_settings.default_response_hours
     # Two decisions over the last ten hours: 0.2 cases an hour.
     for case in cases[:2]:
-        queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
-        queue.decide(
-            seed.session,
-            case=case,
-            specialist=specialist,
-            action="confirm",
-            label=None,
-            message="Oui.",
-            catalog=catalog,
-        )
+        seed.answer(case, specialist, api_settings, message="Oui.")
     seed.session.execute(
         update(CaseDecision).where(CaseDecision.case_id == cases[0].id).values(created_at=hours_ago)
     )

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.models import Role
 from api.photostore import PhotoStore
-from api.services import queue
 from api.settings import ApiSettings
 from model.bundle import load_bundle
 from model.catalog import Catalog, load_catalog
@@ -137,16 +136,7 @@ def _confirm_cases(seed: Seeder, lab: ApiSettings, world: dict[str, Path]) -> in
             decision=Decision.NEEDS_SPECIALIST,
             images=[(world["real"] / row["file"]).read_bytes()],
         )
-        queue.claim(seed.session, case=case, specialist=specialist, settings=lab)
-        queue.decide(
-            seed.session,
-            case=case,
-            specialist=specialist,
-            action="confirm",
-            label=None,
-            message="Confirmé.",
-            catalog=seed.catalog,
-        )
+        seed.answer(case, specialist, lab, message="Confirmé.")
     return len(rows)
 
 

@@ -30,8 +30,9 @@ from typing import Any
 
 import httpx
 
+from api.settings import ApiSettings
 from mobile.localserver import LocalServer
-from model.bundle import MANIFEST, by_version
+from model.bundle import by_version
 from model.catalog import load_catalog
 from model.log import setup_logging
 from model.paths import REPO_ROOT
@@ -39,6 +40,7 @@ from model.settings import get_settings
 from training.data import read_records
 from training.field_proxy import evaluate_field_proxy
 from training.holdout import FIELD_PROXY, IN_SCOPE, PROXY_BUNDLES, read_holdout
+from training.retrain import served_bundle
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +128,7 @@ class Lab:
 
     def served(self) -> Path:
         """The bundle the service answers with now: the newest of its folders."""
-        folders = [PROXY_BUNDLES, self.server.home / "models"]
-        return by_version(
-            p
-            for where in folders
-            if where.is_dir()
-            for p in where.iterdir()
-            if (p / MANIFEST).exists()
-        )[-1]
+        return served_bundle(ApiSettings(home=self.server.home, bundles_dir=PROXY_BUNDLES))
 
 
 def point(
