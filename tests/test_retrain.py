@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 
 SERVED = "2026.01.01"
 TODAY = date(2026, 12, 7)
-PER_SPLIT = {"train": 3, "val": 2, "test": 2}
+PER_SPLIT = {"train": 2, "val": 1, "test": 1}
 CASE_LABELS = ("apple.scab", "apple.black_rot", "corn.common_rust", "potato.late_blight")
 TINY = TrainParams(
     image_size=64,
@@ -68,7 +68,7 @@ def _params(gate: GateParams) -> RetrainParams:
         prepare=PrepareParams(),
         export=EXPORT,
         calibrate=CalibrateParams(),
-        quality=QualityParams(photos=20),
+        quality=QualityParams(photos=10),
         gate=gate,
     )
 
@@ -97,7 +97,7 @@ def world(bank_dir: Path, settings, tmp_path_factory: pytest.TempPathFactory) ->
     weights = fit(TINY, data / "splits.csv", bank, root / "run")
     folder = bundles / SERVED
     export_bundle(weights, folder, data / "splits.csv", bank, EXPORT)
-    calibrate_bundle(folder, data / "splits.csv", bank, CalibrateParams(), QualityParams(photos=20))
+    calibrate_bundle(folder, data / "splits.csv", bank, CalibrateParams(), QualityParams(photos=10))
     catalog = load_catalog(data / "catalog")
     metrics = evaluate_bundle(folder, data / "splits.csv", bank, root / "metrics", catalog)
     complete_release(folder, read_json(folder / "training.json") or {}, metrics, root / "metrics")
@@ -231,3 +231,16 @@ def test_a_refused_candidate_changes_nothing_and_one_retraining_runs_at_a_time(
     state = json.loads((lab.home / "retrain" / result.version / "state.json").read_text())
     assert state["done"] == "gated" and state["ended"] == "refused by the gate"
     assert os.listdir(world["bundles"]) == [SERVED]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_gallery_that_fails_to_build_publishes_nothing(
+    lab: ApiSettings, world: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(retraining, "build_gallery", broken)
+    with pytest.raises(RetrainError, match=r"gallery of 2026\.01\.01 could not be built"):
+        retraining.publish(world["bundles"] / SERVED, settings=lab)
+    assert not lab.published_dir.exists() or not any(lab.published_dir.iterdir())
