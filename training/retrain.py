@@ -161,7 +161,8 @@ class Retraining:
     @classmethod
     def resume_or_start(cls, root: Path, current: Path, today: date) -> "Retraining":
         """The unfinished retraining of ``current`` if one was stopped, else a new one."""
-        for work in by_version(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        started = [p for p in root.iterdir() if (p / STATE).is_file()] if root.is_dir() else []
+        for work in by_version(started):
             state = json.loads((work / STATE).read_text(encoding="utf-8"))
             if state["done"] != "published" and not state.get("ended"):
                 if state["current"] == str(current):
@@ -412,7 +413,7 @@ def rollback(*, settings: ApiSettings, today: date, threads: int = 2) -> Path:
         raise RetrainError("there is no earlier model to go back to")
     newest, previous = served[-1], served[-2]
     version = next_version(newest.name, [p.name for p in served], today)
-    staged = settings.home / "retrain" / "rollbacks" / version
+    staged = settings.home / "rollbacks" / version
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree(previous, staged, ignore=shutil.ignore_patterns(MANIFEST))
     record = read_json(staged / "training.json") or {}
