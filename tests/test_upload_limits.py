@@ -7,6 +7,7 @@ Memory is measured as an operator would see it: the peak resident memory (``VmHW
 
 import asyncio
 import io
+import logging
 import os
 import socket
 import subprocess
@@ -37,6 +38,8 @@ from tests.helpers import jpeg_bytes, run_iriis, textured_image
 needs_proc = pytest.mark.skipif(
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc to measure memory"
 )
+
+log = logging.getLogger(__name__)
 
 MB = 1_000_000
 # The target for the PNG bomb; the other photos must stay as cheap.
@@ -160,6 +163,7 @@ def big_jpeg() -> bytes:
 def test_a_png_bomb_costs_little_memory(served: Served) -> None:
     response, growth = served.post([png_bomb()])
     assert response.status_code == 201, response.text
+    log.info("peak memory growth: %.0f MB", growth / MB)
     assert growth < MAX_GROWTH, f"{growth / MB:.0f} MB"
 
 
@@ -169,6 +173,7 @@ def test_a_100_megapixel_jpeg_costs_little_memory_and_is_stored_reduced(
 ) -> None:
     response, growth = served.post([big_jpeg])
     assert response.status_code == 201, response.text
+    log.info("peak memory growth: %.0f MB", growth / MB)
     assert growth < MAX_GROWTH, f"{growth / MB:.0f} MB"
     stored = [Image.open(path).size for path in (served.home / "photos").glob("*/*.jpg")]
     assert (4096, 3071) in stored and max(max(size) for size in stored) == 4096
@@ -180,6 +185,7 @@ def test_five_100_megapixel_jpegs_in_one_request_cost_little_memory(
 ) -> None:
     response, growth = served.post([big_jpeg] * 5)
     assert response.status_code == 201, response.text
+    log.info("peak memory growth: %.0f MB", growth / MB)
     assert growth < MAX_GROWTH, f"{growth / MB:.0f} MB"
 
 
