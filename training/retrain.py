@@ -230,6 +230,9 @@ def retrain(
             )
             run.mark("cases", case_photos=photos)
         if not run.finished("bank"):
+            # a version this retraining built before it was stopped, unrecorded: built again
+            # (its images link is removed, never followed into the shared bank)
+            shutil.rmtree(bank, ignore_errors=True)
             version = build_bank_version(
                 bank_dir=settings.bank_dir,
                 cases_dir=cases,
