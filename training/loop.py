@@ -69,12 +69,16 @@ class Lab:
         self.server = LocalServer(home / "server", PROXY_BUNDLES)
         self.tokens: dict[str, str] = {}
 
+    ACCOUNTS = [(f"grower{i}", "grower") for i in range(GROWERS)] + [("specialist", "specialist")]
+
     def start(self) -> None:
         self.server.start()
-        for name, role in [(f"grower{i}", "grower") for i in range(GROWERS)] + [
-            ("specialist", "specialist")
-        ]:
+        for name, role in self.ACCOUNTS:
             self.iriis("users", "create", name, "--role", role, "--password-stdin", stdin=PASSWORD)
+
+    def sign_in(self) -> None:
+        """Fresh access tokens for everyone: a retraining outlasts a token's 30 minutes."""
+        for name, _ in self.ACCOUNTS:
             answer = httpx.post(
                 f"{self.server.url}/v1/auth/token",
                 data={"username": name, "password": PASSWORD},
@@ -178,6 +182,7 @@ def main() -> int:
         curve.append(point(lab, 0, None, None))
         sent = 0
         for step in args.steps:
+            lab.sign_in()
             for i, (file, label) in enumerate(photos[sent:step], start=sent):
                 lab.confirmed_case(f"grower{i % GROWERS}", settings.bank_dir / file, label)
             sent = step
