@@ -36,7 +36,7 @@ from training.model_card import read_json
 from training.params import PrepareParams, TrainParams
 from training.quality import QualityParams
 from training.release import ExportParams, calibrate_bundle, complete_release, export_bundle
-from training.retrain import RetrainError, RetrainParams, exclusive, retrain, rollback
+from training.retrain import STEPS, RetrainError, RetrainParams, exclusive, retrain, rollback
 from training.train import fit
 
 pytestmark = pytest.mark.slow
@@ -200,6 +200,7 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
     work = lab.home / "retrain" / result.version
     state = json.loads((work / "state.json").read_text())
     assert state["done"] == "published" and state["case_photos"] == sent
+    assert set(state["seconds"]) <= set(STEPS) and "published" in state["seconds"]
     assert (work / "candidate" / "GATE.md").read_text().startswith("# Publication gate")
     version = read_manifest(lab.home / "banks" / result.version / "splits.csv")
     case_rows = [row for row in version if row["file"].startswith("cases/")]

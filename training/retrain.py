@@ -33,6 +33,7 @@ import fcntl
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,6 +158,7 @@ class Retraining:
     def __init__(self, work: Path, state: dict[str, Any]) -> None:
         self.work = work
         self.state = state
+        self.since = time.perf_counter()
 
     @classmethod
     def resume_or_start(cls, root: Path, current: Path, today: date) -> "Retraining":
@@ -191,9 +193,14 @@ class Retraining:
         return done is not None and STEPS.index(done) >= STEPS.index(step)
 
     def mark(self, step: str, **facts: Any) -> None:
-        self.state.update(done=step, **facts)
+        """Record ``step`` as done, with its facts and the seconds it took (a step resumed
+        after a kill counts only its last attempt's time)."""
+        now = time.perf_counter()
+        seconds = {**self.state.get("seconds", {}), step: round(now - self.since, 1)}
+        self.since = now
+        self.state.update(done=step, seconds=seconds, **facts)
         self.save()
-        log.info("retraining %s: %s", self.version, step)
+        log.info("retraining %s: %s in %.0f s", self.version, step, seconds[step])
 
     def save(self) -> None:
         path = self.work / STATE
