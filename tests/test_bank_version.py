@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import training.prepare
 from api.services.export import EXPORT_COLUMNS, SOURCE
 from model.manifest import read_manifest, write_manifest
 from model.preprocess import PreprocessConfig
@@ -132,7 +131,7 @@ def test_a_version_adds_the_cases_keeps_the_splits_and_leaves_the_bank_alone(
     assert (version.folder / "images").is_symlink()
     assert (version.folder / "images").resolve() == (bank / "images").resolve()
     assert not leftover.exists()
-    assert sorted(p.name for p in version.folder.parent.iterdir()) == ["photo_checks.csv", "v2"]
+    assert sorted(p.name for p in version.folder.parent.iterdir()) == ["v2"]
 
     splits = {row["file"]: row for row in read_manifest(version.splits_path)}
     manifest = {row["file"]: row for row in read_manifest(version.folder / "manifest.csv")}
@@ -180,48 +179,6 @@ def test_a_version_adds_the_cases_keeps_the_splits_and_leaves_the_bank_alone(
         if record.file in (new["file"], original):
             pixels, label = dataset[i]
             assert tuple(pixels.shape) == (3, 64, 64) and label == index[record.label]
-
-
-def test_the_next_version_decodes_only_its_new_photos(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bank = _bank(tmp_path / "bank")
-    write_outputs(prepare(bank, PARAMS, workers=1), PARAMS, tmp_path / "data", tmp_path / "m")
-    build = partial(build_bank_version, bank_dir=bank, params=PARAMS, workers=1)
-    first_case = ("case-1", "crop.spot", jpeg_bytes(textured_image(600)))
-    v1 = build(
-        cases_dir=_export(tmp_path / "e1", [first_case]),
-        previous_splits=tmp_path / "data" / "splits.csv",
-        out_dir=tmp_path / "banks" / "v1",
-    )
-    decoded: list[int] = []
-    real_decode = training.prepare.decode_image
-
-    def counting(data: bytes, *args: object, **kwargs: object) -> Image.Image:
-        decoded.append(len(data))
-        return real_decode(data, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(training.prepare, "decode_image", counting)
-    second_case = ("case-2", "crop.rust", jpeg_bytes(textured_image(601)))
-    v2 = build(
-        cases_dir=_export(tmp_path / "e2", [first_case, second_case]),
-        previous_splits=v1.splits_path,
-        out_dir=tmp_path / "banks" / "v2",
-    )
-    assert decoded == [len(second_case[2])]  # the one photo no version had checked
-    before = {row["file"]: row for row in read_manifest(v1.splits_path)}
-    after = {row["file"]: row for row in read_manifest(v2.splits_path)}
-    assert {file: after[file] for file in before} == before
-    assert v2.photos == v1.photos + 1
-
-    # a damaged file of checks costs time, never the version
-    (tmp_path / "banks" / "photo_checks.csv").write_text("sha256,phash\nnot,enough\n")
-    v3 = build(
-        cases_dir=_export(tmp_path / "e3", [first_case, second_case]),
-        previous_splits=v2.splits_path,
-        out_dir=tmp_path / "banks" / "v3",
-    )
-    assert read_manifest(v3.splits_path) == read_manifest(v2.splits_path)
 
 
 def test_a_failed_build_leaves_no_version_and_an_existing_one_is_refused(

@@ -13,9 +13,6 @@ reads the bank, given the folder as ``bank_dir`` and its ``splits.csv``::
       splits.csv                         ``iriis data prepare``'s split of all of them
       review/, prepare_report.md, metrics/prepare.json   the rest of ``prepare``'s outputs
 
-and beside the versions, ``photo_checks.csv``: what checking each photo found, by content hash,
-so that the next version decodes only its new photos.
-
 The cases come from the researchers' export (``api.services.export.export_confirmed``): every
 case answered with a label, confirmed or corrected. A case photo's row carries the specialist's
 label, ``setting`` = field (growers photograph in the field) and the case id (``case_id``, empty
@@ -44,16 +41,13 @@ from pathlib import Path
 from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
 from training.data import CASES
 from training.params import PrepareParams
-from training.prepare import prepare, read_checks, read_previous, write_checks, write_outputs
+from training.prepare import prepare, read_previous, write_outputs
 from training.splits import Move
 
 log = logging.getLogger(__name__)
 
 VERSION_COLUMNS = (*BANK_COLUMNS, "case_id")
 BANK_IMAGES = "images"
-# Beside the versions: every usable photo's checks, by content hash, so that a version decodes
-# only the photos no earlier version checked (the bank's 10,000 once, then the new cases).
-PHOTO_CHECKS = "photo_checks.csv"
 CASE_SETTING = "field"
 # A label becomes a folder name: the catalog's ids (``apple.scab``), never a path.
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -137,16 +131,9 @@ def build_bank_version(
         (building / BANK_IMAGES).symlink_to(bank_dir / BANK_IMAGES, target_is_directory=True)
         case_rows = [_copy_case(photo, building) for photo in photos]
         write_manifest(building / "manifest.csv", [*bank_rows, *case_rows], VERSION_COLUMNS)
-        result = prepare(
-            building,
-            params,
-            previous=read_previous(previous_splits),
-            workers=workers,
-            known=read_checks(out_dir.parent / PHOTO_CHECKS),
-        )
+        result = prepare(building, params, previous=read_previous(previous_splits), workers=workers)
         write_outputs(result, params, building, building / "metrics")
         building.rename(out_dir)
-        write_checks(out_dir.parent / PHOTO_CHECKS, result.checks)
     except BaseException:
         _remove(building)
         raise

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,14 +49,7 @@ class ImageCheck:
     problem: str = ""
 
 
-CHECK_COLUMNS = ("sha256", "phash", "width", "height", "mode")
-
-
-def check_image(
-    path: Path, min_side: int, known: Mapping[str, ImageCheck] | None = None
-) -> ImageCheck:
-    """Read, hash and decode one file; a file whose content hash is in ``known`` (photos checked
-    by an earlier run) is not decoded again: same bytes, same check."""
+def check_image(path: Path, min_side: int) -> ImageCheck:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -64,10 +57,6 @@ def check_image(
     except OSError as exc:
         return ImageCheck(problem=f"cannot read file: {exc.strerror}")
     sha = hashlib.sha256(data).hexdigest()
-    if known and sha in known:
-        earlier = known[sha]
-        if min(earlier.width, earlier.height) >= min_side:
-            return earlier
     try:
         with Image.open(io.BytesIO(data)) as raw:
             mode = raw.mode
@@ -90,7 +79,6 @@ class PrepareResult:
     pairs: list[dict[str, str]]
     moved: list[tuple[str, Move]]
     modes: Counter[str] = field(default_factory=Counter)
-    checks: dict[str, ImageCheck] = field(default_factory=dict)  # usable photos, by content hash
 
     @property
     def conflicts(self) -> list[dict[str, str]]:
@@ -107,25 +95,22 @@ def prepare(
     params: PrepareParams,
     previous: dict[str, str] | None = None,
     workers: int | None = None,
-    known: Mapping[str, ImageCheck] | None = None,
 ) -> PrepareResult:
     """Check the bank at ``bank_dir`` and split it; ``previous`` maps content hashes to the
-    splits of an earlier run, which are kept (see :mod:`training.splits`); ``known`` holds the
-    checks of an earlier run (``read_checks``), so that only new photos are decoded."""
+    splits of an earlier run, which are kept (see :mod:`training.splits`)."""
     manifest = read_manifest(bank_dir / "manifest.csv", required=("file", "label"))
-    paths = [bank_dir / row["file"] for row in manifest]
-    checks = _check_all(paths, params.min_side, workers, known or {})
+    checks = _check_all([bank_dir / row["file"] for row in manifest], params.min_side, workers)
 
     rows: list[dict[str, str]] = []
     problems: list[tuple[str, str]] = []
     modes: Counter[str] = Counter()
-    usable: dict[str, ImageCheck] = {}
+    phash_by_key: dict[str, str] = {}
     for row, check in zip(manifest, checks, strict=True):
         if check.problem:
             problems.append((row["file"], check.problem))
             continue
         modes[check.mode] += 1
-        usable.setdefault(check.sha256, check)
+        phash_by_key.setdefault(check.sha256, check.phash)
         rows.append({**row, "sha256": check.sha256})
 
     rows_by_key: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -133,7 +118,7 @@ def prepare(
         rows_by_key[row["sha256"]].append(row)
     keys = sorted(rows_by_key)
     log.info("comparing %d distinct photos for near-duplicates", len(keys))
-    near = near_duplicate_pairs([usable[k].phash for k in keys], params.near_duplicate_max_distance)
+    near = near_duplicate_pairs([phash_by_key[k] for k in keys], params.near_duplicate_max_distance)
     pair_rows = _pair_rows(keys, near, rows_by_key)
 
     # Groups: exact duplicates are one key already; near-duplicates join keys.
@@ -160,53 +145,17 @@ def prepare(
         row["group"] = group_of.get(key, "")
     rows.sort(key=lambda row: row["file"])
     moved = [(rows_by_key[move.key][0]["file"], move) for move in plan.moved]
-    return PrepareResult(rows, problems, pair_rows, moved, modes, usable)
+    return PrepareResult(rows, problems, pair_rows, moved, modes)
 
 
-def _check_all(
-    paths: list[Path], min_side: int, workers: int | None, known: Mapping[str, ImageCheck]
-) -> list[ImageCheck]:
-    check: Callable[[Path], ImageCheck] = partial(check_image, min_side=min_side, known=known)
+def _check_all(paths: list[Path], min_side: int, workers: int | None) -> list[ImageCheck]:
+    check: Callable[[Path], ImageCheck] = partial(check_image, min_side=min_side)
     workers = workers or os.cpu_count() or 1
     progress = partial(tqdm, total=len(paths), desc="checking photos", unit="photo")
-    if workers == 1 or known:  # known checks: hashing only, not worth a process pool
+    if workers == 1:
         return list(progress(map(check, paths)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(progress(pool.map(check, paths, chunksize=64)))
-
-
-def read_checks(path: Path) -> dict[str, ImageCheck]:
-    """The checks an earlier run wrote with ``write_checks`` (nothing when there is no file)."""
-    if not path.is_file():
-        return {}
-    try:
-        return {
-            row["sha256"]: ImageCheck(
-                row["sha256"], row["phash"], int(row["width"]), int(row["height"]), row["mode"]
-            )
-            for row in read_manifest(path, required=CHECK_COLUMNS)
-        }
-    except (KeyError, TypeError, ValueError) as exc:  # a damaged cache costs time, not a run
-        log.warning("ignoring the photo checks in %s (%s): every photo is checked again", path, exc)
-        return {}
-
-
-def write_checks(path: Path, checks: Mapping[str, ImageCheck]) -> None:
-    """Keep the usable photos' checks (content hash, perceptual hash, size, mode) for the next
-    run: decoding every photo again is most of the cost of a bank version."""
-    rows = [
-        {
-            "sha256": c.sha256,
-            "phash": c.phash,
-            "width": str(c.width),
-            "height": str(c.height),
-            "mode": c.mode,
-        }
-        for c in sorted(checks.values(), key=lambda c: c.sha256)
-    ]
-    partial_path = path.with_name(f".{path.name}.partial")
-    write_manifest(partial_path, rows, CHECK_COLUMNS)
-    partial_path.replace(path)  # a run killed while writing leaves the previous file whole
 
 
 def _pair_rows(
