@@ -102,6 +102,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(2), default="fr")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The user's consent: a specialist may make their case photos lab reference photos, shown to
+    # other users among the similar photos (never with a name or place). Off until they turn it
+    # on; turned off, their photos leave the galleries built from then on.
+    share_photos: Mapped[bool] = mapped_column(default=False)
 
 
 class AuthEvent(Base):
@@ -245,6 +249,9 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A specialist marked the photo a shareable reference (api.services.references): who, when.
+    reference_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reference_at: Mapped[datetime | None] = mapped_column()
 
 
 class CaseDecision(Base):

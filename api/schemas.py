@@ -188,6 +188,7 @@ class UserOut(BaseModel):
                     "language": "fr",
                     "active": True,
                     "created_at": _WHEN,
+                    "share_photos": False,
                 }
             ]
         },
@@ -198,6 +199,26 @@ class UserOut(BaseModel):
     language: Language
     active: bool
     created_at: datetime
+    share_photos: bool = Field(
+        description="The user agrees that a specialist may make their case photos lab "
+        "reference photos, shown to other users without name or place."
+    )
+
+
+class MeUpdateIn(BaseModel):
+    model_config = _example({"language": "en", "share_photos": True})
+    language: Language | None = None
+    share_photos: bool | None = Field(
+        default=None,
+        description="Consent to share one's case photos as lab references (withdrawn: they "
+        "leave the galleries built from then on).",
+    )
+
+
+class ReferenceOut(BaseModel):
+    model_config = _example({"photo": "/v1/photos/" + "0" * 64, "reference": True})
+    photo: str = Field(description="The photo's URL.")
+    reference: bool = Field(description="Whether it is a shareable reference photo now.")
 
 
 # --- identifications and cases

@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.models import Role
 from api.photostore import PhotoStore
+from api.services.references import mark_reference
+from api.services.users import update_me
 from api.settings import ApiSettings
 from model.bundle import load_bundle
 from model.catalog import Catalog, load_catalog
+from model.gallery.base import photo_id
 from model.gallery.folder import GalleryFolder
 from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
 from model.result import Decision
@@ -124,11 +127,15 @@ def lab(world: dict[str, Path], api_settings: ApiSettings) -> ApiSettings:
     )
 
 
-def _confirm_cases(seed: Seeder, lab: ApiSettings, world: dict[str, Path]) -> int:
-    """Each spare bank photo sent by a grower, asked about, and confirmed by a specialist."""
+def _confirm_cases(seed: Seeder, lab: ApiSettings, world: dict[str, Path]) -> tuple[int, str]:
+    """Each spare bank photo sent by a grower, asked about, and confirmed by a specialist; the
+    first grower consents to share, and the specialist makes their first photo a reference.
+    Returns the number of cases and that photo's content hash."""
     growers = [seed.user(Role.GROWER) for _ in range(3)]
+    update_me(seed.session, user=growers[0], share_photos=True)
     specialist = seed.user(Role.SPECIALIST)
     rows = read_manifest(world["cases"])
+    shared = ""
     for i, row in enumerate(rows):
         case = seed.case(
             growers[i % len(growers)],
@@ -137,7 +144,12 @@ def _confirm_cases(seed: Seeder, lab: ApiSettings, world: dict[str, Path]) -> in
             images=[(world["real"] / row["file"]).read_bytes()],
         )
         seed.answer(case, specialist, lab, message="Confirmé.")
-    return len(rows)
+        if i == 0:
+            shared = case.identification.photos[0].sha256
+            mark_reference(
+                seed.session, case=case, specialist=specialist, sha256=shared, shared=True
+            )
+    return len(rows), shared
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -149,7 +161,7 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed = Seeder(db, PhotoStore(lab.photos_dir), catalog)
-    sent = _confirm_cases(seed, lab, world)
+    sent, shared = _confirm_cases(seed, lab, world)
     with TestClient(create_app(lab)) as client:
         headers = bearer(client, seed.user(Role.GROWER))
         photo = (world["real"] / read_manifest(world["cases"])[0]["file"]).read_bytes()
@@ -207,12 +219,13 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
     assert len(case_rows) == sent and all(row["setting"] == "field" for row in case_rows)
     kept = {row["file"]: row["split"] for row in read_manifest(world["data"] / "splits.csv")}
     assert all(kept[row["file"]] == row["split"] for row in version if row["file"] in kept)
-    # Growers' photos train the model but never enter the gallery that others see.
+    # Growers' photos train the model but never enter the gallery that others see, except the
+    # one a specialist made a reference with its owner's consent.
     info, _ = GalleryFolder(lab.galleries_dir / result.version).read()
-    bank_ids = {row.photo_id for row in info.items}
-    assert len(bank_ids) > 0
-    case_ids = {row["sha256"][:16] for row in case_rows}
-    assert not bank_ids & case_ids
+    gallery_ids = {row.photo_id for row in info.items}
+    assert len(gallery_ids) > 0
+    case_ids = {photo_id(row["sha256"]) for row in case_rows}
+    assert gallery_ids & case_ids == {photo_id(shared)}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -243,5 +256,5 @@ def test_a_gallery_that_fails_to_build_publishes_nothing(
 
     monkeypatch.setattr(retraining, "build_gallery", broken)
     with pytest.raises(RetrainError, match=r"gallery of 2026\.01\.01 could not be built"):
-        retraining.publish(world["bundles"] / SERVED, settings=lab)
+        retraining.publish(world["bundles"] / SERVED, settings=lab, references=None)
     assert not lab.published_dir.exists() or not any(lab.published_dir.iterdir())

@@ -235,6 +235,39 @@ def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     assert body["decisions"][0]["specialist"] is None  # who decided stays in the lab
 
 
+def test_a_specialist_makes_a_photo_a_reference_only_with_the_growers_consent(
+    server: str, page: Page, web_seed: Seeder, web_settings: ApiSettings
+) -> None:
+    grower, specialist = web_seed.user(Role.GROWER), web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(grower, label="apple.scab")
+    web_seed.answer(case, specialist, web_settings)
+    sha = case.identification.photos[0].sha256
+    sign_in(page, server, specialist.username)
+    expect(page.get_by_role("heading", name="File d'attente des cas")).to_be_visible()
+
+    page.goto(f"{server}/lab/cases/{case.id}")
+    figure = page.locator(f"figure[data-photo='{sha}']")
+    expect(figure).to_contain_text("L'utilisateur n'a pas accepté de partager ses photos")
+    expect(figure.get_by_role("button")).to_have_count(0)
+
+    grower_headers = {"Authorization": f"Bearer {api_token(server, grower.username)}"}
+    consent = httpx.patch(
+        f"{server}/v1/users/me", json={"share_photos": True}, headers=grower_headers
+    )
+    assert consent.status_code == 200, consent.text
+    page.reload()
+    figure.get_by_role("button", name="En faire une photo de référence").click()
+    expect(figure).to_contain_text("Photo de référence")
+    web_seed.session.expire_all()
+    photo = case.identification.photos[0]
+    assert photo.reference_by == specialist.id and photo.reference_at is not None
+
+    # The grower withdraws consent meanwhile: the page says so and offers nothing.
+    httpx.patch(f"{server}/v1/users/me", json={"share_photos": False}, headers=grower_headers)
+    page.reload()
+    expect(figure).to_contain_text("L'utilisateur n'a pas accepté de partager ses photos")
+
+
 def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder) -> None:
     grower = web_seed.user(Role.GROWER)
     waiting = web_seed.case(grower)

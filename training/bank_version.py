@@ -10,6 +10,8 @@ reads the bank, given the folder as ``bank_dir`` and its ``splits.csv``::
       images -> <shared bank>/images    a symlink: the bank's photos, read in place, never copied
       cases/<label>/<sha256>.jpg         the confirmed cases' photos, copied from the export
       manifest.csv                       the bank's rows, then one row per case photo
+      references.csv                     the rows a gallery may show: the bank's, and the case
+                                         photos made shareable references (with consent)
       splits.csv                         ``iriis data prepare``'s split of all of them
       review/, prepare_report.md, metrics/prepare.json   the rest of ``prepare``'s outputs
 
@@ -46,7 +48,10 @@ from training.splits import Move
 
 log = logging.getLogger(__name__)
 
-VERSION_COLUMNS = (*BANK_COLUMNS, "case_id")
+VERSION_COLUMNS = (*BANK_COLUMNS, "case_id", "reference")
+# The photos a gallery others see may show: the bank's, and the case photos a specialist made
+# shareable references with their owner's consent (api.services.references); never the others.
+REFERENCES = "references.csv"
 BANK_IMAGES = "images"
 CASE_SETTING = "field"
 # A label becomes a folder name: the catalog's ids (``apple.scab``), never a path.
@@ -131,6 +136,8 @@ def build_bank_version(
         (building / BANK_IMAGES).symlink_to(bank_dir / BANK_IMAGES, target_is_directory=True)
         case_rows = [_copy_case(photo, building) for photo in photos]
         write_manifest(building / "manifest.csv", [*bank_rows, *case_rows], VERSION_COLUMNS)
+        references = [*bank_rows, *(row for row in case_rows if row["reference"] == "1")]
+        write_manifest(building / REFERENCES, references, VERSION_COLUMNS)
         result = prepare(building, params, previous=read_previous(previous_splits), workers=workers)
         write_outputs(result, params, building, building / "metrics")
         building.rename(out_dir)
@@ -252,6 +259,7 @@ def _copy_case(photo: _CasePhoto, building: Path) -> dict[str, str]:
         "license": photo.row.get("license", ""),
         "origin_sha256": photo.row.get("origin_sha256", ""),
         "case_id": photo.row.get("case_id", ""),
+        "reference": photo.row.get("reference", ""),
     }
 
 

@@ -19,8 +19,10 @@ stopped when ``iriis retrain`` is started again (training resumes from its last 
    test split (the bank's fixed test photos and the cases' own test photos), and
    ``training.gate`` decides; its report (``gate.json``, ``GATE.md``) stays beside the
    candidate. A rejected candidate changes nothing that is served.
-6. ``published``: the candidate's gallery of similar photos (built from the shared bank alone:
-   a grower's photo never enters a gallery or a phone's pack) and its pack first, then the
+6. ``published``: the candidate's gallery of similar photos (the shared bank's photos, and
+   only those case photos a specialist made shareable references with their owner's consent,
+   ``api.services.references``: any other grower's photo never enters a gallery or a phone's
+   pack) and its pack first, then the
    bundle copied into ``IRIIS_HOME/models/<version>/`` with its manifest written last, so that
    the service, which serves the newest complete bundle of its folders, switches to it with
    similar photos ready and no restart.
@@ -58,7 +60,7 @@ from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
 from model.identifier import open_identifier
-from training.bank_version import BankVersion, build_bank_version
+from training.bank_version import REFERENCES, BankVersion, build_bank_version
 from training.calibrate import CalibrateParams
 from training.data import Record, read_records, readable
 from training.evaluation import evaluate_bundle, score
@@ -265,7 +267,7 @@ def retrain(
         if report["published"]:
             published = settings.published_dir / run.version
             if not run.finished("published"):
-                publish(run.candidate, settings=settings, threads=threads)
+                publish(run.candidate, settings=settings, threads=threads, references=bank)
                 run.mark("published")
         else:
             run.state["ended"] = "refused by the gate"
@@ -274,16 +276,22 @@ def retrain(
         return RetrainResult(run.version, run.candidate, report, published)
 
 
-def _previous_splits(settings: ApiSettings, exclude: Path) -> Path:
-    """The newest bank version's split (the memory that keeps photos in their split), else
-    the committed one."""
+def _newest_bank(settings: ApiSettings, exclude: Path | None = None) -> Path | None:
+    """The newest complete bank version (its split file is written last), if any."""
     banks = settings.home / "banks"
     versions = (
         by_version(p for p in banks.iterdir() if p != exclude and (p / "splits.csv").is_file())
         if banks.is_dir()
         else []
     )
-    return versions[-1] / "splits.csv" if versions else settings.splits_path
+    return versions[-1] if versions else None
+
+
+def _previous_splits(settings: ApiSettings, exclude: Path) -> Path:
+    """The newest bank version's split (the memory that keeps photos in their split), else
+    the committed one."""
+    newest = _newest_bank(settings, exclude)
+    return newest / "splits.csv" if newest else settings.splits_path
 
 
 def _bank_facts(version: BankVersion) -> dict[str, Any]:
@@ -380,19 +388,24 @@ def _scored(
     return _Run(scored, list(identifier.labels)), kept
 
 
-def publish(candidate: Path, *, settings: ApiSettings, threads: int = 2) -> Path:
-    """Make ``candidate`` the served model: its gallery and pack first (the shared bank's
-    photos only), then its files into ``IRIIS_HOME/models/<version>/`` and the manifest last.
-    A gallery that fails to build leaves nothing published."""
+def publish(
+    candidate: Path, *, settings: ApiSettings, references: Path | None, threads: int = 2
+) -> Path:
+    """Make ``candidate`` the served model: its gallery and pack first, then its files into
+    ``IRIIS_HOME/models/<version>/`` and the manifest last. The gallery shows the photos of the
+    bank version ``references``'s ``references.csv`` (the shared bank's, and the case photos made
+    shareable references with their owner's consent), or the shared bank's alone when there is
+    no version. A gallery that fails to build leaves nothing published."""
     version = candidate.name
     identifier = open_identifier(candidate, threads=threads)
     gallery = GalleryFolder(settings.galleries_dir / version)
     try:
         built = build_gallery(
             identifier,
-            settings.bank_dir,
+            references or settings.bank_dir,
             gallery,
             projection_dims=settings.gallery_projection_dims,
+            manifest=REFERENCES if references else "manifest.csv",
         )
         write_pack(gallery)
     except Exception as exc:  # any failure of the gallery keeps the candidate unpublished
@@ -431,4 +444,4 @@ def rollback(*, settings: ApiSettings, today: date, threads: int = 2) -> Path:
     write_json(staged / "training.json", record)
     write_manifest(staged, version)
     log.info("rolling back from %s: %s republished as %s", newest.name, previous.name, version)
-    return publish(staged, settings=settings, threads=threads)
+    return publish(staged, settings=settings, threads=threads, references=_newest_bank(settings))

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter, Response, status
 
-from api.answers import language, queue_case, queue_item
+from api.answers import language, photo_url, queue_case, queue_item
 from api.deps import CatalogDep, SessionDep, SettingsDep, SpecialistUser
 from api.routes import AUTH_ERRORS, CONFLICT, FORBIDDEN, INVALID, NOT_FOUND
-from api.schemas import DecisionIn, QueueCaseOut, QueueOut
-from api.services import queue
+from api.schemas import DecisionIn, QueueCaseOut, QueueOut, ReferenceOut
+from api.services import queue, references
 
 router = APIRouter(
     prefix="/v1/queue", tags=["review queue"], responses={**AUTH_ERRORS, **FORBIDDEN}
@@ -121,3 +121,32 @@ def decide(
         catalog=catalog,
     )
     return queue_case(session, settings, catalog, case, specialist)
+
+
+@router.put(
+    "/cases/{case_id}/references/{sha256}",
+    response_model=ReferenceOut,
+    responses={**NOT_FOUND, **CONFLICT},
+)
+def make_reference(
+    case_id: str, sha256: str, session: SessionDep, specialist: SpecialistUser
+) -> ReferenceOut:
+    """Make a photo of an answered case a shareable reference photo, shown to other users among
+    the similar photos from the next published model on; refused unless its owner consented."""
+    case = queue.specialist_case(session, case_id=case_id)
+    references.mark_reference(session, case=case, specialist=specialist, sha256=sha256, shared=True)
+    return ReferenceOut(photo=photo_url(sha256), reference=True)
+
+
+@router.delete(
+    "/cases/{case_id}/references/{sha256}", response_model=ReferenceOut, responses=NOT_FOUND
+)
+def take_back_reference(
+    case_id: str, sha256: str, session: SessionDep, specialist: SpecialistUser
+) -> ReferenceOut:
+    """Take back a reference mark: the photo is private again from the next published model."""
+    case = queue.specialist_case(session, case_id=case_id)
+    references.mark_reference(
+        session, case=case, specialist=specialist, sha256=sha256, shared=False
+    )
+    return ReferenceOut(photo=photo_url(sha256), reference=False)

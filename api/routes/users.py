@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from api.deps import AdminUser, CurrentUser, SessionDep
 from api.models import User
 from api.routes import AUTH_ERRORS, CONFLICT, FORBIDDEN, INVALID, NOT_FOUND
-from api.schemas import UserCreateIn, UserOut, UserUpdateIn
+from api.schemas import MeUpdateIn, UserCreateIn, UserOut, UserUpdateIn
 from api.services import users
 
 router = APIRouter(prefix="/v1/users", tags=["users"], responses=AUTH_ERRORS)
@@ -15,6 +15,14 @@ router = APIRouter(prefix="/v1/users", tags=["users"], responses=AUTH_ERRORS)
 def me(user: CurrentUser) -> User:
     """The signed-in account."""
     return user
+
+
+@router.patch("/me", response_model=UserOut, responses=INVALID)
+def update_me(session: SessionDep, user: CurrentUser, body: MeUpdateIn) -> User:
+    """Set one's own language and consent to share one's case photos as lab references."""
+    return users.update_me(
+        session, user=user, language=body.language, share_photos=body.share_photos
+    )
 
 
 @router.get("", response_model=list[UserOut], responses=FORBIDDEN)

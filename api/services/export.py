@@ -4,7 +4,8 @@ A folder like the reference bank (``manifest.csv`` plus ``images/<label>/<sha256
 ``iriis data prepare --bank`` and the training pipeline read it unchanged. One row per photo of
 each case a specialist answered with a label; besides the bank's columns, the rows carry the
 case, the model's prediction and the decision time, which is what retraining and error analysis
-need. No location, user or specialist leaves in it.
+need, and whether a specialist made the photo a shareable reference (``reference``; only those
+may enter a gallery others see). No location, user or specialist leaves in it.
 """
 
 import logging
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.models import Case, CaseStatus, Identification
 from api.photostore import PhotoStore
+from api.services.references import is_shareable
 from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.manifest import BANK_COLUMNS, write_manifest
@@ -29,6 +31,7 @@ EXPORT_COLUMNS = (
     "model_probability",
     "model_version",
     "decided_at",
+    "reference",  # "1": a shareable reference photo (api.services.references), else private
 )
 SOURCE = "IRIIS Phyto lab cases"
 
@@ -97,6 +100,7 @@ def export_confirmed(
                 "model_probability": f"{identification.probability:.4f}",
                 "model_version": identification.model_version,
                 "decided_at": case.answered_at.isoformat(timespec="seconds"),
+                "reference": "1" if is_shareable(photo, case) else "",
             }
     write_manifest(folder / "manifest.csv", rows.values(), EXPORT_COLUMNS)
     log.info("export: %d photo(s) into %s", len(rows), folder)

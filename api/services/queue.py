@@ -47,7 +47,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 _PRIORITY = (Case.tier, Case.opened_at, Case.uncertainty.desc(), Case.id)
 
 
-def _require_specialist(user: User) -> None:
+def require_specialist(user: User) -> None:
     if user.role != Role.SPECIALIST:
         raise Forbidden(
             {
@@ -86,7 +86,7 @@ def _claimed(specialist: User, settings: ApiSettings, now: datetime) -> dict[str
 
 def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> Case | None:
     """Atomically claim the highest-priority waiting case; None when the queue is empty."""
-    _require_specialist(specialist)
+    require_specialist(specialist)
     now = utcnow()
     candidate = (
         select(Case.id)
@@ -112,7 +112,7 @@ def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> 
 
 def claim(session: Session, *, case: Case, specialist: User, settings: ApiSettings) -> Case:
     """Claim a given case (from the queue's list), or extend one's own claim."""
-    _require_specialist(specialist)
+    require_specialist(specialist)
     now = utcnow()
     claimed = session.execute(
         update(Case)
@@ -159,7 +159,7 @@ def decide(
     and ``answer`` take none. The case's status, label and answer change in the same transaction
     that keeps the decision, with who made it and when.
     """
-    _require_specialist(specialist)
+    require_specialist(specialist)
     try:
         action = Action(action)
     except ValueError:

@@ -206,6 +206,20 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.id)))
 
 
+def update_me(
+    session: Session, *, user: User, language: str | None = None, share_photos: bool | None = None
+) -> User:
+    """What a user sets for themselves: their language and their consent to share photos as
+    references (``api.services.references``)."""
+    if language is not None:
+        user.language = language
+    if share_photos is not None:
+        user.share_photos = share_photos
+    session.commit()
+    log.info("user %d: language=%s share_photos=%s", user.id, user.language, user.share_photos)
+    return user
+
+
 def update_user(
     session: Session, *, user: User, role: Role | str | None = None, active: bool | None = None
 ) -> User:

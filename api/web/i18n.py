@@ -189,6 +189,17 @@ MESSAGES: dict[str, Words] = {
         "en": "Choose an action: confirm, correct, ask for more photos or answer.",
     },
     "decision.refused": {"fr": "Décision refusée : {detail}", "en": "Decision refused: {detail}"},
+    "reference.marked": {"fr": "Photo de référence", "en": "Reference photo"},
+    "reference.make": {
+        "fr": "En faire une photo de référence (montrée aux autres utilisateurs)",
+        "en": "Make it a reference photo (shown to other users)",
+    },
+    "reference.take_back": {"fr": "Retirer des références", "en": "Take back from references"},
+    "reference.no_consent": {
+        "fr": "L'utilisateur n'a pas accepté de partager ses photos : elles restent privées.",
+        "en": "The user has not agreed to share their photos: they stay private.",
+    },
+    "reference.refused": {"fr": "Refusé : {detail}", "en": "Refused: {detail}"},
     "decision.label_required": {
         "fr": "Choisissez l'étiquette corrigée dans la liste.",
         "en": "Choose the corrected label from the list.",

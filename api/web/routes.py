@@ -23,7 +23,7 @@ from api.answers import identification_out
 from api.deps import CatalogDep, ClientAddress, GalleryDep, SessionDep, SettingsDep, StoreDep
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
-from api.services import queue, users
+from api.services import queue, references, users
 from api.services.cases import check_photo_access
 from api.settings import ApiSettings
 from api.web import session as lab_session
@@ -316,6 +316,41 @@ def decide(
     )
 
 
+@router.post("/cases/{case_id}/references/{sha256}", name="lab_reference")
+def reference(
+    request: Request,
+    case_id: str,
+    sha256: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+    shared: Annotated[str, Form()] = "1",
+) -> Response:
+    """Make a case photo a shareable reference, or take the mark back; the case page again."""
+    try:
+        case = queue.specialist_case(session, case_id=case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    try:
+        references.mark_reference(
+            session, case=case, specialist=specialist, sha256=sha256, shared=shared == "1"
+        )
+    except ServiceError as exc:
+        why = exc.text(language_of(request))
+        return _case_response(
+            request,
+            session,
+            settings,
+            catalog,
+            specialist,
+            case,
+            error=Message("reference.refused", {"detail": why}),
+            status_code=exc.status_code,
+        )
+    return _redirect(str(request.url_for("lab_case", case_id=case.id)))
+
+
 @router.get("/history", name="lab_history")
 def history_page(
     request: Request, session: SessionDep, catalog: CatalogDep, specialist: LabSpecialist
@@ -383,7 +418,14 @@ def _case_response(
         case=case,
         status=status,
         identification=identification,
-        photos=[photo.sha256 for photo in (*case.identification.photos, *case.photos)],
+        photos=[
+            {"sha256": photo.sha256, "reference": photo.reference_at is not None}
+            for photo in (*case.identification.photos, *case.photos)
+        ],
+        # a photo may become a shareable reference (api.services.references) once answered
+        # with a label, and only with its owner's consent: the page says which is missing
+        answered=case.status == CaseStatus.ANSWERED and case.label is not None,
+        consent=case.user.share_photos,
         can_decide=held,
         can_claim=status == CaseStatus.OPEN,
         form=form or DecisionForm(),

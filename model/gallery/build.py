@@ -74,13 +74,16 @@ def build_gallery(
     folder: GalleryFolder,
     projection_dims: int,
     batch_size: int = 32,
+    manifest: str = "manifest.csv",
 ) -> BuildReport:
-    """Bring ``folder`` in step with the bank for the identifier's model."""
+    """Bring ``folder`` in step with the bank for the identifier's model: the photos that
+    ``bank_dir``'s ``manifest`` lists (a bank version's ``references.csv``: the bank and the
+    case photos made shareable references, never the other case photos)."""
     report = BuildReport(identifier.version)
     old_info, old_embeddings = _previous(folder, identifier.version)
     old_rows = {item.photo_id: row for row, item in enumerate(old_info.items)} if old_info else {}
     held_out = held_out_photos(identifier.bundle.folder)
-    photos = [p for p in _bank_photos(bank_dir, report) if p.photo_id not in held_out]
+    photos = [p for p in _bank_photos(bank_dir, manifest, report) if p.photo_id not in held_out]
     new = [photo for photo in photos if photo.photo_id not in old_rows]
     embedded, new_embeddings = _embed(identifier, bank_dir, folder, new, batch_size, report)
     new_rows = {photo.photo_id: row for row, photo in enumerate(embedded)}
@@ -128,9 +131,9 @@ def _previous(folder: GalleryFolder, version: str) -> tuple[GalleryInfo | None, 
     return info, embeddings
 
 
-def _bank_photos(bank_dir: Path, report: BuildReport) -> list[_Photo]:
+def _bank_photos(bank_dir: Path, manifest: str, report: BuildReport) -> list[_Photo]:
     """The bank's reference photos with their content hash, in file order, one per content."""
-    rows = read_manifest(bank_dir / "manifest.csv", required=("file", "label"))
+    rows = read_manifest(bank_dir / manifest, required=("file", "label"))
     rows = sorted((r for r in rows if r["label"] != UNKNOWN_LABEL), key=lambda r: r["file"])
     photos: dict[str, _Photo] = {}
     for row in tqdm(rows, desc="hashing the bank", unit="photo"):
