@@ -7,6 +7,7 @@ where it stopped; a candidate the gate refuses changes nothing served; a second 
 once is refused. The gate's own rules are tested on their own (tests/test_gate.py): here a
 permissive gate and an impossible one steer the outcome."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ from model.bundle import load_bundle
 from model.catalog import Catalog, load_catalog
 from model.gallery.base import photo_id
 from model.gallery.folder import GalleryFolder
+from model.identifier import open_identifier
 from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
 from model.result import Decision
 from tests.api_support import Seeder, bearer
@@ -41,6 +44,7 @@ from training.quality import QualityParams
 from training.release import ExportParams, calibrate_bundle, complete_release, export_bundle
 from training.retrain import STEPS, RetrainError, RetrainParams, exclusive, retrain, rollback
 from training.train import fit
+from training.warm_start import load_warm_start
 
 pytestmark = pytest.mark.slow
 
@@ -258,3 +262,36 @@ def test_a_gallery_that_fails_to_build_publishes_nothing(
     with pytest.raises(RetrainError, match=r"gallery of 2026\.01\.01 could not be built"):
         retraining.publish(world["bundles"] / SERVED, settings=lab, references=None)
     assert not lab.published_dir.exists() or not any(lab.published_dir.iterdir())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_head_refit_changes_only_the_classifier_and_learns_the_cases(
+    lab: ApiSettings, world: dict[str, Path], db: Session, catalog: Catalog
+) -> None:
+    seed = Seeder(db, PhotoStore(lab.photos_dir), catalog)
+    _confirm_cases(seed, lab, world)
+    params = _params(PERMISSIVE)
+    head_only = dataclasses.replace(
+        params, train=params.train.model_copy(update={"head_only": True, "weight_decay": 1e-3})
+    )
+    result = retrain(settings=lab, session=db, catalog=catalog, params=head_only, today=TODAY)
+    assert result.published is not None
+    served = load_warm_start(world["bundles"] / SERVED)["model"]
+    refit = load_warm_start(result.published)
+    assert refit["history"] == [{"head_refit": True, "photos": refit["history"][0]["photos"]}]
+    changed = {k for k, v in refit["model"].items() if not torch.equal(v, served[k])}
+    assert changed == {"classifier.weight", "classifier.bias"}
+
+    # The confirmed cases' photos, which it was refit on, are named better than by the served
+    # model, which never saw them.
+    rows = read_manifest(world["cases"])
+    photos = [(world["real"] / row["file"]).read_bytes() for row in rows]
+
+    def right(folder: Path) -> int:
+        identifier = open_identifier(folder, check=False)
+        return sum(
+            identifier.identify([photo]).top_k[0].label == row["label"]
+            for photo, row in zip(photos, rows, strict=True)
+        )
+
+    assert right(result.published) > right(world["bundles"] / SERVED)

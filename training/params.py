@@ -73,6 +73,9 @@ class TrainParams(BaseModel):
     # ``cases/`` folder, ``training.bank_version``) is drawn than a bank photo of its label:
     # a few dozen field cases must count against hundreds of lab photos.
     case_weight: float = 1.0
+    # Refit only the classifier on the warm start's features (``training.head_refit``): the
+    # minutes-long fast path of ``iriis retrain``, instead of fine-tuning the network.
+    head_only: bool = False
     seed: int = 0
     threads: int = 2
     workers: int = 2
