@@ -239,7 +239,8 @@ def identification_out(
                 photo_id=neighbour.photo_id,
                 thumbnail_url=thumbnail_url(neighbour.photo_id),
             )
-            for neighbour, shown in zip(result.neighbours, reading.similar, strict=True)
+            # none when the reading shows none (model.answer: an answer that names nothing)
+            for neighbour, shown in zip(result.neighbours, reading.similar, strict=False)
         ],
         photos=[photo_url(photo.sha256) for photo in identification.photos],
         case=case_out(session, settings, catalog, identification.case, lang, staff)

@@ -18,7 +18,8 @@ where the review stands (:class:`Review`). The rules, in order:
    backgrounds; an unsure answer names its catalog group when the group is sure, else nothing,
    and its advice is what to look for (the top label's symptoms), never a treatment.
 3. The other possibilities are the top labels from :data:`OTHERS_MIN_PROBABILITY` up, the named
-   label left out; none for out-of-scope, retake and specialist answers.
+   label left out; none for out-of-scope, retake and specialist answers. The similar reference
+   photos likewise: none beside an out-of-scope or retake answer.
 4. The next step: wait for the specialist (or send the photos asked for, with the
    specialist's request as their message) while a review is open; otherwise retake, ask a
    specialist, or treat / nothing to treat. Every answer whose next step needs a person, and
@@ -305,6 +306,7 @@ class _Reader:
             others_title=w.OTHERS if naming is Naming.LABEL else w.POSSIBILITIES,
             regulated=regulated,
             step=step,
+            similar=shows_labels,
         )
 
     def specialist(self, review: Review) -> Reading:
@@ -360,10 +362,12 @@ class _Reader:
         others_title: Words,
         regulated: Words | None,
         step: NextStep,
+        similar: bool = True,
     ) -> Reading:
         """The reading, with what every answer carries: the next step (a review still open
         overrides the answer's own), the lab's contact when a person is needed, the crop, the
-        similar photos, the ids this code does not know."""
+        similar photos (none with an answer that names nothing: photos of a label beside "not
+        recognised" or "retake" would read as the answer), the ids this code does not know."""
         review = self.review
         if review is not None and review.state is ReviewState.WAITING:
             step = NextStep.WAIT_FOR_SPECIALIST
@@ -394,7 +398,7 @@ class _Reader:
                     n.source,
                     w.likeness_words(n.similarity, lang),
                 )
-                for n in result.neighbours
+                for n in (result.neighbours if similar else ())
             ),
             regulated=say(regulated, lang) if regulated else None,
             next_step=Step(step, say(_NEXT_WORDS[step], lang)),

@@ -110,6 +110,8 @@ def test_each_decision_and_reason_reads_as_the_rules_say(
     assert reading.source is Source.MODEL and reading.naming is naming
     assert reading.advice is not None and reading.advice.kind is kind
     assert reading.next_step.code is step and len(reading.others) == others
+    names_nothing = {AdviceKind.RETAKE, AdviceKind.NOT_RECOGNISED, AdviceKind.CROP_NOT_COVERED}
+    assert len(reading.similar) == (0 if kind in names_nothing else 1)  # no photos of a label
     assert reading.decision == wording.decision_words(decision, lang)
     assert reading.reason == (
         wording.sentence(wording.reason_words(reason, lang)) if reason else None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -152,11 +153,58 @@ def test_a_doubtful_answer_opens_a_case_with_an_expected_response_time(
     )
     assert response.status_code == 201
     body = response.json()
-    assert body["decision"] in ("needs_specialist", "out_of_scope")
+    assert body["decision"] == "needs_specialist"
     case = body["case"]
     assert case["status"] == "open" and case["reason"] == body["reason"] and not case["asked"]
     assert case["expected_response_hours"] > 0
     assert _counts(db) == (1, 1, 1)
+
+
+def test_only_doubtful_answers_for_the_farms_open_a_case_unless_asked(
+    client: TestClient, seed: Seeder, samples: dict[str, bytes], db: Session
+) -> None:
+    """model.routing through the API: a dark photo asks for a retake; a doubtful answer opens a
+    case for a grower, offers one to a citizen; asking always opens one."""
+    grower, citizen = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
+    dark = jpeg_bytes(Image.eval(textured_image(3), lambda value: value // 40))
+
+    def send(user: User, photo: bytes, **data: str) -> dict[str, Any]:
+        response = client.post(
+            "/v1/identifications", files=_files(photo), data=data, headers=bearer(client, user)
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    retake = send(grower, dark)
+    assert retake["reason"] == "too_dark" and retake["case"] is None
+    assert retake["reading"]["next_step"]["code"] == "retake"
+    assert send(grower, dark, ask_specialist="true")["case"]["asked"]
+    assert send(grower, samples["doubted"])["case"]["reason"] == "low_confidence"
+    # a request's profile changes the words, not the queue
+    offered = send(citizen, samples["doubted"], profile="grower")
+    assert offered["decision"] == "needs_specialist" and offered["case"] is None
+    assert offered["reading"]["next_step"]["code"] == "ask_specialist"
+    assert send(citizen, samples["doubted"], ask_specialist="true")["case"]["asked"]
+    assert _counts(db)[2] == 3
+
+
+def test_a_second_message_on_an_open_case_is_added_and_an_answered_one_refuses_it(
+    client: TestClient, seed: Seeder, api_settings: ApiSettings
+) -> None:
+    grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
+    case = seed.case(grower)
+    url = f"/v1/identifications/{case.identification_id}/case"
+    headers = bearer(client, grower)
+    for message in ("Des taches brunes.", "Elles grossissent.", "Elles grossissent."):
+        response = client.post(url, json={"message": message}, headers=headers)
+        assert response.status_code == 200, response.text
+    assert response.json()["message"] == "Des taches brunes.\n\nElles grossissent."
+    seed.answer(case, specialist, api_settings)
+    refused = client.post(url, json={"message": "Et maintenant?"}, headers=headers)
+    assert refused.status_code == 409 and "déjà répondu" in refused.json()["detail"]
+    again = client.post(url, json={}, headers=headers)  # a retry without a message: the case
+    assert again.status_code == 200 and again.json()["status"] == "answered"
 
 
 def test_asking_a_specialist_with_the_photos(

@@ -69,6 +69,14 @@ def clean_message(message: str | None) -> str | None:
     return text or None
 
 
+ANSWERED_ALREADY: Words = {
+    "fr": "un spécialiste a déjà répondu à ce cas : pour une autre question, envoyez une nouvelle "
+    "identification ou joignez le laboratoire",
+    "en": "a specialist has already answered this case: for another question, send a new "
+    "identification or contact the lab",
+}
+
+
 def new_case(
     identification: Identification,
     *,
@@ -114,15 +122,22 @@ def ask_specialist(
 ) -> tuple[Case, bool]:
     """Open a case on one's own identification, whatever the model's confidence; True when it
     was created. An identification has at most one case: asking again (a retry, or asking about
-    a case the model already opened) returns that case, with the message added if it had none."""
+    a case the model already opened) returns that case, a new message added to the ones before
+    (a retry's, the same as the last, is not added twice); a new message on an answered case is
+    refused, with the way to reach the lab, rather than dropped."""
     if identification.user_id != user.id:
         raise NotFound(NO_SUCH_IDENTIFICATION)
     now = utcnow()
     case = identification.case
     if case is not None:
-        if case.asked_at is None or (case.message is None and message):
+        text = clean_message(message)
+        new_text = text is not None and not (case.message or "").endswith(text)
+        if new_text and case.status == CaseStatus.ANSWERED:
+            raise Conflict(ANSWERED_ALREADY)
+        if case.asked_at is None or new_text:
             case.asked_at = case.asked_at or now
-            case.message = case.message or clean_message(message)
+            if new_text:
+                case.message = f"{case.message}\n\n{text}" if case.message else text
             case.updated_at = now
             session.commit()
         return case, False

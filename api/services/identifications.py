@@ -3,9 +3,9 @@
 The order of the steps is what keeps the contract of docs/architecture.md: a retry with a known
 client id is answered from the database before anything else (never refused by a rate limit,
 never identified twice); every photo is checked and the model run before anything is written;
-the identification, its photos and its case (when the model doubts, or the user asks) are then
-committed together, and the files are removed again if that commit fails (or, when the process
-is killed before it can, by the photo sweep: ``api.services.photos``).
+the identification, its photos and its case (when ``model.routing`` opens one, or the user
+asks) are then committed together, and the files are removed again if that commit fails (or,
+when the process is killed before it can, by the photo sweep: ``api.services.photos``).
 """
 
 import hashlib
@@ -32,7 +32,7 @@ from model.catalog import Catalog
 from model.i18n import Language, Profile
 from model.identifier import Identifier
 from model.imaging import ImageError
-from model.result import Decision
+from model.routing import opens_case
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,8 @@ def identify(
             for position, photo in enumerate(photos)
         ],
     )
-    doubted = result.decision != Decision.ACCEPTED
+    # model.routing: the role's profile, not the request's, decides whether a case opens
+    opens = opens_case(result, DEFAULT_PROFILE[user.role], asked=request.ask_specialist)
     try:
         with stored(session, store=store, photos=photos):
             # Counted again under the user's lock (PostgreSQL), right before the insert.
@@ -134,7 +135,7 @@ def identify(
                     session, user=user, settings=settings, now=now, lock=True
                 )
             session.add(identification)
-            if doubted or request.ask_specialist:
+            if opens:
                 session.add(
                     new_case(
                         identification,
