@@ -134,6 +134,20 @@ def test_a_label_losing_two_of_three_photos_by_chance_does_not_fail() -> None:
     assert report.published, report.reasons
 
 
+def test_overall_top1_fails_on_a_significant_loss_not_on_one_photo() -> None:
+    """151 test photos and a tolerance (5 points) wider than either loss: one photo lost is not
+    worse; six lost over six labels fail no label, but the paired test over all photos."""
+    wide = GateParams(overall_tolerance=0.05)
+    one = _candidate({"apple.scab": 1}, {})
+    assert decide(current=_current_scored(), candidate=one, labels=LABELS, params=wide).published
+    spread = {label: 1 for label in LABELS}
+    report = decide(
+        current=_current_scored(), candidate=_candidate(spread, {}), labels=LABELS, params=wide
+    )
+    assert not report.published and not report.failing_labels
+    assert report.reasons[0].startswith("top-1 fell") and "paired test: 6 lost" in report.reasons[0]
+
+
 def test_a_candidate_on_shuffled_labels_is_rejected() -> None:
     current = _current_scored()
     order = np.random.default_rng(2).permutation(len(TARGETS))

@@ -4,9 +4,14 @@ Both models are scored on the same photos (the fixed test split, and the test sp
 specialists' confirmed cases), so every comparison here is *paired*: the same photo, seen by the
 current model and by the candidate. A candidate is published only when all of these hold:
 
-1. **Overall, no worse.** Its top-1 and its coverage at the target precision (the share of photos
-   that can be answered at least ``target_precision`` right) are each at least the current
-   model's minus ``overall_tolerance`` (0 by default: no loss at all).
+1. **Overall, no worse.** Top-1 fails when the candidate is significantly worse over all the
+   test photos, by the paired test of rule 2 (``b - c >= label_min_lost`` and ``p <
+   label_p``), or falls by more than ``overall_tolerance`` whatever the test says (a ceiling on
+   what a large split may call chance). Coverage at the target precision (the share of photos
+   that can be answered at least ``target_precision`` right) fails when it falls by more than
+   ``overall_tolerance``. Measured why: a retraining that lifted the orchard photos from top-1
+   0.20 to 0.50 was refused for one test photo in 1,398 (0.896 to 0.895) when any fall at all
+   failed; one photo is not "worse".
 2. **No label significantly worse.** For each label, over that label's test photos: ``b`` the
    photos the current model gets right (top-1) and the candidate wrong, ``c`` the reverse. The
    label fails when ``b - c >= label_min_lost`` and the one-sided exact McNemar (sign) test
@@ -60,8 +65,9 @@ class GateParams(BaseModel):
 
     # The precision at which coverage is compared (the policy's target: calibrate's).
     target_precision: float = 0.98
-    # Top-1 and coverage at the target precision may fall by at most this much.
-    overall_tolerance: float = 0.0
+    # Top-1 (unless significantly worse) and coverage at the target precision may fall by at
+    # most this much.
+    overall_tolerance: float = 0.005
     # A label fails only when it loses at least this many more photos than it gains...
     label_min_lost: int = 2
     # ...and the one-sided exact McNemar test says so at this level.
@@ -220,33 +226,48 @@ def _check_paired(current: Scored, candidate: Scored, what: str) -> None:
         raise ValueError(f"{what}: the two models were not scored on the same photos")
 
 
+@dataclass(frozen=True)
+class _Paired:
+    """The discordant photos of a set, and whether the paired test fails it (rule 2)."""
+
+    lost: int
+    gained: int
+    p: float
+    failing: bool
+
+
+def _paired(current: Scored, candidate: Scored, mask: np.ndarray, params: GateParams) -> _Paired:
+    """The one-sided exact McNemar test over the photos of ``mask`` (module docstring)."""
+    before = current.predictions[mask] == current.targets[mask]
+    after = candidate.predictions[mask] == candidate.targets[mask]
+    lost, gained = int(np.sum(before & ~after)), int(np.sum(~before & after))
+    p = float(binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue) if lost else 1.0
+    return _Paired(lost, gained, p, lost - gained >= params.label_min_lost and p < params.label_p)
+
+
 def _label_rows(
     current: Scored, candidate: Scored, labels: Sequence[str], params: GateParams
 ) -> tuple[list[LabelRow], list[str]]:
     """Rows of the labels that changed, and the labels failing the per-label rule."""
     rows: list[LabelRow] = []
     failing: list[str] = []
-    before = current.predictions == current.targets
-    after = candidate.predictions == candidate.targets
     for index, label in enumerate(labels):
         mine = current.targets == index
-        lost = int(np.sum(before[mine] & ~after[mine]))
-        gained = int(np.sum(~before[mine] & after[mine]))
-        if not lost and not gained:
+        test = _paired(current, candidate, mine, params)
+        if not test.lost and not test.gained:
             continue
-        p = float(binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue)
         rows.append(
             LabelRow(
                 label=label,
                 support=int(mine.sum()),
-                before_hits=int(before[mine].sum()),
-                after_hits=int(after[mine].sum()),
-                lost=lost,
-                gained=gained,
-                p=p,
+                before_hits=int(np.sum(current.predictions[mine] == index)),
+                after_hits=int(np.sum(candidate.predictions[mine] == index)),
+                lost=test.lost,
+                gained=test.gained,
+                p=test.p,
             )
         )
-        if lost - gained >= params.label_min_lost and p < params.label_p:
+        if test.failing:
             failing.append(label)
     return rows, failing
 
@@ -310,8 +331,13 @@ def decide(
     after = _figures(candidate, params.target_precision)
     reasons: list[str] = []
     tolerance = params.overall_tolerance
-    if after.top1 < before.top1 - tolerance:
-        reasons.append(f"top-1 fell from {before.top1:.3f} to {after.top1:.3f}")
+    overall = _paired(current, candidate, np.ones(len(current.targets), dtype=bool), params)
+    if after.top1 < before.top1 - tolerance or overall.failing:
+        why = f" (paired test: {overall.lost} lost, {overall.gained} gained, p = {overall.p:.3g})"
+        reasons.append(
+            f"top-1 fell from {before.top1:.3f} to {after.top1:.3f}"
+            + (why if overall.failing else "")
+        )
     if after.coverage_at_target < before.coverage_at_target - tolerance:
         reasons.append(
             f"coverage at {params.target_precision:.0%} precision fell from "
