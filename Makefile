@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Kivy renders offscreen through SDL (SDL_VIDEODRIVER=offscreen, Mesa's software GL): no display
 # is needed; xvfb is there for running the app's window on a machine without one (xvfb-run).
 # xclip gives Kivy's text fields a cut buffer on Linux.
-APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xclip
+APT_PACKAGES := chromium xvfb xauth libgl1-mesa-dri libegl1 libgl1 libmtdev1 xclip tzdata
 SETUP_STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run test lint typecheck pytest fuzz fuzz-images pipeline field-proxy recalibrate \

@@ -8,6 +8,7 @@ module lays the reading out as JSON and decides nothing.
 """
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -27,14 +28,17 @@ from api.schemas import (
     QueueItemOut,
     ReadingOut,
     SimilarPhotoOut,
+    WaitOut,
 )
-from api.services.queue import expected_response_hours
+from api.services.capacity import PENDING, Wait, expected_wait
+from api.services.cases import priority_tier
+from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.answer import Lab, Reading, Review, read
 from model.catalog import Catalog
 from model.i18n import PROFILES, Language, Profile, language_or_default
 from model.result import Identification as Result
-from model.wording import confidence_words
+from model.wording import confidence_words, expected_answer
 
 # A stored language code as the typed Language (the default for an unknown one).
 language = language_or_default
@@ -142,6 +146,19 @@ def _decision(catalog: Catalog, decision: CaseDecision, lang: Language, staff: b
     )
 
 
+def wait_out(wait: Wait, settings: ApiSettings, lang: Language, now: datetime) -> WaitOut:
+    """A wait as the user reads it: the date, and the same in words in the lab's time zone."""
+    zone = ZoneInfo(settings.lab_timezone)
+    local_at, local_now = wait.at.astimezone(zone), now.astimezone(zone)
+    return WaitOut(
+        at=wait.at,
+        hours=wait.hours,
+        text=expected_answer(local_at, local_now, lang),
+        position=wait.position,
+        pace=round(wait.pace, 1),
+    )
+
+
 def case_out(
     session: Session,
     settings: ApiSettings,
@@ -153,6 +170,11 @@ def case_out(
 ) -> CaseOut:
     """A case as its owner sees it (``staff``: as a specialist sees it, with who decided)."""
     now = now or utcnow()
+    wait = (
+        expected_wait(session, tier=case.tier, settings=settings, case=case, now=now)
+        if case.status in PENDING
+        else None
+    )
     return CaseOut(
         id=case.id,
         identification_id=case.identification_id,
@@ -163,9 +185,8 @@ def case_out(
         opened_at=case.opened_at,
         updated_at=case.updated_at,
         answered_at=case.answered_at,
-        expected_response_hours=expected_response_hours(
-            session, case=case, settings=settings, now=now
-        ),
+        expected_response_hours=wait.hours if wait else None,
+        expected_answer=wait_out(wait, settings, lang, now) if wait else None,
         label=case.label,
         name=catalog.name_or_id(case.label, lang) if case.label else None,
         answer=case.answer,
@@ -246,7 +267,31 @@ def identification_out(
         case=case_out(session, settings, catalog, identification.case, lang, staff)
         if identification.case
         else None,
+        specialist_wait=None
+        if identification.case
+        else _wait_if_asked(session, settings, catalog, identification, result, lang),
         reading=reading_out(reading),
+    )
+
+
+def _wait_if_asked(
+    session: Session,
+    settings: ApiSettings,
+    catalog: Catalog,
+    identification: Identification,
+    result: Result,
+    lang: Language,
+) -> WaitOut:
+    """The wait of the case the user could open now: shown before they ask."""
+    now = utcnow()
+    tier = priority_tier(
+        catalog,
+        role=identification.user.role,
+        top_k=result.top_k,
+        watched=watched_labels(session),
+    )
+    return wait_out(
+        expected_wait(session, tier=tier, settings=settings, now=now), settings, lang, now
     )
 
 

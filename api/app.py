@@ -36,6 +36,7 @@ from api.routes import (
     distribution,
     gallery,
     identifications,
+    lab,
     ops,
     photos,
     queue,
@@ -265,6 +266,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         surveillance,
         distribution,
         gallery,
+        lab,
         ops,
         web,  # the specialists' pages, under /lab/
     ):

@@ -268,3 +268,37 @@ class CaseDecision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     specialist: Mapped[User] = relationship()
+
+
+class WatchKind(StrEnum):
+    REGULATED = "regulated"  # regulated or quarantine: said so in every answer that names it
+    WATCHED = "watched"  # the lab's surveillance interest: first in the queue, in the alerts
+
+
+class WatchedLabel(Base):
+    """A label the lab marked regulated or watched (``api.services.watchlist``): its cases go
+    first in the queue. Empty until the lab says; who marked it and when are kept."""
+
+    __tablename__ = "watched_labels"
+
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    set_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    setter: Mapped[User] = relationship()
+
+
+class LabCapacity(Base):
+    """The specialists' capacity, as the lab sets it (``api.services.capacity``): one row, the
+    current one; absent, the settings' defaults hold."""
+
+    __tablename__ = "lab_capacity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    cases_per_day: Mapped[int] = mapped_column(Integer)
+    day_start: Mapped[str] = mapped_column(String(5))  # "08:00", the lab's local time
+    day_end: Mapped[str] = mapped_column(String(5))
+    work_days: Mapped[str] = mapped_column(String(32))  # ISO weekdays, "1,2,3,4,5"
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role
+from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role, WatchKind
 from api.services.users import MIN_PASSWORD_LENGTH
 from model.i18n import Language, Profile
 
@@ -483,6 +483,7 @@ CASE_EXAMPLE = {
     "updated_at": _WHEN,
     "answered_at": _WHEN,
     "expected_response_hours": None,
+    "expected_answer": None,
     "label": "apple.black_rot",
     "name": "Pourriture noire",
     "answer": "Ce sont des lésions de pourriture noire; taillez les chancres.",
@@ -490,6 +491,20 @@ CASE_EXAMPLE = {
     "photos": ["/v1/photos/" + "0" * 64],
     "reading": READING_EXAMPLE,
 }
+
+
+class WaitOut(BaseModel):
+    model_config = _example(
+        {"at": _WHEN, "hours": 20.5, "text": "demain, vers 10 h 30", "position": 12, "pace": 40.0}
+    )
+    at: datetime = Field(description="When (UTC) an answer can be expected.")
+    hours: float = Field(description="Hours from now until then.")
+    text: str = Field(description="The same in words, in the lab's time zone.")
+    position: int = Field(description="Cases the lab answers first, this one included.")
+    pace: float = Field(
+        description="Answers per working day: the lab's capacity blended with its real pace "
+        "(api/services/capacity.py)."
+    )
 
 
 class CaseOut(BaseModel):
@@ -507,8 +522,10 @@ class CaseOut(BaseModel):
     updated_at: datetime
     answered_at: datetime | None
     expected_response_hours: float | None = Field(
-        description="While the case waits for the lab: the queue ahead divided by the "
-        "specialists' recent pace."
+        description="While the case waits for the lab: hours until `expected_answer.at`."
+    )
+    expected_answer: "WaitOut | None" = Field(
+        description="While the case waits for the lab: when an answer can be expected."
     )
     label: str | None = Field(description="The specialist's label, once answered.")
     name: str | None
@@ -584,6 +601,10 @@ class IdentificationOut(BaseModel):
     similar: list[SimilarPhotoOut] = Field(description="The most similar reference photos.")
     photos: list[str] = Field(description="URLs of the stored (EXIF-free) photos.")
     case: CaseOut | None = Field(description="The case, when one is open for a specialist.")
+    specialist_wait: WaitOut | None = Field(
+        default=None,
+        description="With no case yet: when a specialist would answer if the user asked now.",
+    )
     reading: ReadingOut = Field(
         description="What a person reads about this answer; the specialist's, once answered."
     )
@@ -727,3 +748,33 @@ class ReadyOut(BaseModel):
     status: Literal["ready", "not ready"]
     database: str
     model: str
+
+
+class CapacityIO(BaseModel):
+    model_config = _example(
+        {
+            "cases_per_day": 40,
+            "day_start": "08:30",
+            "day_end": "16:30",
+            "work_days": [1, 2, 3, 4, 5],
+        }
+    )
+    cases_per_day: int = Field(ge=1, description="Cases the specialists answer per working day.")
+    day_start: str = Field(description="Working day's start, HH:MM, the lab's local time.")
+    day_end: str = Field(description="Working day's end, HH:MM.")
+    work_days: list[int] = Field(description="ISO weekdays worked (1: Monday ... 7: Sunday).")
+
+
+class WatchIn(BaseModel):
+    model_config = _example({"kind": "watched"})
+    kind: WatchKind
+
+
+class WatchOut(BaseModel):
+    model_config = _example(
+        {"label": "apple.fire_blight", "kind": "regulated", "set_by": "admin", "set_at": _WHEN}
+    )
+    label: str
+    kind: WatchKind
+    set_by: str
+    set_at: str

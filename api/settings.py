@@ -133,16 +133,24 @@ class ApiSettings(Settings):
         description="A claimed case with no decision for this long returns to the review queue.",
     )
     pace_window_days: int = Field(
-        default=7,
+        default=14,
         gt=0,
-        description="Specialists' recent pace (decisions per hour), used for "
-        "the expected response time, is measured over this many days.",
+        description="The specialists' real pace (decisions per working day), blended with "
+        "their capacity for the expected wait, is measured over this many days.",
     )
-    default_response_hours: float = Field(
-        default=48.0,
+    cases_per_day: int = Field(
+        default=40,
         gt=0,
-        description="Expected response time promised when the recent pace "
-        "is unknown (no decision in the pace window).",
+        description="Cases the specialists answer per working day, until an admin sets the "
+        "lab's capacity (PUT /v1/lab/capacity).",
+    )
+    work_day_start: str = Field(default="08:30", description="Working day's start, HH:MM.")
+    work_day_end: str = Field(default="16:30", description="Working day's end, HH:MM.")
+    work_days: list[int] = Field(
+        default=[1, 2, 3, 4, 5], description="Working days, ISO weekdays (1: Monday)."
+    )
+    lab_timezone: str = Field(
+        default="America/Toronto", description="The lab's time zone, for its working hours."
     )
     surveillance_cell_degrees: float = Field(
         default=0.1,

@@ -5,6 +5,8 @@ texts applies, and every face (the CLI, the API, the field app) shows the same w
 is a :class:`model.i18n.Words`, both languages side by side.
 """
 
+from datetime import datetime
+
 from model.i18n import Language, Profile, Words, say
 from model.result import Decision, Reason
 
@@ -239,3 +241,34 @@ def percent(probability: float, lang: Language) -> str:
 def sentence(words: str) -> str:
     """Words as a sentence: a capital first, a full stop last."""
     return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
+
+
+_WEEKDAYS: dict[Language, tuple[str, ...]] = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS: dict[Language, tuple[str, ...]] = {
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+
+def expected_answer(at: datetime, now: datetime, lang: Language) -> str:
+    """When a specialist's answer can be expected, both in the lab's time zone: "today, around
+    14:00", "tomorrow, around 10:00", "by Wednesday 9 December" (then a day is close enough)."""
+    clock = f"{at.hour}\u00a0h\u00a0{at.minute:02d}" if lang == "fr" else f"{at:%H:%M}"
+    days = (at.date() - now.date()).days
+    if days == 0:
+        return f"aujourd'hui, vers {clock}" if lang == "fr" else f"today, around {clock}"
+    if days == 1:
+        return f"demain, vers {clock}" if lang == "fr" else f"tomorrow, around {clock}"
+    weekday, month = _WEEKDAYS[lang][at.weekday()], _MONTHS[lang][at.month - 1]
+    return (
+        f"d'ici le {weekday} {at.day} {month}" if lang == "fr" else f"by {weekday} {at.day} {month}"
+    )

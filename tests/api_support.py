@@ -29,6 +29,7 @@ from api.photostore import PhotoStore, prepare
 from api.services import queue
 from api.services.cases import new_case
 from api.services.users import create_user
+from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.catalog import Catalog, load_catalog
 from model.result import Decision, LabelScore, Reason
@@ -265,6 +266,7 @@ class Seeder:
             asked=asked,
             message=None,
             now=opened_at or utcnow(),
+            watched=watched_labels(self.session),
         )
         self.session.add(case)
         self.session.commit()

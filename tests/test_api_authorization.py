@@ -69,6 +69,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/v1/models/latest"): ALL,
     ("GET", "/v1/models/{version}/files/{name}"): ALL,
     ("GET", "/v1/gallery/thumbnails/{photo_id}"): ALL,
+    ("GET", "/v1/lab/capacity"): ALL,
+    ("PUT", "/v1/lab/capacity"): frozenset({Role.ADMIN}),
+    ("GET", "/v1/lab/watchlist"): ALL,
+    ("PUT", "/v1/lab/watchlist/{label}"): frozenset({Role.ADMIN}),
+    ("DELETE", "/v1/lab/watchlist/{label}"): frozenset({Role.ADMIN}),
 }
 
 
@@ -120,6 +125,7 @@ def test_every_role_gets_exactly_what_the_matrix_grants(
             version=version,
             name="labels.json",
             photo_id="0" * 16,
+            label="apple.scab",
         )
         kwargs: dict[str, object] = {}
         if path.endswith("/photos") or (path == "/v1/identifications" and method == "POST"):

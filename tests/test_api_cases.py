@@ -32,7 +32,8 @@ def test_anyone_can_ask_a_specialist_about_a_confident_answer(
     assert response.status_code == 201, response.text
     case = response.json()
     assert case["status"] == "open" and case["reason"] == "asked" and case["asked"]
-    assert case["expected_response_hours"] == 48.0  # no recent pace: the default promise
+    wait = case["expected_answer"]  # no decision yet: the lab's capacity alone
+    assert wait["position"] == 1 and wait["hours"] == case["expected_response_hours"] > 0
     # A retry (the field app's outbox) returns the same case and creates nothing.
     again = client.post(url, json={"message": "Sûr? Ça s'étend vite."}, headers=headers)
     assert again.status_code == 200 and again.json()["id"] == case["id"]

@@ -179,7 +179,6 @@ def test_every_decision_is_kept_with_who_and_when(
     assert case.status == CaseStatus.AWAITING_PHOTOS and case.label is None
     assert case.answer == "Une photo du revers?"
     assert queue.waiting_cases(seed.session) == []  # the user's turn, not the lab's
-    assert queue.expected_response_hours(seed.session, case=case, settings=api_settings) is None
     case.status = CaseStatus.OPEN  # what the user's new photos do (tested with the cases)
     seed.session.commit()
     queue.claim(seed.session, case=case, specialist=specialist, settings=api_settings)
@@ -262,30 +261,3 @@ def test_only_specialists_work_the_queue_and_only_on_what_they_hold(
         queue.release(seed.session, case=case, specialist=second)
     queue.release(seed.session, case=case, specialist=first)
     assert [c.id for c in queue.waiting_cases(seed.session)] == [case.id]
-
-
-def test_expected_response_time_follows_the_queue_and_the_pace(
-    seed: Seeder, api_settings: ApiSettings, catalog
-) -> None:
-    grower = seed.user(Role.GROWER)
-    specialist = seed.user(Role.SPECIALIST)
-    hours_ago = utcnow() - timedelta(hours=10)
-    cases = [seed.case(grower, opened_at=hours_ago + timedelta(minutes=i)) for i in range(6)]
-    # No decision yet: the default promise.
-    expected = queue.expected_response_hours(seed.session, case=cases[-1], settings=api_settings)
-    assert expected == api_settings.default_response_hours
-    # Two decisions over the last ten hours: 0.2 cases an hour.
-    for case in cases[:2]:
-        seed.answer(case, specialist, api_settings, message="Oui.")
-    seed.session.execute(
-        update(CaseDecision).where(CaseDecision.case_id == cases[0].id).values(created_at=hours_ago)
-    )
-    seed.session.commit()
-    # Four waiting: the first of them is 1 / 0.2 = 5 hours away, the last 4 / 0.2 = 20.
-    assert queue.expected_response_hours(
-        seed.session, case=cases[2], settings=api_settings
-    ) == pytest.approx(5.0, abs=0.1)
-    assert queue.expected_response_hours(
-        seed.session, case=cases[5], settings=api_settings
-    ) == pytest.approx(20.0, abs=0.2)
-    assert queue.queue_length(seed.session) == 4

@@ -4,7 +4,7 @@ case or identification is "not found", never "forbidden", so ids reveal nothing.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, or_, select
@@ -26,6 +26,7 @@ from api.models import (
 from api.photostore import PhotoStore
 from api.services.ratelimits import enforce_specialist_request_limit
 from api.services.uploads import photo_row, prepare_uploads, stored
+from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.i18n import Words
@@ -47,11 +48,15 @@ REGULATED_SUSPICION = 0.05
 MAX_ADDED_PHOTOS = 2 * MAX_PHOTOS
 
 
-def priority_tier(catalog: Catalog, *, role: str, top_k: Sequence[LabelScore]) -> int:
-    """0: a regulated organism is suspected; 1: an agricultural user; 2: anyone else."""
+def priority_tier(
+    catalog: Catalog, *, role: str, top_k: Sequence[LabelScore], watched: Collection[str]
+) -> int:
+    """0: a regulated organism (the catalog's flag) or one the lab watches
+    (``api.services.watchlist``) is suspected; 1: an agricultural user; 2: anyone else."""
     for candidate in top_k:
         entry = catalog.labels.get(candidate.label)
-        if entry and entry.regulated and candidate.probability >= REGULATED_SUSPICION:
+        marked = candidate.label in watched or (entry is not None and entry.regulated)
+        if marked and candidate.probability >= REGULATED_SUSPICION:
             return 0
     return 1 if role in AGRICULTURAL_ROLES else 2
 
@@ -85,6 +90,7 @@ def new_case(
     asked: bool,
     message: str | None,
     now: datetime,
+    watched: Collection[str] = frozenset(),
 ) -> Case:
     """A case for ``identification``, not yet added to a session. Its reason is the model's
     when the model doubted, ``asked`` when only the user did."""
@@ -97,7 +103,7 @@ def new_case(
         reason=reason,
         message=clean_message(message),
         asked_at=now if asked else None,
-        tier=priority_tier(catalog, role=user.role, top_k=result.top_k),
+        tier=priority_tier(catalog, role=user.role, top_k=result.top_k, watched=watched),
         uncertainty=1.0 - identification.probability,
         opened_at=now,
         updated_at=now,
@@ -143,7 +149,13 @@ def ask_specialist(
         return case, False
     enforce_specialist_request_limit(session, user=user, settings=settings, now=now, lock=True)
     case = new_case(
-        identification, user=user, catalog=catalog, asked=True, message=message, now=now
+        identification,
+        user=user,
+        catalog=catalog,
+        asked=True,
+        message=message,
+        now=now,
+        watched=watched_labels(session),
     )
     session.add(case)
     try:

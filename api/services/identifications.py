@@ -27,6 +27,7 @@ from api.services.ratelimits import (
     enforce_specialist_request_limit,
 )
 from api.services.uploads import photo_row, prepare_uploads, stored
+from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.i18n import Language, Profile
@@ -144,6 +145,7 @@ def identify(
                         asked=request.ask_specialist,
                         message=request.message,
                         now=now,
+                        watched=watched_labels(session),
                     )
                 )
             session.commit()

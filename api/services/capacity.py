@@ -1,0 +1,201 @@
+"""The specialists' capacity and the honest wait: when a new or waiting case can expect an answer.
+
+The lab owns its capacity (cases its specialists answer per working day, their working hours and
+days, in the lab's time zone): an admin sets it in the pages or the API (``LabCapacity``); until
+then the settings' defaults hold. The expected wait of a case is the time the lab needs, working
+at its pace, to answer every case ahead of it in the queue and then this one:
+
+- **ahead**: the waiting cases of a tier before it, and those of its tier opened before it (the
+  queue's order, ``api.services.queue``). A case cannot know the higher-tier cases that will
+  arrive after it: the wait shown is the wait if none does, and it grows when some do.
+- **pace**: answers per working day, the capacity blended with the decisions really made since
+  the first one of the last ``pace_window_days``, counted in whole working days, never minutes
+  (a burst of seven decisions in a minute is a busy morning, not a rate): ``(capacity *
+  PRIOR_DAYS + decisions) / (PRIOR_DAYS + working days)``, so that a few days of real pace move
+  it and one odd day does not.
+- **time**: the cases to answer at that pace spread evenly over the working hours, walked forward
+  from now through the working days (nights, weekends and days off pass without answers).
+
+The wait is shown before the user asks (``Wait`` of a new case of their tier) and on each waiting
+case, in words and as a date (``model.wording.expected_answer``).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.errors import InvalidInput
+from api.models import Case, CaseDecision, CaseStatus, LabCapacity, User, utcnow
+from api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+PENDING = (CaseStatus.OPEN, CaseStatus.CLAIMED)
+# The configured capacity counts as this many working days of measured pace.
+PRIOR_DAYS = 5.0
+# A wait is never walked further than this: past it the lab is not answering at all.
+HORIZON_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Capacity:
+    cases_per_day: int
+    day_start: time
+    day_end: time
+    work_days: frozenset[int]  # ISO weekdays: 1 Monday ... 7 Sunday
+
+    @property
+    def hours_per_day(self) -> float:
+        start = self.day_start.hour + self.day_start.minute / 60
+        return self.day_end.hour + self.day_end.minute / 60 - start
+
+
+@dataclass(frozen=True)
+class Wait:
+    """When a case can expect an answer: ``at`` (UTC), ``hours`` from now, and what it rests on
+    (the cases to answer first, itself included, and the pace in answers per working day)."""
+
+    at: datetime
+    hours: float
+    position: int
+    pace: float
+
+
+def _clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            {"fr": f"heure invalide : {text!r} (HH:MM)", "en": f"invalid time: {text!r} (HH:MM)"}
+        ) from None
+
+
+def make_capacity(
+    cases_per_day: int, day_start: str, day_end: str, work_days: list[int]
+) -> Capacity:
+    """A capacity from its settings, checked: what cannot describe a working week is refused."""
+    start, end = _clock(day_start), _clock(day_end)
+    days = frozenset(work_days)
+    if cases_per_day < 1 or end <= start or not days or not days <= set(range(1, 8)):
+        raise InvalidInput(
+            {
+                "fr": "capacité invalide : au moins un cas par jour, une fin de journée après son "
+                "début, et des jours de 1 (lundi) à 7 (dimanche)",
+                "en": "invalid capacity: at least one case a day, a day ending after it starts, "
+                "and days from 1 (Monday) to 7 (Sunday)",
+            }
+        )
+    return Capacity(cases_per_day, start, end, days)
+
+
+def current_capacity(session: Session, *, settings: ApiSettings) -> Capacity:
+    """The capacity the lab set, else the settings' defaults."""
+    row = session.get(LabCapacity, 1)
+    if row is None:
+        return make_capacity(
+            settings.cases_per_day,
+            settings.work_day_start,
+            settings.work_day_end,
+            list(settings.work_days),
+        )
+    days = [int(day) for day in row.work_days.split(",")]
+    return make_capacity(row.cases_per_day, row.day_start, row.day_end, days)
+
+
+def set_capacity(
+    session: Session,
+    *,
+    admin: User,
+    cases_per_day: int,
+    day_start: str,
+    day_end: str,
+    work_days: list[int],
+) -> Capacity:
+    """Set the lab's capacity (admins; the route checks the role): it takes effect at once."""
+    capacity = make_capacity(cases_per_day, day_start, day_end, work_days)
+    row = session.get(LabCapacity, 1) or LabCapacity(id=1)
+    row.cases_per_day = capacity.cases_per_day
+    row.day_start, row.day_end = day_start, day_end
+    row.work_days = ",".join(str(day) for day in sorted(capacity.work_days))
+    row.set_by, row.set_at = admin.id, utcnow()
+    session.add(row)
+    session.commit()
+    log.info("capacity set by admin %d: %s", admin.id, capacity)
+    return capacity
+
+
+def _working_days(first: date, last: date, capacity: Capacity) -> int:
+    days = (last - first).days + 1
+    return sum((first + timedelta(n)).isoweekday() in capacity.work_days for n in range(days))
+
+
+def daily_pace(
+    session: Session, *, capacity: Capacity, settings: ApiSettings, now: datetime
+) -> float:
+    """Answers per working day: the capacity blended with the recent decisions (module doc)."""
+    count, first = session.execute(
+        select(func.count(), func.min(CaseDecision.created_at)).where(
+            CaseDecision.created_at > now - timedelta(days=settings.pace_window_days)
+        )
+    ).one()
+    if not count:
+        return float(capacity.cases_per_day)
+    zone = ZoneInfo(settings.lab_timezone)
+    days = _working_days(_local(first, zone).date(), _local(now, zone).date(), capacity)
+    return (capacity.cases_per_day * PRIOR_DAYS + count) / (PRIOR_DAYS + max(days, 1))
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A moment (aware, or naive UTC) in the lab's time zone."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def answer_time(
+    position: int, pace: float, capacity: Capacity, now: datetime, zone: str
+) -> datetime:
+    """When the ``position``-th case from now is answered at ``pace`` answers per working day,
+    spread evenly over the working hours (UTC)."""
+    lab = ZoneInfo(zone)
+    hours = position / pace * capacity.hours_per_day
+    moment = _local(now, lab)
+    for _ in range(HORIZON_DAYS):
+        day = moment.date()
+        start = datetime.combine(day, capacity.day_start, lab)
+        end = datetime.combine(day, capacity.day_end, lab)
+        if day.isoweekday() in capacity.work_days and moment < end:
+            begin = max(moment, start)
+            available = (end - begin).total_seconds() / 3600
+            if hours <= available:
+                return (begin + timedelta(hours=hours)).astimezone(UTC)
+            hours -= available
+        moment = datetime.combine(day + timedelta(days=1), capacity.day_start, lab)
+    return _local(now, lab).astimezone(UTC) + timedelta(days=HORIZON_DAYS)
+
+
+def expected_wait(
+    session: Session,
+    *,
+    tier: int,
+    settings: ApiSettings,
+    case: Case | None = None,
+    now: datetime | None = None,
+) -> Wait:
+    """The wait of ``case`` (still waiting), or of a new case of ``tier`` opened now."""
+    now = now or utcnow()
+    ahead = select(func.count()).where(Case.status.in_(PENDING))
+    if case is None:
+        ahead = ahead.where(Case.tier <= tier)
+    else:
+        ahead = ahead.where(
+            Case.id != case.id,
+            or_(Case.tier < tier, and_(Case.tier == tier, Case.opened_at < case.opened_at)),
+        )
+    position = (session.scalar(ahead) or 0) + 1
+    capacity = current_capacity(session, settings=settings)
+    pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
+    at = answer_time(position, pace, capacity, now, settings.lab_timezone)
+    return Wait(at, round((at - now).total_seconds() / 3600, 1), position, pace)
