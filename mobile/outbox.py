@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 _COLUMNS = (
     "id, created_at, photo_count, result, latitude, longitude, share, ask, message, upload, "
     "ask_state, attempts, last_error, server_id, case_id, case_status, answer, answer_label, "
-    "answered_at"
+    "answered_at, expected_answer"
 )
 
 
@@ -60,6 +60,7 @@ class Observation:
     answer: str | None  # the specialist's message
     answer_label: str | None  # the specialist's label, when the answer has one
     answered_at: str | None
+    expected_answer: str | None  # a waiting case: when the lab expects to answer, in words
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Observation":
@@ -244,13 +245,14 @@ class Outbox:
     def _store_case(connection: sqlite3.Connection, case: dict[str, Any]) -> int:
         return connection.execute(
             "UPDATE observations SET case_id = ?, case_status = ?, answer = ?, "
-            "answer_label = ?, answered_at = ? WHERE server_id = ?",
+            "answer_label = ?, answered_at = ?, expected_answer = ? WHERE server_id = ?",
             (
                 case["id"],
                 case["status"],
                 case.get("answer"),
                 case.get("label"),
                 case.get("answered_at"),
+                (case.get("expected_answer") or {}).get("text"),
                 case["identification_id"],
             ),
         ).rowcount

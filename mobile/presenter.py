@@ -98,6 +98,8 @@ def present_case(
     )
     details = [reading.specialist_message] if reading.specialist_message else []
     state = case_state(observation)
+    if state in ("waiting", "sent") and observation.expected_answer:
+        details.append(text("case_expected", lang, when=observation.expected_answer))
     if state == "refused" and observation.last_error:
         details.append(observation.last_error)
     created = datetime.fromisoformat(observation.created_at).astimezone()

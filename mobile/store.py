@@ -40,6 +40,8 @@ _MIGRATIONS = (
     );
     CREATE INDEX observations_to_send ON observations (upload, ask_state);
     """,
+    # the server's expected answer of a waiting case, in words (api.services.capacity)
+    "ALTER TABLE observations ADD COLUMN expected_answer TEXT",
 )
 
 

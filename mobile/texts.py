@@ -99,6 +99,10 @@ TEXTS: dict[str, Words] = {
     "no_cases": {"fr": "Aucune demande pour l'instant.", "en": "No request yet."},
     "case_waiting": {"fr": "En attente d'envoi", "en": "Waiting to be sent"},
     "case_sent": {"fr": "Envoyée au laboratoire", "en": "Sent to the lab"},
+    "case_expected": {
+        "fr": "Réponse du laboratoire attendue {when}.",
+        "en": "The lab expects to answer {when}.",
+    },
     "case_more_photos": {
         "fr": "Le spécialiste demande d'autres photos",
         "en": "The specialist asks for more photos",

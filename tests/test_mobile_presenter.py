@@ -112,8 +112,11 @@ def test_case_states_in_words_and_the_specialists_answer_as_the_title(
     assert _case(observation, catalog, "fr").state == "En attente d'envoi"
     assert _case(observation, catalog, "fr").title == "Tavelure du pommier"
     case = {"id": "c1", "identification_id": "s1", "status": "open"}
-    outbox.mark_sent(observation.id, True, {"id": "s1", "case": case})
-    assert _case(outbox.get(observation.id), catalog, "en").state == "Sent to the lab"
+    waiting = {**case, "expected_answer": {"text": "tomorrow, around 10:00"}}
+    outbox.mark_sent(observation.id, True, {"id": "s1", "case": waiting})
+    sent = _case(outbox.get(observation.id), catalog, "en")
+    assert sent.state == "Sent to the lab"
+    assert sent.detail == "The lab expects to answer tomorrow, around 10:00."
     answer = {"status": "answered", "label": "apple.black_rot", "answer": "Taillez les chancres."}
     outbox.update_cases([{**case, **answer}])
     view = _case(outbox.get(observation.id), catalog, "fr")

@@ -231,6 +231,7 @@ def test_asking_about_an_identification_already_shared(
     assert report.asked == 0
     judge(live_server, [phone.outbox.get(shared.id)])
     assert phone.outbox.get(shared.id).case_status == "open"
+    assert phone.outbox.get(shared.id).expected_answer  # the server's wait, in words
 
 
 def test_the_specialists_answer_comes_back_on_sync(
