@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from api.clock import utcnow
+
 
 class Role(StrEnum):
     GROWER = "grower"
@@ -60,10 +62,6 @@ class Action(StrEnum):
     CORRECT = "correct"  # the right label is another one of the catalog
     REQUEST_PHOTOS = "request_photos"  # cannot tell from these photos
     ANSWER = "answer"  # an answer without a label (not in the catalog, not a pest...)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:
