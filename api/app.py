@@ -254,7 +254,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.secret_key = secret_key(settings)
-    app.state.metrics = Metrics(app.state.sessions)
+    app.state.metrics = Metrics(app.state.sessions, settings)
     for module in (
         auth,
         users,

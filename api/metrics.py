@@ -14,11 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import Case, CaseDecision
+from api.services.load import lab_load
+from api.settings import ApiSettings
 
 
 class _DatabaseCollector(Collector):
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
         self.sessions = sessions
+        self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         cases = GaugeMetricFamily("iriis_cases", "Cases by status.", labels=["status"])
@@ -34,18 +37,44 @@ class _DatabaseCollector(Collector):
                 select(CaseDecision.action, func.count()).group_by(CaseDecision.action)
             ):
                 decisions.add_metric([action], count)
-            waiting = session.scalar(
-                select(func.count()).where(Case.status.in_(("open", "claimed")))
-            )
+            load = lab_load(session, settings=self.settings)
         yield cases
         yield decisions
         queue = GaugeMetricFamily("iriis_queue_length", "Cases waiting or claimed.")
-        queue.add_metric([], waiting or 0)
+        queue.add_metric([], load.waiting)
         yield queue
+        tiers = GaugeMetricFamily(
+            "iriis_queue_length_by_tier", "Cases waiting or claimed, by tier.", labels=["tier"]
+        )
+        for tier in (0, 1, 2):
+            tiers.add_metric([str(tier)], load.waiting_by_tier.get(tier, 0))
+        yield tiers
+        for name, text, value in (
+            (
+                "iriis_answered_today",
+                "Cases answered today (the lab's time zone).",
+                load.answered_today,
+            ),
+            ("iriis_capacity_cases_per_day", "The specialists' capacity.", load.capacity),
+            ("iriis_pace_cases_per_day", "Answers per working day the waits follow.", load.pace),
+            (
+                "iriis_median_hours_to_answer",
+                "Median hours from a case's opening to its answer, cases answered over 7 days.",
+                load.median_hours_to_answer or 0.0,
+            ),
+            (
+                "iriis_routed_share",
+                "Share of the identifications of the last 7 days that opened a case.",
+                load.routed_week,
+            ),
+        ):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], value)
+            yield gauge
 
 
 class Metrics:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "iriis_http_requests",
@@ -60,7 +89,7 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.registry.register(_DatabaseCollector(sessions))
+        self.registry.register(_DatabaseCollector(sessions, settings))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

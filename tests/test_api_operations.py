@@ -46,6 +46,12 @@ def test_health_readiness_and_metrics(
     client.get("/v1/cases", headers=bearer(client, grower))
     text = client.get("/metrics").text
     assert "iriis_queue_length 2.0" in text
+    assert 'iriis_queue_length_by_tier{tier="1"} 2.0' in text
+    assert 'iriis_queue_length_by_tier{tier="0"} 0.0' in text
+    assert "iriis_answered_today 1.0" in text
+    assert f"iriis_capacity_cases_per_day {float(api_settings.cases_per_day)}" in text
+    # three identifications this week, each with its case
+    assert "iriis_routed_share 1.0" in text and "iriis_median_hours_to_answer " in text
     assert 'iriis_decisions_total{action="confirm"} 1.0' in text
     assert 'iriis_cases{status="answered"} 1.0' in text
     assert 'iriis_http_requests_total{method="GET",route="/v1/cases",status="200"} 1.0' in text

@@ -217,6 +217,9 @@ def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
     expect(page.locator(f"tr[data-case='{case_id}']")).to_have_count(0)  # out of the queue
 
+    page.get_by_role("link", name="File d'attente").click()
+    expect(page.locator("#load-today")).to_contain_text("1 sur une capacité de")
+    expect(page.locator("#load-routed")).to_have_text("100 %")  # one identification, its case
     page.get_by_role("link", name="Historique").click()
     history = page.locator(f"tr[data-case='{case_id}']")
     expect(history).to_contain_text("Corrigé")

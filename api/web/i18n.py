@@ -189,6 +189,34 @@ MESSAGES: dict[str, Words] = {
         "en": "Choose an action: confirm, correct, ask for more photos or answer.",
     },
     "decision.refused": {"fr": "Décision refusée : {detail}", "en": "Decision refused: {detail}"},
+    "load.title": {"fr": "Charge du laboratoire", "en": "The lab's load"},
+    "load.waiting": {"fr": "Cas en attente", "en": "Cases waiting"},
+    "load.tier": {"fr": "niveau {tier} : {count}", "en": "tier {tier}: {count}"},
+    "load.answered_today": {"fr": "Réponses aujourd'hui", "en": "Answered today"},
+    "load.of_capacity": {
+        "fr": "{answered} sur une capacité de {capacity} par jour",
+        "en": "{answered} of a capacity of {capacity} a day",
+    },
+    "load.pace": {
+        "fr": "Rythme retenu pour les délais (réponses par jour ouvrable)",
+        "en": "Pace the waits follow (answers per working day)",
+    },
+    "load.median": {
+        "fr": "Délai médian de réponse (7 jours)",
+        "en": "Median time to answer (7 days)",
+    },
+    "load.hours": {"fr": "{hours} h", "en": "{hours} h"},
+    "load.routed_week": {
+        "fr": "Identifications envoyées à un spécialiste (7 jours)",
+        "en": "Identifications sent to a specialist (7 days)",
+    },
+    "load.routed_days": {
+        "fr": "Identifications et cas ouverts par jour",
+        "en": "Identifications and cases opened per day",
+    },
+    "load.day": {"fr": "Jour", "en": "Day"},
+    "load.identifications": {"fr": "Identifications", "en": "Identifications"},
+    "load.routed": {"fr": "Cas ouverts", "en": "Cases opened"},
     "reference.marked": {"fr": "Photo de référence", "en": "Reference photo"},
     "reference.make": {
         "fr": "En faire une photo de référence (montrée aux autres utilisateurs)",

@@ -25,6 +25,7 @@ from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailabl
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
 from api.services import queue, references, users
 from api.services.cases import check_photo_access
+from api.services.load import lab_load
 from api.settings import ApiSettings
 from api.web import session as lab_session
 from api.web.forms import ACTIONS, DecisionForm, label_choices
@@ -163,11 +164,12 @@ def sign_out(request: Request, session: SessionDep) -> RedirectResponse:
 def queue_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     catalog: CatalogDep,
     specialist: LabSpecialist,
     notice: str = "",
 ) -> Response:
-    """The waiting cases in priority order, and the ones this specialist holds."""
+    """The waiting cases in priority order, the ones this specialist holds, and the load."""
     key = _QUEUE_NOTICES.get(notice)
     return render(
         request,
@@ -176,6 +178,7 @@ def queue_page(
         specialist,
         waiting=queue.waiting_cases(session),
         mine=queue.held_by(session, specialist=specialist),
+        load=lab_load(session, settings=settings),
         notice=Message(key) if key else None,
     )
 
