@@ -201,6 +201,7 @@ def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     page.get_by_role("button", name="Prendre le cas suivant").click()
     expect(page).to_have_url(f"{server}/lab/cases/{case_id}")
     expect(page.locator("#case-status")).to_have_text("Pris en charge")
+    expect(page.locator("#case-expected")).to_contain_text("1 cas à traiter d'ici là")
     expect(page.get_by_text("Des taches sur mes pommiers, est-ce grave?")).to_be_visible()
     expect(page.locator(f"#top-labels tr[data-label='{model_label}']")).to_contain_text("%")
     photo = page.get_by_role("img", name="Photo 1 du cas")

@@ -189,6 +189,11 @@ MESSAGES: dict[str, Words] = {
         "en": "Choose an action: confirm, correct, ask for more photos or answer.",
     },
     "decision.refused": {"fr": "Décision refusée : {detail}", "en": "Decision refused: {detail}"},
+    "case.expected": {"fr": "Réponse attendue", "en": "Answer expected"},
+    "case.expected_position": {
+        "fr": "{position} cas à traiter d'ici là, celui-ci compris",
+        "en": "{position} cases to answer until then, this one included",
+    },
     "load.title": {"fr": "Charge du laboratoire", "en": "The lab's load"},
     "load.waiting": {"fr": "Cas en attente", "en": "Cases waiting"},
     "load.tier": {"fr": "niveau {tier} : {count}", "en": "tier {tier}: {count}"},
