@@ -21,6 +21,7 @@ from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
 from api.photostore import PhotoStore
 from api.security import ACCESS, create_token
+from api.services.capacity import current_capacity
 from api.settings import ApiSettings
 from api.web.i18n import MESSAGES
 from model.catalog import Catalog
@@ -270,6 +271,34 @@ def test_a_specialist_makes_a_photo_a_reference_only_with_the_growers_consent(
     httpx.patch(f"{server}/v1/users/me", json={"share_photos": False}, headers=grower_headers)
     page.reload()
     expect(figure).to_contain_text("L'utilisateur n'a pas accepté de partager ses photos")
+
+
+def test_an_admin_sets_the_capacity_and_the_watched_organisms_in_the_pages(
+    server: str, page: Page, web_seed: Seeder, web_settings: ApiSettings
+) -> None:
+    admin, grower = web_seed.user(Role.ADMIN), web_seed.user(Role.GROWER)
+    sign_in(page, server, admin.username)
+    expect(page.get_by_role("heading", name="Réglages du laboratoire")).to_be_visible()
+    page.get_by_label("Cas traités par jour ouvrable").fill("25")
+    page.get_by_label("Fin de la journée").fill("12:00")
+    page.get_by_label("vendredi").uncheck()
+    page.get_by_role("button", name="Enregistrer la capacité").click()
+    expect(page.get_by_role("status")).to_have_text("Réglages enregistrés.")
+    capacity = current_capacity(web_seed.session, settings=web_settings)
+    assert (capacity.cases_per_day, capacity.day_end.hour) == (25, 12)
+    assert capacity.work_days == frozenset({1, 2, 3, 4})
+
+    page.get_by_label("Organisme").select_option(label=web_seed.catalog.name("apple.scab", "fr"))
+    page.get_by_role("button", name="Surveiller").click()
+    expect(page.locator("#watched tr[data-label='apple.scab']")).to_contain_text(admin.username)
+    assert web_seed.case(grower, label="apple.scab").tier == 0  # first in the queue
+    page.locator("#watched tr[data-label='apple.scab']").get_by_role("button").click()
+    expect(page.locator("#watched")).to_have_count(0)
+    assert web_seed.case(grower, label="apple.scab").tier == 1
+
+    # the queue is the specialists': an admin is sent to sign in as one
+    page.goto(f"{server}/lab/queue")
+    expect(page.get_by_role("alert")).to_contain_text("réservé aux spécialistes")
 
 
 def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder) -> None:

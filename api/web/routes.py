@@ -22,8 +22,8 @@ from starlette.responses import Response
 from api.answers import case_out, identification_out
 from api.deps import CatalogDep, ClientAddress, GalleryDep, SessionDep, SettingsDep, StoreDep
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
-from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, utcnow
-from api.services import queue, references, users
+from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
+from api.services import capacity, queue, references, users, watchlist
 from api.services.cases import check_photo_access
 from api.services.load import lab_load
 from api.settings import ApiSettings
@@ -32,14 +32,19 @@ from api.web.forms import ACTIONS, DecisionForm, label_choices
 from api.web.history import recent_decisions
 from api.web.i18n import LANGUAGE_COOKIE, language_of
 from api.web.pages import STATIC_DIR, Message, render
-from api.web.session import LabRoute, LabSpecialist, safe_next
+from api.web.session import LabAdmin, LabRoute, LabSpecialist, safe_next
 from model.catalog import Catalog
 from model.i18n import Language
 
 router = APIRouter(prefix="/lab", include_in_schema=False, route_class=LabRoute)
 
 # Why the sign-in page is shown (``?why=``), and what it says about it.
-_SIGN_IN_REASONS = {"expired": "login.expired", "not_specialist": "login.not_specialist"}
+_SIGN_IN_REASONS = {
+    "expired": "login.expired",
+    "not_specialist": "login.not_specialist",
+    "not_admin": "login.not_admin",
+}
+_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 # Notices a redirect may ask the queue page to show (``?notice=``).
 _QUEUE_NOTICES = {"saved": "decision.saved", "empty": "queue.empty"}
 LANGUAGE_COOKIE_DAYS = 365
@@ -112,15 +117,16 @@ def sign_in(
     except Unavailable as exc:
         busy = Message("login.busy")
         return _login(request, catalog, target, draft, username, busy, 503, exc.headers)
-    if user is None or user.role != Role.SPECIALIST:
+    if user is None or user.role not in (Role.SPECIALIST, Role.ADMIN):
         refused = Message("login.failed" if user is None else "login.not_specialist")
         return _login(
             request, catalog, target, draft, username, refused, 401 if user is None else 403
         )
     # With a decision kept, 307: the browser posts it on to the case page, which shows it.
     keep = draft.filled and bool(target)
+    home = "lab_queue" if user.role == Role.SPECIALIST else "lab_settings"
     response = RedirectResponse(
-        target or str(request.url_for("lab_queue")), status_code=307 if keep else 303
+        target or str(request.url_for(home)), status_code=307 if keep else 303
     )
     lab_session.sign_in(request, response, session, settings, user)
     return response
@@ -352,6 +358,96 @@ def reference(
             status_code=exc.status_code,
         )
     return _redirect(str(request.url_for("lab_case", case_id=case.id)))
+
+
+@router.get("/settings", name="lab_settings")
+def settings_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    admin: LabAdmin,
+) -> Response:
+    """The lab's settings (admins): the specialists' capacity and the watched organisms."""
+    return _settings_response(request, session, settings, catalog, admin)
+
+
+def _settings_response(
+    request: Request,
+    session: Session,
+    settings: ApiSettings,
+    catalog: Catalog,
+    admin: User,
+    error: Message | None = None,
+    status_code: int = 200,
+) -> Response:
+    lang = language_of(request)
+    return render(
+        request,
+        "settings",
+        catalog,
+        admin,
+        status_code=status_code,
+        capacity=capacity.current_capacity(session, settings=settings),
+        weekdays=_WEEKDAYS,
+        watched=watchlist.watched(session),
+        label_choices=label_choices(catalog, lang),
+        error=error,
+        notice=Message("settings.saved") if request.query_params.get("saved") else None,
+    )
+
+
+@router.post("/settings/capacity", name="lab_capacity")
+def save_capacity(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    admin: LabAdmin,
+    cases_per_day: Annotated[int, Form()],
+    day_start: Annotated[str, Form()],
+    day_end: Annotated[str, Form()],
+    work_days: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    try:
+        capacity.set_capacity(
+            session,
+            admin=admin,
+            cases_per_day=cases_per_day,
+            day_start=day_start,
+            day_end=day_end,
+            work_days=work_days or [],
+        )
+    except ServiceError as exc:
+        refused = Message("settings.refused", {"detail": exc.text(language_of(request))})
+        return _settings_response(request, session, settings, catalog, admin, refused, 422)
+    return _redirect(f"{request.url_for('lab_settings')}?saved=1")
+
+
+@router.post("/settings/watchlist", name="lab_watch")
+def save_watch(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    admin: LabAdmin,
+    label: Annotated[str, Form()],
+    kind: Annotated[str, Form()] = "",
+) -> Response:
+    """Mark a label regulated or watched; ``kind`` empty takes the mark off."""
+    try:
+        watchlist.set_watch(
+            session,
+            admin=admin,
+            catalog=catalog,
+            label=label,
+            kind=WatchKind(kind) if kind else None,
+        )
+    except (ServiceError, ValueError) as exc:
+        detail = exc.text(language_of(request)) if isinstance(exc, ServiceError) else str(exc)
+        refused = Message("settings.refused", {"detail": detail})
+        return _settings_response(request, session, settings, catalog, admin, refused, 422)
+    return _redirect(f"{request.url_for('lab_settings')}?saved=1")
 
 
 @router.get("/history", name="lab_history")

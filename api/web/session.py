@@ -94,8 +94,9 @@ def _renewed_user(
     return user
 
 
-def current_specialist(request: Request, session: SessionDep, settings: SettingsDep) -> User:
-    """The specialist whose tokens the cookies carry; a redirect to the sign-in page otherwise."""
+def _lab_user(request: Request, session: Session, settings: ApiSettings, role: Role) -> User:
+    """The user of ``role`` whose tokens the cookies carry; a redirect to the sign-in page
+    otherwise."""
     access, refresh = request.cookies.get(COOKIE), request.cookies.get(REFRESH_COOKIE)
     if not access and not refresh:
         raise _to_sign_in(request, "signed_out")
@@ -104,13 +105,24 @@ def current_specialist(request: Request, session: SessionDep, settings: Settings
         user = _renewed_user(request, session, settings, refresh)
     if user is None or not user.active:
         raise _to_sign_in(request, "expired")
-    if user.role != Role.SPECIALIST:
-        raise _to_sign_in(request, "not_specialist")
+    if user.role != role:
+        raise _to_sign_in(request, "not_specialist" if role == Role.SPECIALIST else "not_admin")
     request.state.user_id = user.id  # for the access log
     return user
 
 
+def current_specialist(request: Request, session: SessionDep, settings: SettingsDep) -> User:
+    """The specialist of the queue's pages."""
+    return _lab_user(request, session, settings, Role.SPECIALIST)
+
+
+def current_admin(request: Request, session: SessionDep, settings: SettingsDep) -> User:
+    """The admin of the lab's settings page."""
+    return _lab_user(request, session, settings, Role.ADMIN)
+
+
 LabSpecialist = Annotated[User, Depends(current_specialist)]
+LabAdmin = Annotated[User, Depends(current_admin)]
 
 
 class LabRoute(APIRoute):
