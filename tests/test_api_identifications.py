@@ -189,6 +189,27 @@ def test_only_doubtful_answers_for_the_farms_open_a_case_unless_asked(
     assert _counts(db)[2] == 3
 
 
+def test_the_same_photo_gets_the_same_answer_with_an_empty_or_a_full_queue(
+    client: TestClient, seed: Seeder, samples: dict[str, bytes]
+) -> None:
+    grower, citizen = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
+
+    def answers() -> list[tuple[str, str | None, bool]]:
+        found = []
+        for photo in (samples["accepted"], samples["doubted"]):
+            response = client.post(
+                "/v1/identifications", files=_files(photo), headers=bearer(client, grower)
+            )
+            body = response.json()
+            found.append((body["decision"], body["reason"], body["case"] is not None))
+        return found
+
+    empty = answers()
+    for _ in range(60):
+        seed.case(citizen)
+    assert answers() == empty
+
+
 def test_a_second_message_on_an_open_case_is_added_and_an_answered_one_refuses_it(
     client: TestClient, seed: Seeder, api_settings: ApiSettings
 ) -> None:
