@@ -369,6 +369,15 @@ def _figures(run: Run, lab: Any) -> dict[str, Any]:
             else None,
         }
     figures["tiers"] = tiers
+    # the waits shown to the farms' cases as the week goes on: they grow with the backlog
+    by_day: dict[int, list[float]] = {}
+    for s in agricultural:
+        if s.opened and s.shown:
+            day = (s.opened.astimezone(LAB).date() - START.date()).days
+            by_day.setdefault(day, []).append((s.shown - s.opened).total_seconds() / 3600)
+    figures["agricultural_shown_wait_median_h_by_day"] = {
+        str(day): round(statistics.median(waits), 1) for day, waits in sorted(by_day.items())
+    }
     # an agricultural case still unclaimed when a citizen's was claimed: waited behind it
     citizens = [s.claimed for s in cases if s.group == "citizen" and s.claimed]
     figures["agricultural_cases_behind_a_citizen"] = sum(
@@ -409,6 +418,9 @@ def main() -> None:
         f"advisors' identifications, {f['routed_citizen']:.1%} of citizens'; agricultural cases "
         f"{f['agricultural_cases_per_working_day_over_capacity']:.2f} times the capacity; "
         f"{f['agricultural_cases_behind_a_citizen']} agricultural case(s) behind a citizen's; "
+        "median wait shown to the farms' new cases by day of the week (h): "
+        + ", ".join(f"{v}" for v in f["agricultural_shown_wait_median_h_by_day"].values())
+        + "; "
         f"answers without a specialist {f['precision_without_specialist']:.1%} right."
         for f in results
     )
