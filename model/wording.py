@@ -243,20 +243,27 @@ def sentence(words: str) -> str:
     return words[:1].upper() + words[1:] + ("" if words.endswith(".") else ".")
 
 
-_WEEKDAYS: dict[Language, tuple[str, ...]] = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_MONTHS: dict[Language, tuple[str, ...]] = {
-    "fr": (
-        "janvier", "février", "mars", "avril", "mai", "juin",
-        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-    ),
-    "en": (
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-}  # fmt: skip
+_WEEKDAYS: tuple[Words, ...] = tuple(
+    {"fr": fr, "en": en}
+    for fr, en in (
+        ("lundi", "Monday"),
+        ("mardi", "Tuesday"),
+        ("mercredi", "Wednesday"),
+        ("jeudi", "Thursday"),
+        ("vendredi", "Friday"),
+        ("samedi", "Saturday"),
+        ("dimanche", "Sunday"),
+    )
+)
+_MONTHS: tuple[Words, ...] = tuple(
+    {"fr": fr, "en": en}
+    for fr, en in (
+        ("janvier", "January"), ("février", "February"), ("mars", "March"),
+        ("avril", "April"), ("mai", "May"), ("juin", "June"), ("juillet", "July"),
+        ("août", "August"), ("septembre", "September"), ("octobre", "October"),
+        ("novembre", "November"), ("décembre", "December"),
+    )
+)  # fmt: skip
 
 
 def expected_answer(at: datetime, now: datetime, lang: Language) -> str:
@@ -268,7 +275,7 @@ def expected_answer(at: datetime, now: datetime, lang: Language) -> str:
         return f"aujourd'hui, vers {clock}" if lang == "fr" else f"today, around {clock}"
     if days == 1:
         return f"demain, vers {clock}" if lang == "fr" else f"tomorrow, around {clock}"
-    weekday, month = _WEEKDAYS[lang][at.weekday()], _MONTHS[lang][at.month - 1]
+    weekday, month = _WEEKDAYS[at.weekday()][lang], _MONTHS[at.month - 1][lang]
     return (
         f"d'ici le {weekday} {at.day} {month}" if lang == "fr" else f"by {weekday} {at.day} {month}"
     )
