@@ -169,6 +169,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 50, 100])
     parser.add_argument("--home", type=Path, default=Path("var/loop"))
     parser.add_argument("--out", type=Path, default=Path("metrics/loop.json"))
+    parser.add_argument(
+        "--profile",
+        default="retrain",
+        help="iriis retrain's train profile (retrain_head: the head refit)",
+    )
     args = parser.parse_args()
     setup_logging()
     settings = get_settings()
@@ -188,7 +193,7 @@ def main() -> int:
                 lab.confirmed_case(f"grower{i % GROWERS}", settings.bank_dir / file, label)
             sent = step
             start = time.perf_counter()
-            lab.iriis("retrain")
+            lab.iriis("retrain", "--profile", args.profile)
             seconds = time.perf_counter() - start
             runs = lab.server.home / "retrain"
             newest = by_version(
