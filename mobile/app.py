@@ -281,6 +281,8 @@ class ResultScreen(Screen):
         body.add_widget(_widget("Text", reading.next_step.text))
         if reading.contact:
             body.add_widget(_widget("Text", reading.contact.text))
+        if view.ask_note:
+            body.add_widget(_widget("Text", view.ask_note, italic=True))
         saved = app.t("saved_on_device", app.lang)
         model = app.t("model_version", app.lang, version=reading.model_version)
         body.add_widget(_widget("Text", f"{saved} {model}", font_size="16sp"))

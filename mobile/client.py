@@ -118,6 +118,11 @@ class ApiClient:
         result: list[dict[str, Any]] = self._call("GET", "/v1/cases", params=params).json()
         return result
 
+    def wait(self) -> dict[str, Any]:
+        """When a specialist would answer if the user asked now (``GET /v1/lab/wait``)."""
+        result: dict[str, Any] = self._call("GET", "/v1/lab/wait").json()
+        return result
+
     # --- models
 
     def latest_model(self) -> dict[str, Any]:

@@ -128,6 +128,7 @@ class FieldController:
             profile=preferences.profile,
             lab=self.lab,
             gallery_installed=recognizer.gallery is not None,
+            specialist_wait_at=self.prefs.load(SyncState).specialist_wait_at,
         )
         return Identified(observation, view)
 

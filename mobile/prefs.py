@@ -55,6 +55,9 @@ class SyncState:
     # were: the next pass asks only for cases changed since (``GET /v1/cases?since=``).
     cases_since: str = ""
     cases_of: str = ""
+    # When the lab said, at the last sync, a specialist would answer a request sent then (ISO
+    # 8601): shown before the user asks, while it lies ahead.
+    specialist_wait_at: str = ""
 
 
 _PREFIX = {Preferences: "pref.", Account: "account.", SyncState: "sync."}

@@ -17,12 +17,14 @@ from model.answer import Lab, Reading, Review, ReviewState, read
 from model.catalog import OTHER_CROP, Catalog
 from model.i18n import Language, Profile
 from model.result import Identification
+from model.wording import expected_answer
 
 
 @dataclass(frozen=True)
 class ResultView:
     reading: Reading
     similar_note: str | None  # why no similar photos are shown
+    ask_note: str | None = None  # when a specialist would answer, as the lab said at last sync
 
 
 def crop_choices(catalog: Catalog, lang: Language) -> list[tuple[str, str]]:
@@ -47,11 +49,19 @@ def present_result(
     profile: Profile,
     lab: Lab,
     gallery_installed: bool,
+    specialist_wait_at: str = "",
+    now: datetime | None = None,
 ) -> ResultView:
-    """The result screen of a fresh answer: nobody has been asked yet."""
+    """The result screen of a fresh answer: nobody has been asked yet. ``specialist_wait_at``
+    is when the lab said, at the last sync, a specialist would answer (shown while ahead)."""
+    now = now or datetime.now().astimezone()
+    wait = datetime.fromisoformat(specialist_wait_at).astimezone() if specialist_wait_at else None
     return ResultView(
         reading=read(result, catalog, lang=lang, profile=profile, lab=lab),
         similar_note=None if gallery_installed else text("no_gallery", lang),
+        ask_note=text("ask_wait", lang, when=expected_answer(wait, now.astimezone(), lang))
+        if wait and wait > now
+        else None,
     )
 
 

@@ -88,6 +88,8 @@ class Syncer:
             for observation in self.outbox.due():
                 report = self._send(client, observation, preferences, report)
             report = replace(report, cases=self._update_cases(client, account.username))
+            wait_at = str(client.wait()["at"])
+            self.prefs.save(replace(self.prefs.load(SyncState), specialist_wait_at=wait_at))
             if update:
                 installed = update_model(client, self.models)
                 report = replace(report, model=installed.version if installed else None)

@@ -99,6 +99,11 @@ TEXTS: dict[str, Words] = {
     "no_cases": {"fr": "Aucune demande pour l'instant.", "en": "No request yet."},
     "case_waiting": {"fr": "En attente d'envoi", "en": "Waiting to be sent"},
     "case_sent": {"fr": "Envoyée au laboratoire", "en": "Sent to the lab"},
+    "ask_wait": {
+        "fr": "Si vous demandez maintenant, un spécialiste répondra {when} (selon le laboratoire "
+        "à la dernière synchronisation).",
+        "en": "Asked now, a specialist would answer {when} (as the lab said at the last sync).",
+    },
     "case_expected": {
         "fr": "Réponse du laboratoire attendue {when}.",
         "en": "The lab expects to answer {when}.",

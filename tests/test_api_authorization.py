@@ -72,6 +72,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/v1/lab/capacity"): ALL,
     ("PUT", "/v1/lab/capacity"): frozenset({Role.ADMIN}),
     ("GET", "/v1/lab/watchlist"): ALL,
+    ("GET", "/v1/lab/wait"): ALL,
     ("PUT", "/v1/lab/watchlist/{label}"): frozenset({Role.ADMIN}),
     ("DELETE", "/v1/lab/watchlist/{label}"): frozenset({Role.ADMIN}),
 }

@@ -4,6 +4,7 @@ app's own states."""
 
 import io
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,34 @@ def test_case_states_in_words_and_the_specialists_answer_as_the_title(
     assert view.answered and view.state == "Réponse du spécialiste"
     assert view.title == "Pourriture noire du pommier"  # the specialist's label, not the model's
     assert view.detail == "Taillez les chancres."
+
+
+def test_before_asking_the_wait_the_lab_gave_at_the_last_sync_while_it_lies_ahead(
+    catalog: Catalog,
+) -> None:
+    result = Identification.from_dict({"label": "apple.scab", "decision": "needs_specialist"})
+    now = datetime(2026, 12, 7, 9, 0).astimezone()
+
+    def note(wait_at: str) -> str | None:
+        view = present_result(
+            result,
+            catalog,
+            lang="en",
+            profile="grower",
+            lab=LAB,
+            gallery_installed=True,
+            specialist_wait_at=wait_at,
+            now=now,
+        )
+        return view.ask_note
+
+    tomorrow = (now + timedelta(days=1, hours=1)).isoformat()
+    assert note(tomorrow) == (
+        "Asked now, a specialist would answer tomorrow, around 10:00 (as the lab said at the "
+        "last sync)."
+    )
+    assert note((now - timedelta(hours=1)).isoformat()) is None  # passed: no longer true
+    assert note("") is None  # never synced
 
 
 def test_sync_status_in_words_without_technical_errors() -> None:

@@ -232,6 +232,7 @@ def test_asking_about_an_identification_already_shared(
     judge(live_server, [phone.outbox.get(shared.id)])
     assert phone.outbox.get(shared.id).case_status == "open"
     assert phone.outbox.get(shared.id).expected_answer  # the server's wait, in words
+    assert phone.prefs.load(SyncState).specialist_wait_at  # what asking now would mean
 
 
 def test_the_specialists_answer_comes_back_on_sync(

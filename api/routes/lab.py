@@ -3,12 +3,14 @@ them; every signed-in user may read them, since the waits and the queue follow f
 
 from fastapi import APIRouter, status
 
+from api.answers import language, wait_out
 from api.deps import AdminUser, CatalogDep, CurrentUser, SessionDep, SettingsDep
-from api.models import WatchKind
+from api.models import WatchKind, utcnow
 from api.routes import AUTH_ERRORS, FORBIDDEN, INVALID, NOT_FOUND
-from api.schemas import CapacityIO, WatchIn, WatchOut
+from api.schemas import CapacityIO, WaitOut, WatchIn, WatchOut
 from api.services import capacity, watchlist
 from api.services.capacity import Capacity
+from api.services.cases import priority_tier
 
 router = APIRouter(prefix="/v1/lab", tags=["lab settings"], responses=AUTH_ERRORS)
 
@@ -40,6 +42,18 @@ def put_capacity(session: SessionDep, admin: AdminUser, body: CapacityIO) -> Cap
         work_days=body.work_days,
     )
     return _capacity_io(value)
+
+
+@router.get("/wait", response_model=WaitOut)
+def get_wait(
+    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, user: CurrentUser
+) -> WaitOut:
+    """When a specialist would answer a case the caller opened now (its tier from their role;
+    a suspected watched organism would go sooner): what the field app shows before one asks."""
+    tier = priority_tier(catalog, role=user.role, top_k=[], watched=frozenset())
+    now = utcnow()
+    wait = capacity.expected_wait(session, tier=tier, settings=settings, now=now)
+    return wait_out(wait, settings, language(user.language), now)
 
 
 @router.get("/watchlist", response_model=list[WatchOut])
