@@ -6,7 +6,8 @@ then the settings' defaults hold. The expected wait of a case is the time the la
 at its pace, to answer every case ahead of it in the queue and then this one:
 
 - **ahead**: the waiting cases of a tier before it, and those of its tier opened before it (the
-  queue's order, ``api.services.queue``).
+  queue's order, ``api.services.queue``). A case cannot know the higher-tier cases that will
+  arrive after it: the wait shown is the wait if none does, and it grows when some do.
 - **pace**: answers per working day, the capacity blended with the decisions really made since
   the first one of the last ``pace_window_days``, counted in whole working days, never minutes
   (a burst of seven decisions in a minute is a busy morning, not a rate): ``(capacity *
@@ -17,10 +18,6 @@ at its pace, to answer every case ahead of it in the queue and then this one:
   long for 43% of the farms' cases).
 - **the case in hand**: the specialists are on average halfway through a case when another
   arrives, so the wait is for ``position - 0.5`` answers.
-- **earlier tiers arriving**: the cases of an earlier tier opened per working day over the same
-  window go first as they arrive, so a case's pace is the lab's minus theirs (at least
-  ``MIN_PACE_SHARE`` of it). Measured why: at 50 cases a day, citizens' cases were shown waits
-  70% too short for 70% of them when the wait counted only the queue already there.
 - **time**: the cases to answer at that pace spread evenly over the working hours, walked forward
   from now through the working days (nights, weekends and days off pass without answers).
 
@@ -45,9 +42,6 @@ log = logging.getLogger(__name__)
 PENDING = (CaseStatus.OPEN, CaseStatus.CLAIMED)
 # The configured capacity counts as this many working days of measured pace.
 PRIOR_DAYS = 5.0
-# A lower tier's pace never falls under this share of the lab's, however many cases of an
-# earlier tier arrive: the wait stays a date, a late one.
-MIN_PACE_SHARE = 0.1
 # A wait is never walked further than this: past it the lab is not answering at all.
 HORIZON_DAYS = 366
 
@@ -188,24 +182,6 @@ def answer_time(
     return _local(now, lab).astimezone(UTC) + timedelta(days=HORIZON_DAYS)
 
 
-def _arrivals(
-    session: Session, *, capacity: Capacity, settings: ApiSettings, tier: int, now: datetime
-) -> float:
-    """Cases of a tier before ``tier`` opened per working day, since the first of the window."""
-    if tier == 0:
-        return 0.0
-    count, first = session.execute(
-        select(func.count(), func.min(Case.opened_at)).where(
-            Case.tier < tier, Case.opened_at > now - timedelta(days=settings.pace_window_days)
-        )
-    ).one()
-    if not count:
-        return 0.0
-    zone = ZoneInfo(settings.lab_timezone)
-    days = _working_days(_local(first, zone).date(), _local(now, zone).date(), capacity)
-    return float(count) / max(days, 1)
-
-
 def expected_wait(
     session: Session,
     *,
@@ -227,8 +203,5 @@ def expected_wait(
     position = (session.scalar(ahead) or 0) + 1
     capacity = current_capacity(session, settings=settings)
     pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
-    # what the cases of an earlier tier arriving meanwhile will take first
-    arriving = _arrivals(session, capacity=capacity, settings=settings, tier=tier, now=now)
-    pace = max(pace - arriving, pace * MIN_PACE_SHARE)
     at = answer_time(position - 0.5, pace, capacity, now, settings.lab_timezone)
     return Wait(at, round((at - now).total_seconds() / 3600, 1), position, pace)
