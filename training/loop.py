@@ -11,7 +11,7 @@ service then serves is scored on the proxy's held-back orchard photos of the val
 splits (``training.field_proxy``, fp32, no crop named). Each point is written to
 ``metrics/loop.json`` as soon as it is measured (``cases``, ``top1``, ``accepted_precision``,
 ``coverage``, ``retrain_seconds`` and each step's share of it, the version served and the gate's
-reasons when it refused).
+reasons when it refused), the gate's report beside it (``metrics/loop-gate-<cases>.md``).
 
 Everything is rebuilt from nothing in ``--home`` (default ``var/loop``, emptied first): the
 server's database and photos, the bank versions, the retrained models. About 30 minutes of 2
@@ -201,6 +201,8 @@ def main() -> int:
             )[-1]
             gate = json.loads((newest / "candidate" / "gate.json").read_text(encoding="utf-8"))
             state = json.loads((newest / "state.json").read_text(encoding="utf-8"))
+            report = (newest / "candidate" / "GATE.md").read_text(encoding="utf-8")
+            args.out.with_name(f"{args.out.stem}-gate-{step}.md").write_text(report, "utf-8")
             curve.append({**point(lab, step, seconds, gate), "step_seconds": state["seconds"]})
             log.info("loop: %s", curve[-1])
             args.out.write_text(json.dumps({"steps": curve}, indent=2) + "\n", encoding="utf-8")
