@@ -8,7 +8,16 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role, WatchKind
@@ -208,7 +217,8 @@ class UserOut(BaseModel):
 class MeUpdateIn(BaseModel):
     model_config = _example({"language": "en", "share_photos": True})
     language: Language | None = None
-    share_photos: bool | None = Field(
+    # strict: 0 or "yes" is not a consent (the schema says boolean)
+    share_photos: StrictBool | None = Field(
         default=None,
         description="Consent to share one's case photos as lab references (withdrawn: they "
         "leave the galleries built from then on).",
@@ -759,10 +769,12 @@ class CapacityIO(BaseModel):
             "work_days": [1, 2, 3, 4, 5],
         }
     )
-    cases_per_day: int = Field(ge=1, description="Cases the specialists answer per working day.")
+    cases_per_day: StrictInt = Field(
+        ge=1, description="Cases the specialists answer per working day."
+    )
     day_start: str = Field(description="Working day's start, HH:MM, the lab's local time.")
     day_end: str = Field(description="Working day's end, HH:MM.")
-    work_days: list[int] = Field(description="ISO weekdays worked (1: Monday ... 7: Sunday).")
+    work_days: list[StrictInt] = Field(description="ISO weekdays worked (1: Monday ... 7: Sunday).")
 
 
 class WatchIn(BaseModel):
