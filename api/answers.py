@@ -159,6 +159,16 @@ def wait_out(wait: Wait, settings: ApiSettings, lang: Language, now: datetime) -
     )
 
 
+def case_wait(
+    session: Session, settings: ApiSettings, case: Case, lang: Language, now: datetime
+) -> WaitOut | None:
+    """When the lab expects to answer ``case``; None once it no longer waits on the lab."""
+    if case.status not in PENDING:
+        return None
+    wait = expected_wait(session, tier=case.tier, settings=settings, case=case, now=now)
+    return wait_out(wait, settings, lang, now)
+
+
 def case_out(
     session: Session,
     settings: ApiSettings,
@@ -170,11 +180,7 @@ def case_out(
 ) -> CaseOut:
     """A case as its owner sees it (``staff``: as a specialist sees it, with who decided)."""
     now = now or utcnow()
-    wait = (
-        expected_wait(session, tier=case.tier, settings=settings, case=case, now=now)
-        if case.status in PENDING
-        else None
-    )
+    wait = case_wait(session, settings, case, lang, now)
     return CaseOut(
         id=case.id,
         identification_id=case.identification_id,
@@ -186,7 +192,7 @@ def case_out(
         updated_at=case.updated_at,
         answered_at=case.answered_at,
         expected_response_hours=wait.hours if wait else None,
-        expected_answer=wait_out(wait, settings, lang, now) if wait else None,
+        expected_answer=wait,
         label=case.label,
         name=catalog.name_or_id(case.label, lang) if case.label else None,
         answer=case.answer,

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api.answers import case_out, identification_out
+from api.answers import case_wait, identification_out
 from api.deps import CatalogDep, ClientAddress, GalleryDep, SessionDep, SettingsDep, StoreDep
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
@@ -510,7 +510,7 @@ def _case_response(
     status = case.status_at(now)
     held = case.status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
     # what the user was told, as the API computes it: the answer the lab expects to give
-    expected = case_out(session, settings, catalog, case, lang, staff=True, now=now).expected_answer
+    expected = case_wait(session, settings, case, lang, now)
     return render(
         request,
         "case",
