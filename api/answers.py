@@ -30,8 +30,9 @@ from api.schemas import (
     SimilarPhotoOut,
     WaitOut,
 )
-from api.services.capacity import PENDING, Wait, expected_wait
+from api.services.capacity import Wait, expected_wait
 from api.services.cases import priority_tier
+from api.services.queue import PENDING
 from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.answer import Lab, Reading, Review, read

@@ -34,12 +34,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInput
-from api.models import Case, CaseDecision, CaseStatus, LabCapacity, User, utcnow
+from api.models import Case, CaseDecision, LabCapacity, User, utcnow
+from api.services.queue import PENDING
 from api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
-PENDING = (CaseStatus.OPEN, CaseStatus.CLAIMED)
 # The configured capacity counts as this many working days of measured pace.
 PRIOR_DAYS = 5.0
 # A wait is never walked further than this: past it the lab is not answering at all.

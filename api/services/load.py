@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import Case, CaseDecision, CaseStatus, Identification, utcnow
-from api.services.capacity import PENDING, current_capacity, daily_pace
+from api.services.capacity import current_capacity, daily_pace
+from api.services.queue import PENDING
 from api.settings import ApiSettings
 
 # Decisions that answer a case (a request for photos gives it back to the user instead).
