@@ -7,7 +7,10 @@ answer read again later, or by a specialist in another language, is built the sa
 module lays the reading out as JSON and decides nothing.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -35,7 +38,7 @@ from api.services.cases import priority_tier
 from api.services.queue import PENDING
 from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
-from model.answer import Lab, Reading, Review, read
+from model.answer import OTHERS_MIN_PROBABILITY, Lab, Reading, Review, read
 from model.catalog import Catalog
 from model.i18n import PROFILES, Language, Profile, language_or_default
 from model.result import Identification as Result
@@ -47,6 +50,34 @@ language = language_or_default
 
 def _profile(value: str) -> Profile:
     return next((profile for profile in PROFILES if profile == value), "grower")
+
+
+# Labels an answer stored without a prediction set offers a specialist first, at most: its top
+# labels, as many as the case page has number keys for.
+SHORT_LIST_FALLBACK = 5
+
+
+@dataclass(frozen=True)
+class ShortList:
+    """The labels a specialist picks from first, best first, and the share of cases whose true
+    label the list is meant to hold (``coverage``, e.g. 0.9; None for the fallback)."""
+
+    labels: tuple[str, ...]
+    coverage: float | None
+
+
+def short_list(stored: Mapping[str, Any]) -> ShortList:
+    """The short list of a stored answer (``identifications.result``): its ``prediction_set``
+    (labels best first) and ``coverage`` target when the model gave one; an answer stored
+    before models did, or without one, offers its top labels instead, from the figure the
+    reading leaves out as noise up (``model.answer.OTHERS_MIN_PROBABILITY``)."""
+    labels = stored.get("prediction_set")
+    if labels:
+        coverage = stored.get("coverage")
+        return ShortList(tuple(map(str, labels)), float(coverage) if coverage else None)
+    result = Result.from_dict(stored)
+    top = [s.label for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY]
+    return ShortList(tuple(top[:SHORT_LIST_FALLBACK] or [result.label]), None)
 
 
 def photo_url(sha256: str) -> str:

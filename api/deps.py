@@ -188,6 +188,18 @@ def get_identifier(settings: SettingsDep) -> Identifier:
 IdentifierDep = Annotated[Identifier, Depends(get_identifier)]
 
 
+def get_served_identifier_or_none(settings: SettingsDep) -> Identifier | None:
+    """The served identifier without its gallery (``serving_identifier``), or None while no
+    bundle loads: for pages that show more with a model but must not fail without one."""
+    try:
+        return serving_identifier(settings)
+    except Unavailable:
+        return None
+
+
+ServedIdentifierOrNone = Annotated[Identifier | None, Depends(get_served_identifier_or_none)]
+
+
 def get_gallery(identifier: IdentifierDep) -> Gallery:
     if identifier.gallery is None:
         raise NotFound(

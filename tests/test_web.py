@@ -27,7 +27,7 @@ from api.web.i18n import MESSAGES
 from model.catalog import Catalog
 from model.i18n import LANGUAGES, PROFILES
 from model.result import Reason
-from model.wording import profile_words
+from model.wording import profile_words, reason_words
 from tests.api_support import PASSWORD, Seeder
 from tests.helpers import jpeg_bytes, textured_image
 
@@ -136,9 +136,10 @@ def test_every_page_string_exists_in_every_language() -> None:
 
 def test_every_reason_and_profile_a_case_can_carry_has_its_words_on_the_pages() -> None:
     # A case's reason and profile are shown in the queue; one without words would stop the
-    # specialist's page. Profiles are named as the field app names them.
+    # specialist's page. Reasons are the answers' own words, profiles named as the field app
+    # names them.
     for reason in Reason:
-        assert f"reason.{reason}" in MESSAGES, reason
+        assert all(reason_words(reason, lang) for lang in LANGUAGES), reason
     for profile in PROFILES:
         for lang in LANGUAGES:
             shown = MESSAGES[f"profile.{profile}"][lang]
@@ -152,6 +153,7 @@ def test_a_case_with_a_reason_this_code_does_not_know_is_shown_by_its_id(
     # name it by its id instead of failing.
     specialist = web_seed.user(Role.SPECIALIST)
     case = web_seed.case(web_seed.user(Role.GROWER))
+    case.identification.result = {**case.identification.result, "reason": "glare_on_leaf"}
     case.reason = "glare_on_leaf"
     web_seed.session.commit()
     sign_in(page, server, specialist.username)
@@ -209,13 +211,11 @@ def test_a_specialist_corrects_a_growers_case_and_the_grower_reads_the_answer(
     expect(photo).to_be_visible()
     assert photo.evaluate("img => img.complete && img.naturalWidth > 0")  # served, decoded
 
-    page.get_by_label("Corriger l'étiquette").check()
-    page.get_by_label("Étiquette corrigée").select_option(
-        label=web_seed.catalog.name(correction, "fr")
-    )
+    # the label through the picker, by its French name; the message typed over the default one
     answer = "Ce sont des lésions de pourriture noire : taillez les chancres cet hiver."
     page.get_by_label("Message à l'utilisateur").fill(answer)
-    page.get_by_role("button", name="Envoyer la décision").click()
+    page.get_by_label("Chercher une autre étiquette").fill(web_seed.catalog.name(correction, "fr"))
+    page.locator(f"#picker-hits li[data-label='{correction}']").get_by_role("button").click()
     expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
     expect(page.locator(f"tr[data-case='{case_id}']")).to_have_count(0)  # out of the queue
 
@@ -375,9 +375,9 @@ def test_the_language_switch_shows_the_pages_in_english(
     expect(page.get_by_role("img", name="Reference photo: Potato late blight")).to_have_attribute(
         "src", re.compile(r"/lab/gallery/thumbnails/0a1b2c3d4e5f$")
     )
-    expect(page.get_by_label("Correct the label")).to_be_visible()
-    options = page.get_by_label("Corrected label").locator("option")
-    expect(options.filter(has_text="Apple scab")).to_have_count(1)
+    expect(page.get_by_role("button", name="Confirm: Potato late blight")).to_be_visible()
+    expect(page.locator("#short-list")).to_contain_text("Potato late blight")
+    expect(page.locator("#recomputed")).to_contain_text("Per-photo suggestions recomputed")
 
     page.get_by_role("link", name="Français").click()
     expect(page.get_by_role("heading", name="Propositions du modèle")).to_be_visible()
@@ -393,14 +393,13 @@ def test_a_decision_with_an_unknown_label_is_refused_with_a_clear_message(
     page.get_by_role("button", name="Prendre le cas suivant").click()
     expect(page).to_have_url(f"{server}/lab/cases/{case.id}")
 
-    # The list offers catalog labels only; a stale page or a hand-made request can still send
+    # The page offers catalog labels only; a stale page or a hand-made request can still send
     # another one.
-    page.get_by_label("Étiquette corrigée").evaluate(
-        "select => select.add(new Option('Rouille licorne', 'apple.unicorn_rust', true, true))"
+    page.locator("#short-list button").first.evaluate(
+        "button => button.value = 'apple.unicorn_rust'"
     )
-    page.get_by_label("Corriger l'étiquette").check()
     page.get_by_label("Message à l'utilisateur").fill("Voici la bonne étiquette.")
-    page.get_by_role("button", name="Envoyer la décision").click()
+    page.locator("#short-list button").first.click()
 
     expect(page.get_by_role("alert")).to_have_text(
         "Étiquette inconnue : « apple.unicorn_rust » n'est pas dans le catalogue."
@@ -450,14 +449,12 @@ def test_a_decision_typed_as_the_session_ends_is_kept_through_a_new_sign_in(
     sign_in(page, server, specialist.username)
     page.get_by_role("button", name="Prendre le cas suivant").click()
     expect(page).to_have_url(f"{server}/lab/cases/{case.id}")
-    page.get_by_label("Corriger l'étiquette").check()
-    page.get_by_label("Étiquette corrigée").select_option("apple.black_rot")
     answer = "Pourriture noire : taillez les chancres cet hiver.\nRevenez vers nous au printemps."
     page.get_by_label("Message à l'utilisateur").fill(answer)
 
     # While the specialist typed, the session ended (hours away, or signed out in another tab).
     page.context.clear_cookies()
-    page.get_by_role("button", name="Envoyer la décision").click()
+    page.locator("#short-list li[data-label='apple.black_rot']").get_by_role("button").click()
     expect(page.get_by_role("heading", name="Connexion des spécialistes")).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text(
         "Votre session a expiré ; veuillez vous reconnecter."
@@ -475,8 +472,9 @@ def test_a_decision_typed_as_the_session_ends_is_kept_through_a_new_sign_in(
     expect(page.get_by_role("status")).to_have_text(
         "Votre décision a été conservée : vérifiez-la, puis envoyez-la."
     )
-    expect(page.get_by_label("Corriger l'étiquette")).to_be_checked()
-    expect(page.get_by_label("Étiquette corrigée")).to_have_value("apple.black_rot")
+    expect(page.locator("#decision-form")).to_contain_text(
+        "Décision conservée : Corriger l'étiquette — Pourriture noire du pommier"
+    )
     expect(page.get_by_label("Message à l'utilisateur")).to_have_value(answer)
     assert decisions(web_seed.session) == 0  # nothing was sent unseen
     page.get_by_role("button", name="Envoyer la décision").click()

@@ -3,9 +3,10 @@
 An observation is an identification with a location whose label is settled: the specialist's
 label when a case was answered with one, otherwise the model's label when the model accepted it
 (and no specialist answered the case without a label). Exact positions are only read here, to
-find each observation's cell; what leaves is the cell's square, the label, the week and the
-count, and a cell with fewer than ``surveillance_min_count`` observations of a label in a week is
-left out, so that no single farm can be singled out.
+find each observation's cell (and a case's: the region the specialists' pages show); what leaves
+is the cell's square, the label, the week and the count, and a cell with fewer than
+``surveillance_min_count`` observations of a label in a week is left out, so that no single farm
+can be singled out.
 """
 
 import math
@@ -90,6 +91,16 @@ def detections(
             ),
         },
     }
+
+
+def cell_centre(latitude: float, longitude: float, *, settings: ApiSettings) -> tuple[float, float]:
+    """The centre of the base grid cell holding a point: the finest a location is ever shown
+    (the specialists' queue gives it as a case's region), rounded to the cell."""
+    cell = settings.surveillance_cell_degrees
+    return (
+        round((_index(latitude, cell) + 0.5) * cell, 6),
+        round((_index(longitude, cell) + 0.5) * cell, 6),
+    )
 
 
 def _index(coordinate: float, cell: float) -> int:

@@ -76,7 +76,6 @@ MESSAGES: dict[str, Words] = {
     "col.waiting": {"fr": "Attente", "en": "Waiting"},
     "col.profile": {"fr": "Profil", "en": "Profile"},
     "col.regulated": {"fr": "Réglementé", "en": "Regulated"},
-    "col.uncertainty": {"fr": "Incertitude du modèle", "en": "Model uncertainty"},
     "col.model_label": {"fr": "Proposition du modèle", "en": "Model's suggestion"},
     "col.reason": {"fr": "Motif", "en": "Reason"},
     "col.when": {"fr": "Date", "en": "When"},
@@ -90,25 +89,12 @@ MESSAGES: dict[str, Words] = {
     "minutes": {"fr": "{n} min", "en": "{n} min"},
     "hours": {"fr": "{h} h {m:02d}", "en": "{h} h {m:02d}"},
     "days": {"fr": "{d} j {h} h", "en": "{d} d {h} h"},
-    # --- profiles and reasons as the users gave them
-    # (profiles are named as the field app names them: model.wording.PROFILES)
+    # --- profiles as the users gave them, named as the field app names them
+    # (model.wording.PROFILES); a case's reason is the core's words (model.answer's reading)
     **{
         f"profile.{profile}": {"fr": words["fr"].capitalize(), "en": words["en"].capitalize()}
         for profile, words in PROFILES.items()
     },
-    "reason.low_confidence": {"fr": "Confiance faible", "en": "Low confidence"},
-    "reason.ambiguous": {"fr": "Ambigu", "en": "Ambiguous"},
-    "reason.unfamiliar": {"fr": "Photo inhabituelle", "en": "Unfamiliar photo"},
-    "reason.crop_not_covered": {"fr": "Culture hors banque", "en": "Crop not in the bank"},
-    "reason.too_dark": {"fr": "Photo trop sombre", "en": "Photo too dark"},
-    "reason.too_blurry": {"fr": "Photo floue", "en": "Photo blurry"},
-    "reason.too_small": {"fr": "Photo trop petite", "en": "Photo too small"},
-    "reason.unknown_subject": {"fr": "Hors du champ du modèle", "en": "Out of scope"},
-    "reason.lab_references_only": {
-        "fr": "Photo de terrain, banque de laboratoire",
-        "en": "Field photo, lab-only bank",
-    },
-    "reason.asked": {"fr": "Demande de l'utilisateur", "en": "Asked by the user"},
     # --- catalog categories (crops are named by the catalog's crops)
     "category.disease": {"fr": "Maladie", "en": "Disease"},
     "category.healthy": {"fr": "Sain", "en": "Healthy"},
@@ -159,7 +145,6 @@ MESSAGES: dict[str, Words] = {
     "case.decisions": {"fr": "Décisions", "en": "Decisions"},
     # --- decision form
     "decision.title": {"fr": "Décision", "en": "Decision"},
-    "decision.action": {"fr": "Action", "en": "Action"},
     "decision.confirm": {
         "fr": "Confirmer la proposition du modèle",
         "en": "Confirm the model's suggestion",
@@ -167,11 +152,6 @@ MESSAGES: dict[str, Words] = {
     "decision.correct": {"fr": "Corriger l'étiquette", "en": "Correct the label"},
     "decision.request_photos": {"fr": "Demander d'autres photos", "en": "Ask for more photos"},
     "decision.answer": {"fr": "Répondre sans étiquette", "en": "Answer without a label"},
-    "decision.label": {
-        "fr": "Étiquette corrigée (pour « Corriger »)",
-        "en": "Corrected label (for “Correct”)",
-    },
-    "decision.choose_label": {"fr": "— choisir —", "en": "— choose —"},
     "decision.message": {"fr": "Message à l'utilisateur", "en": "Message to the user"},
     "decision.submit": {"fr": "Envoyer la décision", "en": "Send the decision"},
     "decision.saved": {"fr": "Décision enregistrée.", "en": "Decision saved."},
@@ -278,8 +258,9 @@ MESSAGES: dict[str, Words] = {
     },
     "reference.refused": {"fr": "Refusé : {detail}", "en": "Refused: {detail}"},
     "decision.label_required": {
-        "fr": "Choisissez l'étiquette corrigée dans la liste.",
-        "en": "Choose the corrected label from the list.",
+        "fr": "Choisissez l'étiquette : dans la liste courte, parmi les photos de référence "
+        "ou par la recherche.",
+        "en": "Choose the label: from the short list, the reference photos or the search.",
     },
     "decision.message_too_long": {
         "fr": "Le message est trop long : {max} caractères au plus.",
@@ -297,6 +278,94 @@ MESSAGES: dict[str, Words] = {
     },
     "case.claim": {"fr": "Prendre ce cas", "en": "Claim this case"},
     "error.not_found": {"fr": "Cas introuvable.", "en": "Case not found."},
+    # --- the queue's list
+    "col.photo": {"fr": "Photo", "en": "Photo"},
+    "col.crop": {"fr": "Culture", "en": "Crop"},
+    "col.region": {"fr": "Région", "en": "Region"},
+    "col.observed": {"fr": "Observé le", "en": "Observed"},
+    "queue.thumbnail_alt": {"fr": "Photo du cas {id}", "en": "Photo of case {id}"},
+    "queue.region": {"fr": "vers {lat}, {lon}", "en": "near {lat}, {lon}"},
+    "queue.asked": {"fr": "Demandé par l'utilisateur.", "en": "Asked by the user."},
+    "queue.no_crop": {"fr": "non précisée", "en": "not given"},
+    # --- the case page's decision, beside the photos
+    "case.held_until": {
+        "fr": "Ce cas est à vous jusqu'à {clock} (encore {minutes} min), puis il retourne dans "
+        "la file.",
+        "en": "This case is yours until {clock} ({minutes} min left), then it goes back to "
+        "the queue.",
+    },
+    "case.release": {"fr": "Remettre dans la file", "en": "Release to the queue"},
+    "case.released": {
+        "fr": "Cas remis dans la file, à sa place.",
+        "en": "Case released to the queue, in its place.",
+    },
+    "case.open_to_decide": {
+        "fr": "Ce cas attend dans la file : décider le prend en charge.",
+        "en": "This case waits in the queue: deciding claims it.",
+    },
+    "case.reason_title": {"fr": "Pourquoi ce cas", "en": "Why this case"},
+    "case.region": {"fr": "Région", "en": "Region"},
+    "case.observed": {"fr": "Observé le", "en": "Observed"},
+    "case.short_list": {"fr": "Liste courte du modèle", "en": "The model's short list"},
+    "case.coverage": {
+        "fr": "Le bon diagnostic y figure dans {percent} des cas.",
+        "en": "It holds the right diagnosis in {percent} of cases.",
+    },
+    "case.top_labels_fallback": {
+        "fr": "Les premières propositions du modèle (réponse enregistrée sans liste courte).",
+        "en": "The model's first suggestions (answer stored without a short list).",
+    },
+    "case.confirm": {"fr": "Confirmer : {name}", "en": "Confirm: {name}"},
+    "case.pick": {"fr": "C'est celui-ci", "en": "It is this one"},
+    "case.pick_name": {"fr": "C'est : {name}", "en": "It is: {name}"},
+    "case.other_actions": {"fr": "Autres décisions", "en": "Other decisions"},
+    "case.picker": {
+        "fr": "Chercher une autre étiquette (nom, symptôme, en français ou en anglais)",
+        "en": "Find another label (name or symptom, in French or English)",
+    },
+    "case.picker_search": {"fr": "Chercher", "en": "Search"},
+    "case.picker_none": {"fr": "Aucune étiquette trouvée.", "en": "No label found."},
+    "case.picker_matched": {"fr": "mots trouvés : {words}", "en": "matched: {words}"},
+    "case.shortcuts": {"fr": "Raccourcis clavier", "en": "Keyboard shortcuts"},
+    "case.shortcut_confirm": {
+        "fr": "confirmer la proposition du modèle",
+        "en": "confirm the model's suggestion",
+    },
+    "case.shortcut_numbers": {
+        "fr": "choisir l'étiquette de ce numéro dans la liste courte",
+        "en": "pick the label of that number in the short list",
+    },
+    "case.shortcut_picker": {"fr": "chercher une étiquette", "en": "find a label"},
+    "case.shortcut_release": {"fr": "remettre le cas dans la file", "en": "release the case"},
+    "case.photo_added": {
+        "fr": "Ajoutée après la réponse du modèle",
+        "en": "Added after the model's answer",
+    },
+    "case.photo_alone": {"fr": "Cette photo seule : {labels}", "en": "This photo alone: {labels}"},
+    "case.photo_set_aside": {"fr": "Mise de côté : {why}", "en": "Set aside: {why}"},
+    "case.photo_unreadable": {
+        "fr": "Photo illisible par le modèle.",
+        "en": "The model could not read this photo.",
+    },
+    "case.recomputed": {
+        "fr": "Suggestions par photo recalculées avec le modèle servi {version}, à côté de la "
+        "réponse enregistrée (modèle {stored}).",
+        "en": "Per-photo suggestions recomputed with the served model {version}, beside the "
+        "stored answer (model {stored}).",
+    },
+    "case.no_recompute": {
+        "fr": "Aucun modèle chargé : pas de suggestions par photo.",
+        "en": "No model loaded: no per-photo suggestions.",
+    },
+    "case.added_together": {
+        "fr": "Les photos ajoutées ensemble, selon le modèle servi",
+        "en": "The added photos together, by the served model",
+    },
+    "decision.default_message": {
+        "fr": "Le laboratoire a examiné vos photos.",
+        "en": "The lab examined your photos.",
+    },
+    "decision.kept_choice": {"fr": "Décision conservée : {what}", "en": "Kept decision: {what}"},
     # --- history
     "history.title": {"fr": "Historique des décisions", "en": "Decision history"},
     "history.empty": {"fr": "Aucune décision pour l'instant.", "en": "No decision yet."},
@@ -315,10 +384,10 @@ def language_of(request: Request) -> Language:
     return language_or_default(request.cookies.get(LANGUAGE_COOKIE))
 
 
-# Keys made from a value stored in the database ("reason." + case.reason): a newer model may
+# Keys made from a value stored in the database ("status." + case.status): a newer server may
 # store one this code has no words for, which is shown by its id rather than failing the page.
 # Any other missing key is a bug and still raises.
-STORED_IDS = frozenset({"reason", "status", "decision", "category"})
+STORED_IDS = frozenset({"status", "decision", "category"})
 
 
 def translator(lang: Language) -> Callable[..., str]:

@@ -19,6 +19,8 @@ from starlette.templating import Jinja2Templates
 from api.models import User, utcnow
 from api.web.i18n import language_of, translator
 from model.catalog import OTHER_CROP, Catalog
+from model.result import LabelScore, Reason
+from model.wording import percent, reason_words, sentence
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -65,7 +67,33 @@ def _crop(context: Context, crop: str) -> str:
     return catalog.crop_name(known, context["lang"]) if known and known != OTHER_CROP else crop
 
 
-templates.env.filters.update(label_name=_label_name, waiting=_waiting, crop=_crop)
+@pass_context
+def _percent(context: Context, probability: float) -> str:
+    """A probability as the answers write it (``model.wording.percent``): "62 %", "62%"."""
+    return percent(probability, context["lang"])
+
+
+@pass_context
+def _scored(context: Context, score: LabelScore) -> str:
+    """A label and the model's figure for it: "Tavelure du pommier 62 %"."""
+    return f"{_label_name(context, score.label)} {_percent(context, score.probability)}"
+
+
+@pass_context
+def _reason(context: Context, reason: Reason) -> str:
+    """Why the model set something aside or doubted, in the answers' own words
+    (``model.wording``), as a sentence."""
+    return sentence(reason_words(reason, context["lang"]))
+
+
+templates.env.filters.update(
+    label_name=_label_name,
+    waiting=_waiting,
+    crop=_crop,
+    percent=_percent,
+    scored=_scored,
+    reason=_reason,
+)
 
 
 def render(

@@ -19,22 +19,41 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from api.answers import case_wait, identification_out
-from api.deps import CatalogDep, ClientAddress, GalleryDep, SessionDep, SettingsDep, StoreDep
+from api.answers import case_wait, identification_out, reading_of
+from api.deps import (
+    CatalogDep,
+    ClientAddress,
+    GalleryDep,
+    ServedIdentifierOrNone,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
+from api.photostore import PhotoStore
 from api.services import capacity, queue, references, users, watchlist
 from api.services.cases import check_photo_access
 from api.services.load import lab_load
+from api.services.suggestions import case_suggestions
 from api.settings import ApiSettings
 from api.web import session as lab_session
-from api.web.forms import ACTIONS, DecisionForm, label_choices
+from api.web.forms import DecisionForm, LabelHit, label_choices, label_hits
 from api.web.history import recent_decisions
-from api.web.i18n import LANGUAGE_COOKIE, language_of
+from api.web.i18n import LANGUAGE_COOKIE, language_of, translator
 from api.web.pages import STATIC_DIR, Message, render
+from api.web.review import (
+    claim_end,
+    observed_day,
+    queue_rows,
+    region_of,
+    short_choices,
+)
 from api.web.session import LabAdmin, LabRoute, LabSpecialist, safe_next
 from model.catalog import Catalog
-from model.i18n import Language
+from model.i18n import Language, language_or_default
+from model.identifier import Identifier
+from model.result import Identification as Result
 
 router = APIRouter(prefix="/lab", include_in_schema=False, route_class=LabRoute)
 
@@ -46,8 +65,10 @@ _SIGN_IN_REASONS = {
 }
 _WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 # Notices a redirect may ask the queue page to show (``?notice=``).
-_QUEUE_NOTICES = {"saved": "decision.saved", "empty": "queue.empty"}
+_QUEUE_NOTICES = {"saved": "decision.saved", "empty": "queue.empty", "released": "case.released"}
 LANGUAGE_COOKIE_DAYS = 365
+# Longer side, in pixels, of the photos the queue lists.
+THUMBNAIL_SIDE = 160
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -62,6 +83,12 @@ def home(request: Request) -> RedirectResponse:
 @router.get("/static/lab.css", name="lab_css")
 def stylesheet() -> FileResponse:
     return FileResponse(STATIC_DIR / "lab.css", media_type="text/css")
+
+
+@router.get("/static/lab.js", name="lab_js")
+def script() -> FileResponse:
+    """The case page's keyboard shortcuts and search-as-you-type; the pages work without it."""
+    return FileResponse(STATIC_DIR / "lab.js", media_type="text/javascript")
 
 
 @router.get("/language/{lang}", name="lab_language")
@@ -98,11 +125,12 @@ def sign_in(
     action: Annotated[str, Form()] = "",
     label: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
+    pick: Annotated[str, Form()] = "",
 ) -> Response:
     """Check the password with the API's own accounts and limits; only specialists get the
     cookies. Without a username, this is a form brought here by an ended session (a 307 from
     ``api.web.session``): the page asks to sign in again and keeps the form's decision."""
-    draft = DecisionForm(action, label, message)
+    draft = DecisionForm(action, label, message, pick)
     target = safe_next(next or request.query_params.get("next")) or ""
     if not username:
         why = _SIGN_IN_REASONS.get(request.query_params.get("why", ""), "login.expired")
@@ -177,13 +205,16 @@ def queue_page(
 ) -> Response:
     """The waiting cases in priority order, the ones this specialist holds, and the load."""
     key = _QUEUE_NOTICES.get(notice)
+    lang = language_of(request)
+    waiting = queue.waiting_cases(session)
+    mine = queue.held_by(session, specialist=specialist)
     return render(
         request,
         "queue",
         catalog,
         specialist,
-        waiting=queue.waiting_cases(session),
-        mine=queue.held_by(session, specialist=specialist),
+        waiting=queue_rows(waiting, settings=settings, catalog=catalog, lang=lang),
+        mine=queue_rows(mine, settings=settings, catalog=catalog, lang=lang),
         load=lab_load(session, settings=settings),
         notice=Message(key) if key else None,
     )
@@ -207,13 +238,34 @@ def case_page(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
     specialist: LabSpecialist,
+    q: str = "",
 ) -> Response:
+    """A case; with ``q``, the label picker's hits too (the picker without scripts)."""
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
-    return _case_response(request, session, settings, catalog, specialist, case)
+    return _case_response(
+        request, session, settings, catalog, specialist, case, store, identifier, query=q
+    )
+
+
+@router.get("/labels", name="lab_labels")
+def labels(
+    request: Request, catalog: CatalogDep, specialist: LabSpecialist, q: str = ""
+) -> Response:
+    """The label picker's hits for ``q``, as the part of the case page that lists them."""
+    lang = language_of(request)
+    return render(
+        request, "_label_hits", catalog, specialist, query=q, hits=_hits(catalog, q, lang)
+    )
+
+
+def _hits(catalog: Catalog, query: str, lang: Language) -> list[LabelHit]:
+    return label_hits(catalog, query, lang) if query.strip() else []
 
 
 @router.post("/cases/{case_id}", name="lab_case_draft")
@@ -223,16 +275,20 @@ def case_with_draft(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
     specialist: LabSpecialist,
     action: Annotated[str, Form()] = "",
     label: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
+    pick: Annotated[str, Form()] = "",
 ) -> Response:
     """The case page with a decision kept across a new sign-in filled in; nothing is sent."""
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
+    form = DecisionForm(action, label, message, pick).resolved(case.identification.label)
     return _case_response(
         request,
         session,
@@ -240,7 +296,9 @@ def case_with_draft(
         catalog,
         specialist,
         case,
-        form=DecisionForm(action, label, message),
+        store,
+        identifier,
+        form=form,
         notice=Message("decision.kept"),
     )
 
@@ -252,6 +310,8 @@ def claim_case(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
     specialist: LabSpecialist,
 ) -> Response:
     """Claim a case opened from the queue's list (or extend one's own claim)."""
@@ -269,10 +329,46 @@ def claim_case(
             catalog,
             specialist,
             case,
+            store,
+            identifier,
             error=Message("case.unavailable"),
             status_code=409,
         )
     return _redirect(str(request.url_for("lab_case", case_id=case.id)))
+
+
+@router.post("/cases/{case_id}/release", name="lab_release")
+def release_case(
+    request: Request,
+    case_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
+    specialist: LabSpecialist,
+) -> Response:
+    """Give one's case back to the queue, in its place (``api.services.queue.release``)."""
+    try:
+        case = queue.specialist_case(session, case_id=case_id)
+    except NotFound:
+        return _not_found(request, catalog, specialist)
+    try:
+        queue.release(session, case=case, specialist=specialist)
+    except Conflict:
+        return _case_response(
+            request,
+            session,
+            settings,
+            catalog,
+            specialist,
+            case,
+            store,
+            identifier,
+            error=Message("case.unavailable"),
+            status_code=409,
+        )
+    return _redirect(f"{request.url_for('lab_queue')}?notice=released")
 
 
 @router.post("/cases/{case_id}/decision", name="lab_decide")
@@ -282,28 +378,33 @@ def decide(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
     specialist: LabSpecialist,
     action: Annotated[str, Form()] = "",
     label: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
+    pick: Annotated[str, Form()] = "",
 ) -> Response:
     """Record the decision and go back to the queue; on a mistake, the case page again with
-    the form as it was sent and the reason."""
+    the form as it was sent and the reason. A case still in the queue (opened from its list,
+    or whose claim lapsed) is claimed first, so that a decision is one click from its page."""
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
         return _not_found(request, catalog, specialist)
-    form = DecisionForm(action, label, message)
+    form = DecisionForm(action, label, message, pick).resolved(case.identification.label)
     error, status_code = form.problem(catalog), 422
     if error is None:
         try:
+            queue.claim(session, case=case, specialist=specialist, settings=settings)
             queue.decide(
                 session,
                 case=case,
                 specialist=specialist,
-                action=action,
+                action=form.action,
                 label=form.chosen_label,
-                message=message,
+                message=form.message,
                 catalog=catalog,
             )
             return _redirect(f"{request.url_for('lab_queue')}?notice=saved")
@@ -319,6 +420,8 @@ def decide(
         catalog,
         specialist,
         case,
+        store,
+        identifier,
         form=form,
         error=error,
         status_code=status_code,
@@ -333,6 +436,8 @@ def reference(
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
+    store: StoreDep,
+    identifier: ServedIdentifierOrNone,
     specialist: LabSpecialist,
     shared: Annotated[str, Form()] = "1",
 ) -> Response:
@@ -354,6 +459,8 @@ def reference(
             catalog,
             specialist,
             case,
+            store,
+            identifier,
             error=Message("reference.refused", {"detail": why}),
             status_code=exc.status_code,
         )
@@ -470,6 +577,21 @@ def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpec
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
+@router.get("/photos/{sha256}/thumbnail", name="lab_photo_thumbnail")
+def photo_thumbnail(
+    sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpecialist
+) -> Response:
+    """A case photo, small, for the queue's list; the same access rule as the photo."""
+    try:
+        check_photo_access(session, user=specialist, sha256=sha256)
+        jpeg = store.thumbnail(sha256, side=THUMBNAIL_SIDE)
+    except (ValueError, NotFound, OSError):
+        return Response(status_code=404)
+    return Response(
+        jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
 @router.get("/gallery/thumbnails/{photo_id}", name="lab_thumbnail")
 def thumbnail(specialist: LabSpecialist, gallery: GalleryDep, photo_id: str) -> Response:
     """A reference photo's thumbnail for the case page (whose images cannot send a token)."""
@@ -493,15 +615,20 @@ def _case_response(
     catalog: Catalog,
     specialist: User,
     case: Case,
+    store: PhotoStore,
+    identifier: Identifier | None,
     form: DecisionForm | None = None,
     error: Message | None = None,
     status_code: int = 200,
     notice: Message | None = None,
+    query: str = "",
 ) -> Response:
-    """The case page: what the model said and the catalog entry the user got (in the page's
-    language, built as the JSON API builds them), the photos, and the decision form when the
-    specialist holds the case (a lapsed claim included: its holder may decide until someone
-    else claims it, ``api.services.queue``)."""
+    """The case page: the photos with what the served model says of each, the decision beside
+    them (the short list and the similar reference photos one click each, the label picker),
+    then what the model said and the catalog entry the user got (in the page's language, built
+    as the JSON API builds them). The decision is offered on a case the specialist holds (a
+    lapsed claim included: its holder may decide until someone else claims it,
+    ``api.services.queue``) and on one still waiting in the queue, which deciding claims."""
     lang = language_of(request)
     identification = identification_out(
         session, settings, catalog, case.identification, lang, staff=True
@@ -511,6 +638,7 @@ def _case_response(
     held = case.status == CaseStatus.CLAIMED and case.claimed_by == specialist.id
     # what the user was told, as the API computes it: the answer the lab expects to give
     expected = case_wait(session, settings, case, lang, now)
+    user_lang = language_or_default(case.identification.language)
     return render(
         request,
         "case",
@@ -519,8 +647,18 @@ def _case_response(
         status_code=status_code,
         case=case,
         status=status,
+        held=held,
+        claim_end=claim_end(case, settings, now) if held else None,
         expected=expected,
         identification=identification,
+        model_reading=reading_of(settings, catalog, case.identification, lang, reviewed=False),
+        short=short_choices(case, catalog, lang),
+        suggestion=Result.from_dict(case.identification.result).suggestion,
+        region=region_of(case.identification, settings),
+        observed=observed_day(case.identification, settings),
+        suggestions=case_suggestions(case=case, store=store, identifier=identifier, catalog=catalog)
+        if identifier is not None
+        else None,
         photos=[
             {"sha256": photo.sha256, "reference": photo.reference_at is not None}
             for photo in (*case.identification.photos, *case.photos)
@@ -529,12 +667,14 @@ def _case_response(
         # with a label, and only with its owner's consent: the page says which is missing
         answered=case.status == CaseStatus.ANSWERED and case.label is not None,
         consent=case.user.share_photos,
-        can_decide=held,
+        can_decide=held or status == CaseStatus.OPEN,
         can_claim=status == CaseStatus.OPEN,
         form=form or DecisionForm(),
-        actions=ACTIONS,
+        # a one-click decision needs a message: a plain one, in the user's language, to edit
+        default_message=translator(user_lang)("decision.default_message"),
         max_message=MAX_MESSAGE_CHARS,
-        label_choices=label_choices(catalog, lang),
+        query=query,
+        hits=_hits(catalog, query, lang),
         error=error,
         notice=notice,
     )

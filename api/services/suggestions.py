@@ -1,0 +1,90 @@
+"""What the served model says of each photo of a case, beside the answer stored with it.
+
+The stored answer (``identifications.result``) is the model's verdict on the specimen's photos
+taken together; it keeps no per-photo results, and photos a user added after it, at a
+specialist's request, were never identified at all. A specialist comparing photos needs both,
+so they are recomputed here, from the stored photos (the re-encoded JPEGs of
+``api.photostore``, not the bytes sent), with the identifier the server answers with now
+(``api.deps.serving_identifier``: possibly a newer model than the stored answer's, whose
+version is given). The stored answer is never changed: these suggestions sit beside it.
+
+A photo's own identification says whether the policy sets it aside for its quality
+(``model.policy``: too dark, blurry or small), which is what it was set aside for in the
+specimen's answer too, since the quality rule judges each photo alone.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from api.models import Case, Photo
+from api.photostore import PhotoStore
+from model.answer import RETAKE_REASONS
+from model.catalog import Catalog
+from model.identifier import MAX_PHOTOS, Identifier
+from model.imaging import ImageError
+from model.result import Identification as Result
+from model.result import LabelScore, Reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PhotoSuggestion:
+    """One stored photo as the served model reads it alone."""
+
+    sha256: str
+    added: bool  # sent after the answer, at a specialist's request
+    top_k: tuple[LabelScore, ...]  # its own top labels, best first; empty when unreadable
+    set_aside: Reason | None  # the quality reason the policy sets it aside for, if any
+    readable: bool
+
+
+@dataclass(frozen=True)
+class CaseSuggestions:
+    """Every photo of a case read alone, and the added photos read together (None when the
+    user added none)."""
+
+    model_version: str
+    photos: tuple[PhotoSuggestion, ...]
+    added: Result | None
+
+
+def case_suggestions(
+    *, case: Case, store: PhotoStore, identifier: Identifier, catalog: Catalog
+) -> CaseSuggestions:
+    """The served model's reading of each photo of ``case`` (the identification's, then the
+    added ones) on the crop the user named, and of the added photos together (the newest
+    ``MAX_PHOTOS`` of them: what one identification takes)."""
+    crop = catalog.crop_id(case.identification.crop)
+    photos = [
+        _photo(photo, added, store, identifier, crop)
+        for photos, added in ((case.identification.photos, False), (case.photos, True))
+        for photo in photos
+    ]
+    added = _together(case.photos[-MAX_PHOTOS:], store, identifier, crop)
+    return CaseSuggestions(identifier.version, tuple(photos), added)
+
+
+def _photo(
+    photo: Photo, added: bool, store: PhotoStore, identifier: Identifier, crop: str | None
+) -> PhotoSuggestion:
+    try:
+        result = identifier.identify([store.read(photo.sha256)], crop=crop)
+    except (OSError, ImageError) as exc:
+        log.warning("stored photo %s not identified again: %s", photo.sha256, exc)
+        return PhotoSuggestion(photo.sha256, added, (), None, readable=False)
+    set_aside = result.reason if result.reason in RETAKE_REASONS else None
+    return PhotoSuggestion(photo.sha256, added, tuple(result.top_k), set_aside, readable=True)
+
+
+def _together(
+    photos: Sequence[Photo], store: PhotoStore, identifier: Identifier, crop: str | None
+) -> Result | None:
+    if not photos:
+        return None
+    try:
+        return identifier.identify([store.read(photo.sha256) for photo in photos], crop=crop)
+    except (OSError, ImageError) as exc:
+        log.warning("added photos of case %s not identified: %s", photos[0].case_id, exc)
+        return None
