@@ -12,16 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from PIL import Image
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from api.answers import ShortList, short_list
 from api.app import create_app
 from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
 from api.photostore import PhotoStore
 from api.security import ACCESS, create_token
 from api.services.capacity import current_capacity
+from api.services.cases import add_photos
 from api.settings import ApiSettings
 from api.web.i18n import MESSAGES
 from model.catalog import Catalog
@@ -496,3 +499,185 @@ def test_the_sign_in_page_says_when_an_account_is_locked(server: str, web_seed: 
     assert locked.status_code == 429 and locked.headers["retry-after"] in ("59", "60")
     assert "Trop de tentatives de connexion : réessayez dans 1 min" in locked.text
     assert "iriis_lab" not in locked.headers.get("set-cookie", "")
+
+
+class Clicks:
+    """Clicks a person makes, counted: what the walk-through measures (not seconds)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, target: Locator) -> None:
+        target.click()
+        self.count += 1
+
+
+def test_ten_cases_are_decided_in_at_most_two_clicks_each_from_the_queue(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    # Ten cases as the queue holds them: half carry the model's short list (a prediction set
+    # with its coverage), half were stored before models gave one (their top labels stand in);
+    # each shows a similar reference photo of the bank.
+    specialist, grower = web_seed.user(Role.SPECIALIST), web_seed.user(Role.GROWER)
+    prediction_set = ["apple.scab", "apple.black_rot", "apple.cedar_apple_rust"]
+    cases = []
+    for n in range(10):
+        case = web_seed.case(grower, label="apple.scab", runner_up="apple.black_rot")
+        neighbour = {"label": "apple.cedar_apple_rust", "similarity": 0.83, "photo_id": f"{n:016x}"}
+        stored = {**case.identification.result, "neighbours": [neighbour]}
+        if n % 2:
+            stored |= {"prediction_set": prediction_set, "coverage": 0.9}
+        case.identification.result = stored
+        cases.append(case)
+    web_seed.session.commit()
+    sign_in(page, server, specialist.username)
+    expect(page.get_by_role("heading", name="File d'attente des cas")).to_be_visible()
+
+    # How each is decided: the model is right (confirm), another label of the short list, the
+    # label of a reference photo; the last two by their keyboard shortcuts.
+    ways = ["confirm", "short", "reference"] * 3 + ["keys"]
+    expected = {
+        "confirm": ("confirm", "apple.scab"),
+        "short": ("correct", "apple.black_rot"),
+        "reference": ("correct", "apple.cedar_apple_rust"),
+        "keys": ("correct", "apple.black_rot"),
+    }
+    clicks = []
+    started = time.monotonic()
+    for case, way in zip(cases, ways, strict=True):
+        click = Clicks()
+        click(page.locator(f"tr[data-case='{case.id}'] a.case-link"))
+        expect(page.locator("#case-status")).to_have_text("En attente")
+        if way == "confirm":
+            click(page.get_by_role("button", name="Confirmer : Tavelure du pommier"))
+        elif way == "short":
+            click(
+                page.locator("#short-list li[data-label='apple.black_rot']").get_by_role("button")
+            )
+        elif way == "reference":
+            figure = page.locator("figure[data-label='apple.cedar_apple_rust']")
+            click(figure.get_by_role("button", name="C'est celui-ci"))
+        else:
+            page.keyboard.press("2")  # the short list's second label
+        expect(page).to_have_url(f"{server}/lab/queue?notice=saved")
+        expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
+        clicks.append(click.count)
+    took = time.monotonic() - started
+
+    print(f"clicks per decision from the queue: {clicks}; ten cases in {took:.1f} s")
+    assert max(clicks) <= 2, clicks
+    web_seed.session.expire_all()
+    for case, way in zip(cases, ways, strict=True):
+        decision = web_seed.session.scalars(
+            select(CaseDecision).where(CaseDecision.case_id == case.id)
+        ).one()
+        assert (decision.action, decision.label) == expected[way], way
+        assert decision.message == "Le laboratoire a examiné vos photos."  # the user's language
+        answered = web_seed.session.get(Case, case.id)
+        assert answered is not None and answered.status == CaseStatus.ANSWERED
+    expect(page.locator("tr[data-case]")).to_have_count(0)
+
+
+def test_a_specialist_releases_a_claimed_case_back_to_the_queue(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER), location=(46.81, -71.22))
+    sign_in(page, server, specialist.username)
+    row = page.locator(f"tr[data-case='{case.id}']")
+    expect(row).to_contain_text("vers 46.85, -71.25")  # the surveillance cell, not the point
+    expect(row).to_contain_text("Un spécialiste doit confirmer")  # the answers' own words
+    expect(row.get_by_role("img")).to_have_attribute(
+        "src", re.compile(rf"/lab/photos/{case.identification.photos[0].sha256}/thumbnail$")
+    )
+    assert row.get_by_role("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    page.get_by_role("button", name="Prendre le cas suivant").click()
+    expect(page.locator("#claim-end")).to_contain_text("Ce cas est à vous jusqu'à")
+    expect(page.locator("#claim-end")).to_contain_text("(encore 29 min)")
+    page.get_by_role("button", name="Remettre dans la file").click()
+    expect(page.get_by_role("status")).to_have_text("Cas remis dans la file, à sa place.")
+    expect(page.locator(f"tr[data-case='{case.id}']")).to_have_count(1)
+    web_seed.session.expire_all()
+    stored = web_seed.session.get(Case, case.id)
+    assert stored is not None and stored.status == CaseStatus.OPEN and stored.claimed_by is None
+    assert decisions(web_seed.session) == 0
+
+    # The key "r" does the same from the case page.
+    page.get_by_role("button", name="Prendre le cas suivant").click()
+    expect(page.locator("#case-status")).to_have_text("Pris en charge")
+    page.keyboard.press("r")
+    expect(page.get_by_role("status")).to_have_text("Cas remis dans la file, à sa place.")
+
+
+def test_the_label_picker_finds_a_label_by_a_french_name_and_by_an_english_symptom_word(
+    server: str, page: Page, web_seed: Seeder
+) -> None:
+    specialist = web_seed.user(Role.SPECIALIST)
+    case = web_seed.case(web_seed.user(Role.GROWER))
+    sign_in(page, server, specialist.username)
+    page.goto(f"{server}/lab/cases/{case.id}")
+    page.keyboard.press("/")
+    picker = page.get_by_label("Chercher une autre étiquette")
+    expect(picker).to_be_focused()
+    page.keyboard.type("rouille haricot")  # its French name, in any order, no accent needed
+    hits = page.locator("#picker-hits li")
+    expect(hits.first).to_have_attribute("data-label", "bean.rust")
+    expect(hits.first).to_contain_text("Rouille du haricot")
+    expect(hits.first).to_contain_text("Bean rust")
+    picker.fill("pustules")  # a symptom word of the English texts
+    expect(page.locator("#picker-hits li[data-label='bean.rust']")).to_be_visible()
+    expect(page.locator("#picker-hits li[data-label='corn.common_rust']")).to_be_visible()
+    page.locator("#picker-hits li[data-label='bean.rust']").get_by_role("button").click()
+    expect(page.get_by_role("status")).to_have_text("Décision enregistrée.")
+    web_seed.session.expire_all()
+    stored = web_seed.session.get(Case, case.id)
+    assert stored is not None and stored.label == "bean.rust"
+    assert [d.action for d in stored.decisions] == ["correct"]
+
+
+def test_photos_added_after_the_answer_are_marked_with_suggestions_of_their_own(
+    server: str, page: Page, web_seed: Seeder, web_settings: ApiSettings
+) -> None:
+    specialist, grower = web_seed.user(Role.SPECIALIST), web_seed.user(Role.GROWER)
+    case = web_seed.case(grower, images=[jpeg_bytes(textured_image(3, (640, 480)))])
+    dark = Image.new("RGB", (640, 480), (4, 4, 4))
+    add_photos(
+        web_seed.session,
+        store=web_seed.store,
+        settings=web_settings,
+        case=case,
+        uploads=[jpeg_bytes(textured_image(4, (640, 480))), jpeg_bytes(dark)],
+    )
+    first, *added = [p.sha256 for p in (*case.identification.photos, *case.photos)]
+    sign_in(page, server, specialist.username)
+    page.get_by_role("link", name="English").click()
+    page.locator(f"tr[data-case='{case.id}'] a.case-link").click()
+
+    sent = page.locator(f"figure[data-photo='{first}']")
+    expect(sent).to_contain_text("This photo alone:")
+    expect(sent).not_to_contain_text("Added after the model's answer")
+    for sha in added:
+        expect(page.locator(f"figure[data-photo='{sha}']")).to_contain_text(
+            "Added after the model's answer"
+        )
+    expect(page.locator(f"figure[data-photo='{added[1]}']")).to_contain_text("Set aside: The photo")
+    expect(page.locator("#added-together")).to_have_text(
+        "The added photos together, by the served model"
+    )
+    expect(page.locator("#recomputed")).to_contain_text("beside the stored answer (model test)")
+    # the stored answer stays the one the user got
+    expect(page.locator("#top-labels tr[data-label='apple.scab']")).to_contain_text("55.0 %")
+
+
+def test_the_short_list_is_the_answers_prediction_set_or_else_its_top_labels() -> None:
+    stored = {
+        "top_k": [
+            {"label": "apple.scab", "probability": 0.6},
+            {"label": "apple.black_rot", "probability": 0.395},
+            {"label": "apple.healthy", "probability": 0.005},  # noise, as the reading says
+        ],
+        "decision": "needs_specialist",
+    }
+    assert short_list(stored) == ShortList(("apple.scab", "apple.black_rot"), None)
+    with_set = {**stored, "prediction_set": ["apple.black_rot", "apple.scab"], "coverage": 0.9}
+    assert short_list(with_set) == ShortList(("apple.black_rot", "apple.scab"), 0.9)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from api.models import Case, Photo
 from api.photostore import PhotoStore
-from model.answer import RETAKE_REASONS
+from model.answer import OTHERS_MIN_PROBABILITY, RETAKE_REASONS
 from model.catalog import Catalog
 from model.identifier import MAX_PHOTOS, Identifier
 from model.imaging import ImageError
@@ -35,7 +35,8 @@ class PhotoSuggestion:
 
     sha256: str
     added: bool  # sent after the answer, at a specialist's request
-    top_k: tuple[LabelScore, ...]  # its own top labels, best first; empty when unreadable
+    # its own top labels, best first, from the answers' noise floor up; empty when unreadable
+    top_k: tuple[LabelScore, ...]
     set_aside: Reason | None  # the quality reason the policy sets it aside for, if any
     readable: bool
 
@@ -75,7 +76,8 @@ def _photo(
         log.warning("stored photo %s not identified again: %s", photo.sha256, exc)
         return PhotoSuggestion(photo.sha256, added, (), None, readable=False)
     set_aside = result.reason if result.reason in RETAKE_REASONS else None
-    return PhotoSuggestion(photo.sha256, added, tuple(result.top_k), set_aside, readable=True)
+    top = [s for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY] or result.top_k[:1]
+    return PhotoSuggestion(photo.sha256, added, tuple(top), set_aside, readable=True)
 
 
 def _together(
