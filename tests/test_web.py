@@ -309,7 +309,14 @@ def test_a_grower_cannot_see_the_queue(server: str, page: Page, web_seed: Seeder
     waiting = web_seed.case(grower)
 
     # Without a cookie, the pages send everyone to the sign-in page.
-    for path in ("/lab/queue", f"/lab/cases/{waiting.id}", "/lab/history"):
+    sha = waiting.identification.photos[0].sha256
+    for path in (
+        "/lab/queue",
+        f"/lab/cases/{waiting.id}",
+        "/lab/history",
+        "/lab/labels?q=rouille",
+        f"/lab/photos/{sha}/thumbnail",
+    ):
         response = httpx.get(f"{server}{path}")
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/lab/sign-in?")

@@ -35,7 +35,10 @@
     if (query === asked) return;
     asked = query;
     fetch(picker.dataset.search + "?q=" + encodeURIComponent(query), {credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (response) {
+        // an ended session answers with the sign-in page: nothing to list (a pick signs in again)
+        return response.ok && !response.redirected ? response.text() : "";
+      })
       .then(function (html) { if (asked === query) hits.innerHTML = html; });
   }
   picker.addEventListener("input", function () {
