@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from api.clock import simulated
 from api.models import Role, utcnow
 from api.services import queue
 from api.services.capacity import (
@@ -83,12 +84,13 @@ def test_the_wait_follows_the_queue_ahead_by_tier_and_order(
     seed: Seeder, api_settings: ApiSettings
 ) -> None:
     grower, citizen = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
-    hour_ago = utcnow() - timedelta(hours=1)
+    # a Saturday: the wait walks from Monday's opening whatever the lab did today
+    now = _utc("2026-12-05T11:00")
+    hour_ago = now - timedelta(hours=1)
     farms = [seed.case(grower, opened_at=hour_ago + timedelta(minutes=i)) for i in range(3)]
     others = [seed.case(citizen, opened_at=hour_ago - timedelta(minutes=i)) for i in range(2)]
     assert [c.tier for c in farms + others] == [1, 1, 1, 2, 2]
     assert queue.queue_length(seed.session) == 5
-    now = utcnow()
     capacity = current_capacity(seed.session, settings=api_settings)
     pace = daily_pace(seed.session, capacity=capacity, settings=api_settings, now=now)
 
@@ -105,6 +107,44 @@ def test_the_wait_follows_the_queue_ahead_by_tier_and_order(
     assert wait(3)[1] == answer_time(4.5, pace, capacity, now, api_settings.lab_timezone)
     # a new case: behind every waiting case of its tier and before
     assert wait(tier=1)[0] == 4 and wait(tier=2)[0] == 6 and wait(tier=0)[0] == 1
+
+
+def test_a_lab_silent_while_cases_wait_is_away_for_the_rest_of_the_day(
+    seed: Seeder, api_settings: ApiSettings
+) -> None:
+    # the default capacity: 40 cases from 8:30 to 16:30, one answer every 12 minutes; silence
+    # for four answers' time (48 minutes) with cases waiting means nobody answers today
+    assert api_settings.cases_per_day == 40 and api_settings.lab_timezone == LAB
+    grower, specialist = seed.user(Role.GROWER), seed.user(Role.SPECIALIST)
+    first, second = (seed.case(grower, opened_at=_utc(f"2026-12-09T08:0{i}")) for i in range(2))
+
+    def second_waits_until(local_now: str) -> datetime:
+        now = _utc(local_now)
+        return expected_wait(seed.session, tier=1, settings=api_settings, case=second, now=now).at
+
+    # Wednesday 9:00, 30 minutes of opening without an answer: 1.5 answers from now
+    assert second_waits_until("2026-12-09T09:00") == _utc("2026-12-09T09:18")
+    # 9:30, an hour: the lab is away today, the 1.5 answers are Thursday's first
+    assert second_waits_until("2026-12-09T09:30") == _utc("2026-12-10T08:48")
+    # a claim at 9:20 is the lab at work
+    with simulated(lambda: _utc("2026-12-09T09:20")):
+        queue.claim(seed.session, case=first, specialist=specialist, settings=api_settings)
+    assert second_waits_until("2026-12-09T09:30") == _utc("2026-12-09T09:48")
+    # so is a decision at 9:25: the second case is next, then silent again from 10:13
+    with simulated(lambda: _utc("2026-12-09T09:25")):
+        queue.decide(
+            seed.session,
+            case=first,
+            specialist=specialist,
+            action="confirm",
+            label=None,
+            message="Réponse.",
+            catalog=seed.catalog,
+        )
+    assert second_waits_until("2026-12-09T10:00") == _utc("2026-12-09T10:06")
+    assert second_waits_until("2026-12-09T10:15") == _utc("2026-12-10T08:36")
+    # after the working day the walk starts at the next one anyway
+    assert second_waits_until("2026-12-09T18:00") == _utc("2026-12-10T08:36")
 
 
 def test_an_admin_s_capacity_and_watched_labels_take_effect(

@@ -20,6 +20,14 @@ at its pace, to answer every case ahead of it in the queue and then this one:
   arrives, so the wait is for ``position - 0.5`` answers.
 - **time**: the cases to answer at that pace spread evenly over the working hours, walked forward
   from now through the working days (nights, weekends and days off pass without answers).
+- **a silent lab**: when, within today's working hours, cases have waited and no specialist has
+  claimed or decided anything for the time ``SILENCE_ANSWERS`` answers take at the pace (a gap
+  that answers given at that pace leave about once in fifty, e^-4), the lab is taken to be away
+  for the rest of the day (a day off, an absence that nobody entered): the walk starts at the end
+  of today's working hours, not now; the next claim or decision ends it. Measured: with one
+  working day of the replayed week where nobody answered, the waits shown that day promised an
+  answer within minutes to cases then answered three days later; with the rule, 77% of the cases
+  at 100 a day and 70% at 200 were shown a wait within 30% of the real one, against 73% and 64%.
 
 The wait is shown before the user asks (``Wait`` of a new case of their tier) and on each waiting
 case, in words and as a date (``model.wording.expected_answer``).
@@ -34,7 +42,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInput
-from api.models import Case, CaseDecision, LabCapacity, User, utcnow
+from api.models import Case, CaseDecision, CaseStatus, LabCapacity, User, utcnow
 from api.services.queue import PENDING
 from api.settings import ApiSettings
 
@@ -42,6 +50,8 @@ log = logging.getLogger(__name__)
 
 # The configured capacity counts as this many working days of measured pace.
 PRIOR_DAYS = 5.0
+# A lab silent for the time this many answers take at its pace is away for the rest of the day.
+SILENCE_ANSWERS = 4.0
 # A wait is never walked further than this: past it the lab is not answering at all.
 HORIZON_DAYS = 366
 
@@ -182,6 +192,28 @@ def answer_time(
     return _local(now, lab).astimezone(UTC) + timedelta(days=HORIZON_DAYS)
 
 
+def walk_start(
+    session: Session, *, capacity: Capacity, settings: ApiSettings, pace: float, now: datetime
+) -> datetime:
+    """Where the wait's walk starts: ``now``, or the end of today's working hours when the lab
+    has been silent while cases waited (module doc)."""
+    lab = ZoneInfo(settings.lab_timezone)
+    local = _local(now, lab)
+    opens = datetime.combine(local.date(), capacity.day_start, lab)
+    closes = datetime.combine(local.date(), capacity.day_end, lab)
+    oldest = session.scalar(select(func.min(Case.opened_at)).where(Case.status.in_(PENDING)))
+    if local.isoweekday() not in capacity.work_days or not opens <= local < closes or not oldest:
+        return now
+    decided = session.scalar(select(func.max(CaseDecision.created_at)))
+    expires = session.scalar(
+        select(func.max(Case.claim_expires_at)).where(Case.status == CaseStatus.CLAIMED)
+    )
+    claimed = expires - timedelta(minutes=settings.claim_timeout_minutes) if expires else None
+    since = max([opens] + [_local(m, lab) for m in (oldest, decided, claimed) if m is not None])
+    silent_hours = (local - since).total_seconds() / 3600
+    return closes if silent_hours >= SILENCE_ANSWERS * capacity.hours_per_day / pace else now
+
+
 def expected_wait(
     session: Session,
     *,
@@ -203,5 +235,6 @@ def expected_wait(
     position = (session.scalar(ahead) or 0) + 1
     capacity = current_capacity(session, settings=settings)
     pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
-    at = answer_time(position - 0.5, pace, capacity, now, settings.lab_timezone)
+    start = walk_start(session, capacity=capacity, settings=settings, pace=pace, now=now)
+    at = answer_time(position - 0.5, pace, capacity, start, settings.lab_timezone)
     return Wait(at, round((at - now).total_seconds() / 3600, 1), position, pace)
