@@ -1,5 +1,6 @@
 """The typed dependencies of every route: settings, database session, photo store, catalog,
-identifier, the client's address and the signed-in user with role checks.
+identifier, the client's address, the signed-in user with role checks, and the surveillance
+filters every surveillance face reads from its query.
 
 Everything comes from the application's state (``api.app.create_app``), never from module
 globals, so that a test can run several applications with different settings side by side.
@@ -13,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from api.models import Role, User
 from api.photostore import PhotoStore
 from api.security import ACCESS, read_token
 from api.services.ratelimits import address_key
+from api.services.surveillance import WEEK_PATTERN, Filters, Source, parse_week
 from api.settings import ApiSettings
 from model.bundle import MANIFEST, BundleError, by_version
 from model.catalog import Catalog, load_catalog
@@ -269,3 +271,48 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 SpecialistUser = Annotated[User, Depends(require_roles(Role.SPECIALIST))]
 ResearcherUser = Annotated[User, Depends(require_roles(Role.RESEARCHER, Role.ADMIN))]
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
+
+
+def surveillance_filters(
+    label: Annotated[str | None, Query(max_length=128, description="Only this label.")] = None,
+    group: Annotated[
+        str | None, Query(max_length=128, description="Only the labels of this group.")
+    ] = None,
+    category: Annotated[
+        str | None, Query(max_length=32, description="Only the labels of this category.")
+    ] = None,
+    source: Annotated[
+        Source | None,
+        Query(description="confirmed: by a lab specialist; model: accepted from the model."),
+    ] = None,
+    from_week: Annotated[
+        str | None,
+        Query(
+            pattern=WEEK_PATTERN,
+            description="First ISO week, whole (2026-W27).",
+            examples=["2026-W27"],
+        ),
+    ] = None,
+    to_week: Annotated[
+        str | None,
+        Query(
+            pattern=WEEK_PATTERN,
+            description="Last ISO week, whole (2026-W30).",
+            examples=["2026-W30"],
+        ),
+    ] = None,
+) -> Filters:
+    """What a surveillance face may be asked for: whole cell-weeks only, weeks included
+    (``api.services.surveillance``: never an instant, so that no two windows isolate one
+    observation)."""
+    return Filters(
+        label=label,
+        group=group,
+        category=category,
+        source=source,
+        first_week=parse_week(from_week),
+        last_week=parse_week(to_week),
+    )
+
+
+SurveillanceFilters = Annotated[Filters, Depends(surveillance_filters)]

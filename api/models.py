@@ -171,6 +171,10 @@ class Identification(Base):
     probability: Mapped[float] = mapped_column(Float)
     decision: Mapped[str] = mapped_column(String(32))
     result: Mapped[dict[str, Any]] = mapped_column()  # model.result.Identification.to_dict()
+    # The user's opt-in (the field app's "share my identifications"): the model's accepted
+    # answer counts in the lab's surveillance (api.services.surveillance); a case a specialist
+    # answered with a label counts whatever this says.
+    shared: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship()
     photos: Mapped[list["Photo"]] = relationship(

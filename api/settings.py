@@ -159,7 +159,15 @@ class ApiSettings(Settings):
         "least 0.1 so that no cell points at one farm.",
     )
     surveillance_min_count: int = Field(
-        default=3, ge=3, description="Surveillance cells with fewer observations are suppressed."
+        default=3,
+        ge=3,
+        description="A surveillance cell-week with fewer observations is suppressed.",
+    )
+    surveillance_min_users: int = Field(
+        default=2,
+        ge=2,
+        description="A surveillance cell-week with observations of fewer distinct users is "
+        "suppressed, however many they are.",
     )
     export_license: str = Field(
         default="IRIIS Phyto user contribution, lab use only",

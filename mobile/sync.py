@@ -177,6 +177,7 @@ def _fields(observation: Observation, preferences: Preferences) -> dict[str, str
         "lang": preferences.language,
         "observed_at": observation.created_at,
         "ask_specialist": "true" if observation.asks_now else "false",
+        "share_surveillance": "true" if observation.share else "false",
     }
     if observation.asks_now and observation.message:
         fields["message"] = observation.message

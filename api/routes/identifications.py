@@ -102,6 +102,13 @@ def create_identification(
         str | None,
         Form(max_length=MAX_MESSAGE_CHARS, description="The question for the specialist."),
     ] = None,
+    share_surveillance: Annotated[
+        bool,
+        Form(
+            description="The user shares it for the lab's surveillance maps (counted only "
+            "when the model accepted it, in a cell and week of several people)."
+        ),
+    ] = False,
 ) -> IdentificationOut:
     """Identify a specimen from its photos (how many: the `photos` field).
 
@@ -119,6 +126,7 @@ def create_identification(
         language=lang,
         ask_specialist=ask_specialist,
         message=message,
+        shared=share_surveillance,
     )
     identification, created = identifications.identify(
         session,

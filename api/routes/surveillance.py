@@ -1,13 +1,12 @@
-"""The lab's surveillance view: settled detections per label, week and grid cell."""
+"""The lab's surveillance view: shown detections per label, ISO week and grid cell."""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.deps import CatalogDep, CurrentUser, SessionDep, SettingsDep, SurveillanceFilters
 from api.routes import AUTH_ERRORS, INVALID
-from api.schemas import UtcDateTime
 from api.services.surveillance import detections
 
 router = APIRouter(prefix="/v1/surveillance", tags=["surveillance"], responses=AUTH_ERRORS)
@@ -23,10 +22,17 @@ _EXAMPLE: dict[str, Any] = {
                     [[-71.3, 46.8], [-71.2, 46.8], [-71.2, 46.9], [-71.3, 46.9], [-71.3, 46.8]]
                 ],
             },
-            "properties": {"label": "potato.late_blight", "week": "2026-W27", "count": 4},
+            "properties": {
+                "label": "potato.late_blight",
+                "names": {"fr": "Mildiou de la pomme de terre", "en": "Potato late blight"},
+                "group": "blights",
+                "category": "disease",
+                "week": "2026-W27",
+                "count": 4,
+            },
         }
     ],
-    "properties": {"cell_degrees": 0.1, "min_count": 3, "suppressed_cells": 2},
+    "properties": {"cell_degrees": 0.1, "min_count": 3, "min_users": 2},
 }
 
 
@@ -41,10 +47,9 @@ _EXAMPLE: dict[str, Any] = {
 def surveillance(
     session: SessionDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     _user: CurrentUser,
-    label: Annotated[str | None, Query(description="Only this label.")] = None,
-    since: Annotated[UtcDateTime | None, Query(description="Observed at or after.")] = None,
-    until: Annotated[UtcDateTime | None, Query(description="Observed before.")] = None,
+    filters: SurveillanceFilters,
     cell: Annotated[
         float | None,
         Query(
@@ -56,10 +61,11 @@ def surveillance(
         ),
     ] = None,
 ) -> JSONResponse:
-    """Confirmed and accepted detections per label, ISO week and grid cell, as GeoJSON squares;
-    cells with fewer than 3 observations are left out and exact locations never leave the
-    server, so any signed-in user may read it."""
+    """Confirmed and accepted detections per label, ISO week and grid cell, as GeoJSON squares.
+    Only cell-weeks of at least 3 observations from at least 2 people are counted, in every
+    cell size, filter and total alike, and exact locations never leave the server, so any
+    signed-in user may read it."""
     collection = detections(
-        session, settings=settings, cell_degrees=cell, label=label, since=since, until=until
+        session, settings=settings, catalog=catalog, filters=filters, cell_degrees=cell
     )
     return JSONResponse(collection, media_type="application/geo+json")

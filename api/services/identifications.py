@@ -63,6 +63,7 @@ class IdentificationRequest:
     language: Language | None = None
     ask_specialist: bool = False
     message: str | None = None
+    shared: bool = False  # the user shares it for the lab's surveillance
 
 
 def identify(
@@ -120,6 +121,7 @@ def identify(
         probability=result.probability,
         decision=result.decision,
         result=result.to_dict(),
+        shared=request.shared,
         photos=[
             photo_row(photo, position=position, created_at=now)
             for position, photo in enumerate(photos)
