@@ -169,6 +169,15 @@ class ApiSettings(Settings):
         description="A surveillance cell-week with observations of fewer distinct users is "
         "suppressed, however many they are.",
     )
+    dwca_license: str = Field(
+        default="http://creativecommons.org/licenses/by/4.0/legalcode",
+        description="`license` of the surveillance's Darwin Core Archive (GBIF takes CC0, "
+        "CC BY 4.0 or CC BY-NC 4.0).",
+    )
+    dwca_publisher: str = Field(
+        default="Laboratoire d'expertise et de diagnostic en phytoprotection (Québec)",
+        description="Who publishes the Darwin Core Archive (its eml.xml's creator and contact).",
+    )
     export_license: str = Field(
         default="IRIIS Phyto user contribution, lab use only",
         description="`license` column of the researchers' export for users' photos.",

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.deps import CatalogDep, ResearcherUser, SessionDep, SettingsDep, StoreDep
 from api.routes import AUTH_ERRORS, FORBIDDEN, INVALID
 from api.schemas import UtcDateTime
+from api.services import dwca
 from api.services.export import export_confirmed
 
 router = APIRouter(prefix="/v1/export", tags=["research"], responses={**AUTH_ERRORS, **FORBIDDEN})
@@ -50,3 +51,21 @@ def export(
     )
     archive = shutil.make_archive(str(workdir / "iriis-export"), "zip", workdir / "export")
     return FileResponse(archive, media_type="application/zip", filename="iriis-export.zip")
+
+
+@router.get(
+    "/dwca",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "A Darwin Core Archive."}},
+)
+def export_dwca(
+    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, _researcher: ResearcherUser
+) -> Response:
+    """The surveillance as a Darwin Core Archive (`meta.xml`, `eml.xml`, `occurrence.txt`):
+    one row per shown cell-week and label with a taxon, the same counts as the map; no photo,
+    user, exact place or user text."""
+    return Response(
+        dwca.archive(session, settings=settings, catalog=catalog),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="iriis-surveillance-dwca.zip"'},
+    )
