@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -23,7 +23,7 @@ from api.models import Role, User
 from api.photostore import PhotoStore
 from api.security import ACCESS, read_token
 from api.services.ratelimits import address_key
-from api.services.surveillance import WEEK_PATTERN, Filters, Source, parse_week
+from api.services.surveillance import ANY_WEEK, Filters, Source, parse_week
 from api.settings import ApiSettings
 from model.bundle import MANIFEST, BundleError, by_version
 from model.catalog import Catalog, load_catalog
@@ -282,13 +282,13 @@ def surveillance_filters(
         str | None, Query(max_length=32, description="Only the labels of this category.")
     ] = None,
     source: Annotated[
-        Source | None,
+        Source | Literal[""] | None,
         Query(description="confirmed: by a lab specialist; model: accepted from the model."),
     ] = None,
     from_week: Annotated[
         str | None,
         Query(
-            pattern=WEEK_PATTERN,
+            pattern=ANY_WEEK,
             description="First ISO week, whole (2026-W27).",
             examples=["2026-W27"],
         ),
@@ -296,7 +296,7 @@ def surveillance_filters(
     to_week: Annotated[
         str | None,
         Query(
-            pattern=WEEK_PATTERN,
+            pattern=ANY_WEEK,
             description="Last ISO week, whole (2026-W30).",
             examples=["2026-W30"],
         ),
@@ -304,14 +304,14 @@ def surveillance_filters(
 ) -> Filters:
     """What a surveillance face may be asked for: whole cell-weeks only, weeks included
     (``api.services.surveillance``: never an instant, so that no two windows isolate one
-    observation)."""
+    observation). An empty value is no filter, as a page's form sends for "all"."""
     return Filters(
-        label=label,
-        group=group,
-        category=category,
-        source=source,
-        first_week=parse_week(from_week),
-        last_week=parse_week(to_week),
+        label=label or None,
+        group=group or None,
+        category=category or None,
+        source=source or None,
+        first_week=parse_week(from_week or None),
+        last_week=parse_week(to_week or None),
     )
 
 

@@ -49,6 +49,7 @@ from model.i18n import LANGUAGES
 from model.result import Decision
 
 WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+ANY_WEEK = r"^(\d{4}-W\d{2})?$"  # a week, or none: a form's "all"
 
 
 class Source(StrEnum):

@@ -23,6 +23,42 @@ MESSAGES: dict[str, Words] = {
     "app.name": {"fr": "IRIIS Phyto — laboratoire", "en": "IRIIS Phyto — lab"},
     "nav.queue": {"fr": "File d'attente", "en": "Queue"},
     "nav.history": {"fr": "Historique", "en": "History"},
+    "nav.surveillance": {"fr": "Surveillance", "en": "Surveillance"},
+    "surveillance.title": {"fr": "Surveillance du territoire", "en": "Territorial surveillance"},
+    "surveillance.rule": {
+        "fr": "Une cellule de 0,1° et une semaine ne sont montrées qu'avec au moins 3 "
+        "observations d'au moins 2 personnes ; tous les totaux ne comptent que celles-là.",
+        "en": "A 0.1° cell and week is shown only with at least 3 observations from at least "
+        "2 people; every total counts only those.",
+    },
+    "surveillance.filters": {"fr": "Filtres", "en": "Filters"},
+    "surveillance.label": {"fr": "Organisme", "en": "Organism"},
+    "surveillance.group": {"fr": "Groupe", "en": "Group"},
+    "surveillance.category": {"fr": "Catégorie", "en": "Category"},
+    "surveillance.source": {"fr": "Source", "en": "Source"},
+    "surveillance.source.confirmed": {
+        "fr": "Confirmé par un spécialiste",
+        "en": "Confirmed by a specialist",
+    },
+    "surveillance.source.model": {"fr": "Accepté du modèle", "en": "Accepted from the model"},
+    "surveillance.from_week": {"fr": "De la semaine", "en": "From week"},
+    "surveillance.to_week": {"fr": "À la semaine", "en": "To week"},
+    "surveillance.any": {"fr": "Tous", "en": "All"},
+    "surveillance.apply": {"fr": "Afficher", "en": "Show"},
+    "surveillance.map": {
+        "fr": "Détections par cellule de 0,1°",
+        "en": "Detections per 0.1° cell",
+    },
+    "surveillance.total": {"fr": "{count} détections montrées", "en": "{count} detections shown"},
+    "surveillance.cell": {
+        "fr": "{count} détections autour de {latitude}, {longitude}",
+        "en": "{count} detections around {latitude}, {longitude}",
+    },
+    "surveillance.trends": {"fr": "Tendance hebdomadaire", "en": "Weekly trend"},
+    "surveillance.empty": {
+        "fr": "Aucune cellule à montrer pour ces filtres.",
+        "en": "No cell to show for these filters.",
+    },
     "nav.sign_out": {"fr": "Se déconnecter", "en": "Sign out"},
     "nav.main": {"fr": "Navigation principale", "en": "Main navigation"},
     "nav.language": {"fr": "Langue", "en": "Language"},

@@ -28,11 +28,12 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     StoreDep,
+    SurveillanceFilters,
 )
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
 from api.photostore import PhotoStore
-from api.services import capacity, queue, references, users, watchlist
+from api.services import capacity, queue, references, surveillance, users, watchlist
 from api.services.cases import check_photo_access
 from api.services.load import lab_load
 from api.services.suggestions import case_suggestions
@@ -50,6 +51,7 @@ from api.web.review import (
     short_choices,
 )
 from api.web.session import LabAdmin, LabRoute, LabSpecialist, safe_next
+from api.web.surveillance_map import draw_map, draw_trends
 from model.catalog import Catalog
 from model.i18n import Language, language_or_default
 from model.identifier import Identifier
@@ -563,6 +565,38 @@ def history_page(
 ) -> Response:
     """The newest decisions of every specialist."""
     return render(request, "history", catalog, specialist, decisions=recent_decisions(session))
+
+
+@router.get("/surveillance", name="lab_surveillance")
+def surveillance_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    specialist: LabSpecialist,
+    filters: SurveillanceFilters,
+) -> Response:
+    """The province's cells coloured by detections and a weekly trend per label, for the
+    filters asked (the same aggregation and suppression as ``GET /v1/surveillance``)."""
+    shown = surveillance.shown_cells(session, settings=settings)
+    kept = surveillance.selected(shown, filters, catalog)
+    return render(
+        request,
+        "surveillance",
+        catalog,
+        specialist,
+        filters=filters,
+        sources=list(surveillance.Source),
+        weeks=sorted({cell.week for cell in shown}),
+        labels=sorted({cell.label for cell in shown}),
+        groups=sorted({catalog.labels[c.label].group for c in shown if c.label in catalog.labels}),
+        categories=sorted(
+            {catalog.labels[c.label].category for c in shown if c.label in catalog.labels}
+        ),
+        map=draw_map(kept, multiple=1, settings=settings),
+        trends=draw_trends(kept, first=filters.first_week, last=filters.last_week),
+        week_name=surveillance.week_name,
+    )
 
 
 @router.get("/photos/{sha256}", name="lab_photo")
