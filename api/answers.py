@@ -7,10 +7,7 @@ answer read again later, or by a specialist in another language, is built the sa
 module lays the reading out as JSON and decides nothing.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -27,6 +24,7 @@ from api.schemas import (
     LabelOut,
     NextStepOut,
     PossibilityOut,
+    PredictionSetOut,
     QueueCaseOut,
     QueueItemOut,
     ReadingOut,
@@ -38,7 +36,7 @@ from api.services.cases import priority_tier
 from api.services.queue import PENDING
 from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
-from model.answer import OTHERS_MIN_PROBABILITY, Lab, Reading, Review, read
+from model.answer import Lab, Possibility, Reading, Review, read
 from model.catalog import Catalog
 from model.i18n import PROFILES, Language, Profile, language_or_default
 from model.result import Identification as Result
@@ -50,34 +48,6 @@ language = language_or_default
 
 def _profile(value: str) -> Profile:
     return next((profile for profile in PROFILES if profile == value), "grower")
-
-
-# Labels an answer stored without a prediction set offers a specialist first, at most: its top
-# labels, as many as the case page has number keys for.
-SHORT_LIST_FALLBACK = 5
-
-
-@dataclass(frozen=True)
-class ShortList:
-    """The labels a specialist picks from first, best first, and the share of cases whose true
-    label the list is meant to hold (``coverage``, e.g. 0.9; None for the fallback)."""
-
-    labels: tuple[str, ...]
-    coverage: float | None
-
-
-def short_list(stored: Mapping[str, Any]) -> ShortList:
-    """The short list of a stored answer (``identifications.result``): its ``prediction_set``
-    (labels best first) and ``coverage`` target when the model gave one; an answer stored
-    before models did, or without one, offers its top labels instead, from the figure the
-    reading leaves out as noise up (``model.answer.OTHERS_MIN_PROBABILITY``)."""
-    labels = stored.get("prediction_set")
-    if labels:
-        coverage = stored.get("coverage")
-        return ShortList(tuple(map(str, labels)), float(coverage) if coverage else None)
-    result = Result.from_dict(stored)
-    top = [s.label for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY]
-    return ShortList(tuple(top[:SHORT_LIST_FALLBACK] or [result.label]), None)
 
 
 def photo_url(sha256: str) -> str:
@@ -133,16 +103,24 @@ def reading_out(reading: Reading) -> ReadingOut:
         else None,
         specialist_message=reading.specialist_message,
         others_title=reading.others_title,
-        others=[
-            PossibilityOut(label=o.label, name=o.name, probability=o.probability, figure=o.figure)
-            for o in reading.others
-        ],
+        others=[_possibility(o) for o in reading.others],
+        short_list_title=reading.short_list_title,
+        short_list=[_possibility(o) for o in reading.short_list],
         regulated=reading.regulated,
         next_step=NextStepOut(code=reading.next_step.code.value, text=reading.next_step.text),
         contact=ContactOut(phone=contact.phone, email=contact.email, text=contact.text)
         if contact
         else None,
         unknown=list(reading.unknown),
+    )
+
+
+def _possibility(possibility: Possibility) -> PossibilityOut:
+    return PossibilityOut(
+        label=possibility.label,
+        name=possibility.name,
+        probability=possibility.probability,
+        figure=possibility.figure,
     )
 
 
@@ -284,6 +262,11 @@ def identification_out(
             probability=group.probability,
         )
         if group
+        else None,
+        prediction_set=PredictionSetOut(
+            labels=result.prediction_set.labels, coverage=result.prediction_set.coverage
+        )
+        if result.prediction_set
         else None,
         out_of_scope_score=result.out_of_scope_score,
         quality=result.quality,

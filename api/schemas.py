@@ -243,6 +243,14 @@ class LabelOut(BaseModel):
     probability: float = Field(description="Calibrated probability.")
 
 
+class PredictionSetOut(BaseModel):
+    model_config = _example({"labels": ["apple.scab", "apple.black_rot"], "coverage": 0.9})
+    labels: list[str] = Field(description="Best first; the top label always among them.")
+    coverage: float = Field(
+        description="How often the set holds the right label for photos like the bank's."
+    )
+
+
 class GroupOut(BaseModel):
     model_config = _example({"group": "caterpillars", "name": "Chenilles", "probability": 0.91})
     group: str
@@ -428,6 +436,22 @@ READING_EXAMPLE = {
             "figure": "30 %",
         },
     ],
+    "short_list_title": "L'une de celles-ci : la bonne s'y trouve dans 90 % des cas, pour des "
+    "photos comme celles de la banque de référence",
+    "short_list": [
+        {
+            "label": "apple.scab",
+            "name": "Tavelure du pommier",
+            "probability": 0.62,
+            "figure": "62 %",
+        },
+        {
+            "label": "apple.black_rot",
+            "name": "Pourriture noire du pommier",
+            "probability": 0.3,
+            "figure": "30 %",
+        },
+    ],
     "regulated": None,
     "next_step": {
         "code": "wait_for_specialist",
@@ -470,6 +494,13 @@ class ReadingOut(BaseModel):
     others_title: str
     others: list[PossibilityOut] = Field(
         description="The other possibilities worth a line (1 % and more)."
+    )
+    short_list_title: str | None = Field(
+        description="What the short list promises, in words (none without a short list)."
+    )
+    short_list: list[PossibilityOut] = Field(
+        description="One of these: the answer's prediction set (labels best first) when it "
+        "holds more than one label; its figure is empty for a label past the top five."
     )
     regulated: str | None = Field(description="A regulated organism named or suspected.")
     next_step: NextStepOut
@@ -571,6 +602,7 @@ IDENTIFICATION_EXAMPLE = {
         {"label": "apple.black_rot", "name": "Pourriture noire", "probability": 0.3},
     ],
     "group": None,
+    "prediction_set": {"labels": ["apple.scab", "apple.black_rot"], "coverage": 0.9},
     "out_of_scope_score": 0.12,
     "quality": {"brightness": 0.48, "sharpness": 0.71},
     "catalog": None,
@@ -602,6 +634,11 @@ class IdentificationOut(BaseModel):
     probability: float
     top_k: list[LabelOut]
     group: GroupOut | None = Field(description="A coarser answer when the label is uncertain.")
+    prediction_set: PredictionSetOut | None = Field(
+        default=None,
+        description="The short list as stored with the answer (model/short_list.py); none for "
+        "a retake, an out-of-scope answer or an older model.",
+    )
     out_of_scope_score: float
     quality: dict[str, float]
     catalog: CatalogEntryOut | None = Field(

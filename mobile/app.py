@@ -260,6 +260,10 @@ class ResultScreen(Screen):
             body.add_widget(_widget("Heading", reading.others_title))
             for line in reading.others:
                 body.add_widget(_widget("Text", f"{line.name} — {line.figure}"))
+        if reading.short_list_title:
+            body.add_widget(_widget("Heading", reading.short_list_title))
+            for line in reading.short_list:
+                body.add_widget(_widget("Text", line.name))
         body.add_widget(_widget("Heading", say(wording.SIMILAR, app.lang)))
         if reading.similar:
             thumbnail = app.controller.recognizer().thumbnail

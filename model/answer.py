@@ -19,7 +19,11 @@ where the review stands (:class:`Review`). The rules, in order:
    and its advice is what to look for (the top label's symptoms), never a treatment.
 3. The other possibilities are the top labels from :data:`OTHERS_MIN_PROBABILITY` up, the named
    label left out; none for out-of-scope, retake and specialist answers. The similar reference
-   photos likewise: none beside an out-of-scope or retake answer.
+   photos likewise: none beside an out-of-scope or retake answer. The short list ("one of
+   these", the answer's stored ``prediction_set``, ``model.short_list``) is shown beside a
+   model's answer that names labels when it holds more than one label (one label would only
+   repeat the headline), with its coverage in words; the specialist's first choices are the
+   short list, or the top labels for an answer stored without one (:func:`first_choices`).
 4. The next step: wait for the specialist (or send the photos asked for, with the
    specialist's request as their message) while a review is open; otherwise retake, ask a
    specialist, or treat / nothing to treat. Every answer whose next step needs a person, and
@@ -193,6 +197,8 @@ class Reading:
     specialist_message: str | None
     others_title: str
     others: tuple[Possibility, ...]
+    short_list_title: str | None  # what the short list promises; None without a short list
+    short_list: tuple[Possibility, ...]
     similar: tuple[SimilarPhoto, ...]
     regulated: str | None
     next_step: Step
@@ -225,6 +231,16 @@ def read(
     if review is not None and review.state is ReviewState.ANSWERED:
         return reader.specialist(review)
     return reader.model()
+
+
+def first_choices(result: Identification, most: int = 5) -> tuple[str, ...]:
+    """The labels a specialist reviewing ``result`` is offered first: its short list as the
+    user was told it, or, for an answer stored without one, its top labels from
+    :data:`OTHERS_MIN_PROBABILITY` up (at most ``most``; the top label at least)."""
+    if result.prediction_set is not None:
+        return tuple(result.prediction_set.labels)
+    top = [s.label for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY]
+    return tuple(top[:most] or [result.label])
 
 
 class _Reader:
@@ -304,6 +320,7 @@ class _Reader:
             if shows_labels
             else (),
             others_title=w.OTHERS if naming is Naming.LABEL else w.POSSIBILITIES,
+            short_list=self._short_list() if shows_labels else (),
             regulated=regulated,
             step=step,
             similar=shows_labels,
@@ -362,6 +379,7 @@ class _Reader:
         others_title: Words,
         regulated: Words | None,
         step: NextStep,
+        short_list: tuple[Possibility, ...] = (),
         similar: bool = True,
     ) -> Reading:
         """The reading, with what every answer carries: the next step (a review still open
@@ -390,6 +408,12 @@ class _Reader:
             specialist_message=specialist_message,
             others_title=say(others_title, lang),
             others=others,
+            short_list_title=say(
+                w.SHORT_LIST, lang, percent=w.percent(result.prediction_set.coverage, lang)
+            )
+            if short_list and result.prediction_set
+            else None,
+            short_list=short_list,
             similar=tuple(
                 SimilarPhoto(
                     n.photo_id,
@@ -432,17 +456,25 @@ class _Reader:
         return Advice(kind, say(w.TITLE_WHAT_TO_DO, lang), say(_ADVICE_WORDS[kind], lang))
 
     def _others(self, leave_out: str | None) -> tuple[Possibility, ...]:
-        lang = self.lang
         return tuple(
-            Possibility(
-                s.label,
-                self.catalog.name_or_id(s.label, lang),
-                s.probability,
-                w.percent(s.probability, lang),
-            )
+            self._possibility(s.label, s.probability)
             for s in self.result.top_k
             if s.label != leave_out and s.probability >= OTHERS_MIN_PROBABILITY
         )
+
+    def _short_list(self) -> tuple[Possibility, ...]:
+        chosen = self.result.prediction_set
+        if chosen is None or len(chosen.labels) < 2:
+            return ()
+        probability = {s.label: s.probability for s in self.result.top_k}
+        return tuple(self._possibility(label, probability.get(label)) for label in chosen.labels)
+
+    def _possibility(self, label: str, probability: float | None) -> Possibility:
+        """A label with its probability in figures (empty when the answer kept none for it:
+        the short list may reach past the stored top labels)."""
+        lang = self.lang
+        figure = w.percent(probability, lang) if probability is not None else ""
+        return Possibility(label, self.catalog.name_or_id(label, lang), probability or 0.0, figure)
 
     def _contact(self) -> Contact:
         text = say(w.CONTACT, self.lang, phone=self.lab.phone, email=self.lab.email)

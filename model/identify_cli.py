@@ -116,6 +116,7 @@ def manifest_line(file: str, result: Identification) -> dict[str, Any]:
         "probability": result.probability,
         "decision": result.decision.value,
         "top_k": [{"label": s.label, "probability": s.probability} for s in result.top_k],
+        "prediction_set": result.to_dict()["prediction_set"],
     }
 
 
@@ -162,6 +163,9 @@ def render(reading: Reading, lang: Language) -> str:
     if reading.others:
         figures = ", ".join(f"{o.name} {o.figure}" for o in reading.others)
         lines.append(f"{reading.others_title}{_colon(lang)}{figures}")
+    if reading.short_list_title:
+        names = ", ".join(o.name for o in reading.short_list)
+        lines.append(f"{reading.short_list_title}{_colon(lang)}{names}")
     if reading.specialist_message:
         lines.append(_paragraph(say(_WORDS["specialist"], lang), reading.specialist_message, lang))
     if reading.advice:

@@ -60,6 +60,15 @@ class Neighbour:
 
 
 @dataclass(frozen=True)
+class PredictionSet:
+    """The short list (``model.short_list``): labels best first, containing the right one with
+    probability ``coverage`` for photos like the bank's."""
+
+    labels: list[str]
+    coverage: float
+
+
+@dataclass(frozen=True)
 class Identification:
     top_k: list[LabelScore]
     decision: Decision
@@ -72,6 +81,8 @@ class Identification:
     photos: int = 1
     # The crop the user named, as the policy read it (None: not named); see model.policy.
     crop: str | None = None
+    # The short list as the user was told it (None: a retake, out of scope, or an older model).
+    prediction_set: PredictionSet | None = None
     # A stored decision or reason this code does not know (a newer server's or model's), by
     # field, as it was stored: ``decision`` then reads as needs_specialist (a person decides
     # what it means) and ``reason`` as None. Written back unchanged by to_dict.
@@ -137,8 +148,15 @@ class Identification:
             model_version=str(data.get("model_version", "")),
             photos=int(data.get("photos", 1)),
             crop=data.get("crop"),
+            prediction_set=_prediction_set(data.get("prediction_set")),
             unread=unread,
         )
+
+
+def _prediction_set(data: object) -> PredictionSet | None:
+    if not isinstance(data, Mapping) or not data.get("labels"):
+        return None
+    return PredictionSet([str(label) for label in data["labels"]], float(data["coverage"]))
 
 
 def _code(kind: type[_Code], value: object, name: str, unread: dict[str, str]) -> _Code | None:

@@ -159,6 +159,12 @@ NO_ENTRY: Words = {
 # --- the other possibilities, the similar photos
 OTHERS: Words = {"fr": "Autres possibilités", "en": "Other possibilities"}
 POSSIBILITIES: Words = {"fr": "Possibilités", "en": "Possibilities"}
+SHORT_LIST: Words = {
+    "fr": "L'une de celles-ci : la bonne s'y trouve dans {percent} des cas, pour des photos "
+    "comme celles de la banque de référence",
+    "en": "One of these: the right one is among them {percent} of the time, for photos like "
+    "those of the reference bank",
+}
 SIMILAR: Words = {"fr": "Photos de référence semblables", "en": "Similar reference photos"}
 SIMILAR_NOTE: Words = {
     "fr": "Ressemblance d'aspect avec votre photo, pas une probabilité.",

@@ -31,16 +31,26 @@ from mobile.settings import AppSettings
 from model.bundle import latest_bundle
 from model.catalog import Catalog
 from model.cli import main as iriis
-from model.i18n import LANGUAGES, Language
+from model.i18n import LANGUAGES, Language, say
 from model.identifier import open_identifier
-from model.result import Decision, GroupAnswer, Identification, LabelScore, Reason
+from model.result import (
+    Decision,
+    GroupAnswer,
+    Identification,
+    LabelScore,
+    PredictionSet,
+    Reason,
+)
 from model.settings import Settings
+from model.wording import SHORT_LIST, percent
 from tests.bundle_support import bundle_copy, relist
 from tests.helpers import jpeg_bytes, textured_image
 from tests.mobile_support import PASSWORD, LiveServer
 
 NEW_LABEL = "invertebrate.not_in_this_catalog"
+RETAKES = (Reason.TOO_DARK, Reason.TOO_BLURRY, Reason.TOO_SMALL)
 TOP_K = [LabelScore("apple.scab", 0.62), LabelScore("apple.black_rot", 0.3)]
+SHORT = PredictionSet(["apple.black_rot", "apple.scab"], 0.9)
 # decision, reason, group -> what the headline names
 TABLE = [
     (Decision.ACCEPTED, None, None, "label"),
@@ -189,12 +199,24 @@ def test_the_cli_the_api_and_the_app_read_a_stored_answer_alike(
     naming: str,
 ) -> None:
     result = Identification(
-        top_k=TOP_K, decision=decision, reason=reason, group=group, model_version="v1"
+        top_k=TOP_K,
+        decision=decision,
+        reason=reason,
+        group=group,
+        model_version="v1",
+        prediction_set=SHORT,
     )
+    # the short list is shown beside every model answer that names labels
+    shows_list = decision is not Decision.OUT_OF_SCOPE and reason not in RETAKES
+    title = say(SHORT_LIST, lang, percent=percent(SHORT.coverage, lang))
+    names = [catalog.name(label, lang) for label in SHORT.labels]
     # the API: JSON over HTTP from the server process
     http = api[0]
     body = http.get(f"/v1/identifications/{_stored(api, result, lang)}").json()
     reading = body["reading"]
+    assert body["prediction_set"] == {"labels": SHORT.labels, "coverage": SHORT.coverage}
+    assert reading["short_list_title"] == (title if shows_list else None)
+    assert [o["name"] for o in reading["short_list"]] == (names if shows_list else [])
     headline, advice, step = reading["headline"], reading["advice"], reading["next_step"]["text"]
     assert reading["naming"] == naming and advice is not None
     if naming == "label":
@@ -213,6 +235,8 @@ def test_the_cli_the_api_and_the_app_read_a_stored_answer_alike(
     assert first == headline + {"label": " (apple.scab)", "group": " (leaf_spots)"}.get(naming, "")
     assert _words(f"{advice['title']}") in _words(printed)
     assert _words(advice["text"]) in _words(printed) and _words(step) in _words(printed)
+    listed = [line for line in printed.splitlines() if line.startswith(title)]
+    assert [line.endswith(", ".join(names)) for line in listed] == ([True] if shows_list else [])
 
     # the app: the widgets of its result screen, for the answer as its outbox stores it
     controller: FieldController = app.controller
@@ -224,6 +248,10 @@ def test_the_cli_the_api_and_the_app_read_a_stored_answer_alike(
     shown = _screen_texts(kivy_ui, app, Identified(observation, view), lang)
     assert shown[0] == headline
     assert advice["title"] in shown and advice["text"] in shown and step in shown
+    if shows_list:
+        assert shown[shown.index(title) + 1 : shown.index(title) + 3] == names
+    else:
+        assert title not in shown
     if reading["contact"]:
         assert reading["contact"]["text"] in shown and reading["contact"]["text"] in printed
 

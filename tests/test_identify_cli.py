@@ -38,9 +38,13 @@ def test_manifest_mode_writes_one_stable_json_line_per_photo(bank_dir, settings,
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 5
     for line, row in zip(lines[:3], rows, strict=True):
-        assert set(line) == {"file", "label", "probability", "decision", "top_k"}
+        # the stable keys, and the short list added beside them
+        assert set(line) == {"file", "label", "probability", "decision", "top_k", "prediction_set"}
         assert line["decision"] in {"accepted", "needs_specialist", "out_of_scope"}
         assert line["label"] == line["top_k"][0]["label"]
+        if line["decision"] != "out_of_scope":
+            assert line["prediction_set"]["labels"][0] == line["label"]
+            assert line["prediction_set"]["coverage"] == 0.9
         assert line["file"].endswith(row["file"])
     assert lines[3]["decision"] == "error" and "not an image" in lines[3]["message"]
     assert lines[4]["decision"] == "error" and "cannot read" in lines[4]["message"]

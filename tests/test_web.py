@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api.answers import ShortList, short_list
 from api.app import create_app
 from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
@@ -674,17 +673,3 @@ def test_photos_added_after_the_answer_are_marked_with_suggestions_of_their_own(
     expect(page.locator("#recomputed")).to_contain_text("beside the stored answer (model test)")
     # the stored answer stays the one the user got
     expect(page.locator("#top-labels tr[data-label='apple.scab']")).to_contain_text("55.0 %")
-
-
-def test_the_short_list_is_the_answers_prediction_set_or_else_its_top_labels() -> None:
-    stored = {
-        "top_k": [
-            {"label": "apple.scab", "probability": 0.6},
-            {"label": "apple.black_rot", "probability": 0.395},
-            {"label": "apple.healthy", "probability": 0.005},  # noise, as the reading says
-        ],
-        "decision": "needs_specialist",
-    }
-    assert short_list(stored) == ShortList(("apple.scab", "apple.black_rot"), None)
-    with_set = {**stored, "prediction_set": ["apple.black_rot", "apple.scab"], "coverage": 0.9}
-    assert short_list(with_set) == ShortList(("apple.black_rot", "apple.scab"), 0.9)

@@ -1,4 +1,5 @@
-"""Calibration on the validation split: temperature, out-of-scope score, decision thresholds.
+"""Calibration on the validation split: temperature, out-of-scope score, decision thresholds,
+the short list's thresholds.
 
 Everything is chosen on validation photos (and the bank's blueberry ``unknown`` photos for the
 out-of-scope score), never on the test split, and never on the raspberry photos, which are
@@ -6,12 +7,14 @@ kept to measure how often an unknown crop is accepted.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from model.policy import OOD_METHODS, FieldCheck, Mahalanobis, Policy, ood_scores, softmax
+from model.short_list import ShortLists
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,10 @@ class CalibrateParams(BaseModel):
     field_check_dims: int = 32
     # Methods compared for the out-of-scope score.
     ood_methods: list[str] = list(OOD_METHODS)
+    # The short list (model.short_list): the coverage answers state, and every level calibrated
+    # (the evaluation reports each).
+    short_list_coverage: float = 0.9
+    short_list_levels: list[float] = [0.9, 0.95]
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,44 @@ def fit_mahalanobis(embeddings: np.ndarray, targets: np.ndarray, dims: int) -> M
     residual = reduced - means[np.searchsorted(classes, targets)]
     covariance = residual.T @ residual / len(residual) + 1e-6 * np.eye(dims)
     return Mahalanobis(projection, center, means, np.linalg.inv(covariance))
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """The split-conformal quantile: the ceil((n + 1) * coverage)-th smallest score (infinite
+    when there are too few scores to promise that coverage)."""
+    rank = int(np.ceil((len(scores) + 1) * coverage))
+    return float(np.sort(scores)[rank - 1]) if rank <= len(scores) else float("inf")
+
+
+def fit_short_lists(
+    val: Outputs, temperature: float, categories: Sequence[str], params: CalibrateParams
+) -> ShortLists:
+    """The short list's per-label minimum probability at each level (``model.short_list``):
+    a conformal quantile per catalog category of the validation photos' true labels, the top
+    label always in. ``categories`` gives each label's category, in the logits' order."""
+    probabilities = softmax(val.logits, temperature)
+    rows = np.arange(len(val.targets))
+    score = 1 - probabilities[rows, val.targets]
+    score[probabilities.argmax(axis=1) == val.targets] = -1.0  # the top label is always in
+    bins = np.asarray(categories)
+    levels = {}
+    for coverage in params.short_list_levels:
+        minimum = np.ones(len(bins))
+        for category in np.unique(bins):
+            photos = bins[val.targets] == category
+            if photos.any():
+                minimum[bins == category] = 1 - conformal_quantile(score[photos], coverage)
+        levels[coverage] = minimum
+    lists = ShortLists(params.short_list_coverage, levels)
+    for coverage in levels:
+        sets = lists.masks(probabilities, coverage)
+        log.info(
+            "short lists at %.2f: validation coverage %.3f, mean size %.2f",
+            coverage,
+            float(sets[rows, val.targets].mean()),
+            float(sets.sum(axis=1).mean()),
+        )
+    return lists
 
 
 def fit_field_check(

@@ -34,6 +34,7 @@ from training.metrics import (
     per_label,
     reliability,
     risk_coverage,
+    short_list_figures,
     summary,
 )
 from training.outputs import collect
@@ -94,6 +95,17 @@ def figures(
     return result
 
 
+def _parts(records: Sequence[Record]) -> dict[str, np.ndarray]:
+    """Masks over ``records`` by catalog category and by setting (the short lists' report)."""
+    names = {f"category/{r.category}" for r in records} | {f"setting/{r.setting}" for r in records}
+    return {
+        name: np.array(
+            [name in (f"category/{r.category}", f"setting/{r.setting}") for r in records]
+        )
+        for name in sorted(names)
+    }
+
+
 def crop_named(
     identifier: Identifier,
     catalog: Catalog,
@@ -146,6 +158,10 @@ def evaluate_bundle(
             identifier, catalog, test_out, test_kept, unknown_out, unknown_kept
         )
         if variant == "fp32":
+            if identifier.policy.short_lists is not None:
+                results[variant]["short_lists"] = short_list_figures(
+                    identifier.policy.short_lists, scored, _parts(test_kept)
+                )
             fp32_predictions = scored.predictions
             write_plots(scored, identifier.labels, metrics_dir)
             write_disagreements(scored, test_kept, identifier.labels, metrics_dir)

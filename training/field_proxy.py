@@ -36,7 +36,7 @@ from training.holdout import (
     REPORTED_SPLITS,
     read_holdout,
 )
-from training.metrics import Scored
+from training.metrics import Scored, short_list_figures
 from training.outputs import collect
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _figures(
     catalog: Catalog,
     collected: dict[str, tuple[Outputs, list[Record]]],
     crop_named: bool,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """The three sets' figures, each photo naming its crop or none: the orchard photos name
     ``apple``, the raspberry leaves their own crop (outside the bank), lantana none."""
     groups, hosts = catalog.groups_by_label(), catalog.hosts_by_label()
@@ -84,8 +84,13 @@ def _figures(
         crops = [crop or catalog.crop_id(r.host) for r in kept] if crop_named else None
         return score(identifier.policy, identifier.labels, groups, outputs, hosts, crops)
 
+    field = scored("in_scope_field", PROXY_CROP)
+    lists = identifier.policy.short_lists
     return {
-        "in_scope_field": in_scope_figures(scored("in_scope_field", PROXY_CROP)),
+        "in_scope_field": {
+            **in_scope_figures(field),
+            **({"short_lists": short_list_figures(lists, field)} if lists else {}),
+        },
         "out_of_scope_field": decisions_shares(scored("out_of_scope_field", None)),
         "unknown_lab": decisions_shares(scored("unknown_lab")),
     }

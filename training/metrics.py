@@ -5,12 +5,14 @@ frozen-backbone baseline are measured by exactly the same code.
 """
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from model.result import Decision
+from model.short_list import ShortLists
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,32 @@ def confusion(scored: Scored, classes: int) -> np.ndarray:
     matrix = np.zeros((classes, classes), dtype=int)
     np.add.at(matrix, (scored.targets, scored.predictions), 1)
     return matrix
+
+
+def short_list_figures(
+    lists: ShortLists, scored: Scored, parts: Mapping[str, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """The short lists' real coverage and size at each calibrated level, over every photo (the
+    method's statistic; answers leave them out of retakes and out-of-scope photos), and the
+    same for each named part (``parts``: name -> mask over the photos)."""
+
+    def measured(probabilities: np.ndarray, targets: np.ndarray, level: float) -> dict[str, Any]:
+        sets = lists.masks(probabilities, level)
+        sizes = sets.sum(axis=1)
+        return {
+            "photos": len(targets),
+            "coverage": float(sets[np.arange(len(targets)), targets].mean()),
+            "mean_size": float(sizes.mean()),
+            "single": float((sizes == 1).mean()),
+        }
+
+    known = scored.targets >= 0
+    probabilities, targets = scored.probabilities[known], scored.targets[known]
+    result: dict[str, Any] = {"method": lists.method, "coverage_stated": lists.coverage}
+    for level in sorted(lists.levels):
+        figures = measured(probabilities, targets, level)
+        for name, mask in (parts or {}).items():
+            if mask[known].any():
+                figures[name] = measured(probabilities[mask[known]], targets[mask[known]], level)
+        result[str(level)] = figures
+    return result

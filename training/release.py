@@ -28,7 +28,7 @@ from model.imaging import load_image
 from model.policy import softmax
 from model.preprocess import PreprocessConfig, preprocess
 from training.backbones import load_trained
-from training.calibrate import CalibrateParams, calibrate, fit_field_check
+from training.calibrate import CalibrateParams, calibrate, fit_field_check, fit_short_lists
 from training.data import Record, read_records, readable
 from training.export import export_onnx, quantize_int8, write_json
 from training.holdout import without
@@ -126,7 +126,12 @@ def calibrate_bundle(
         lab_only_labels(train, identifier.labels),
         calibrate_params,
     )
-    policy = dataclasses.replace(policy, quality=quality, field_check=field_check)
+    short_lists = fit_short_lists(
+        val_out, policy.temperature, label_categories(train, identifier.labels), calibrate_params
+    )
+    policy = dataclasses.replace(
+        policy, quality=quality, field_check=field_check, short_lists=short_lists
+    )
     write_json(folder / "calibration.json", policy.to_dict())
     return {"calibration": report, "quality": quality_report}
 
@@ -156,6 +161,12 @@ def lab_only_labels(train: Sequence[Record], labels: Sequence[str]) -> frozenset
     bundle's card and its policy name them."""
     with_field = {r.label for r in train if r.setting == "field"}
     return frozenset(label for label in labels if label not in with_field)
+
+
+def label_categories(records: Sequence[Record], labels: Sequence[str]) -> list[str]:
+    """Each label's catalog category (as the bank files it), in ``labels``' order."""
+    category = {r.label: r.category for r in records}
+    return [category.get(label, "") for label in labels]
 
 
 def _field(records: Sequence[Record]) -> np.ndarray:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from api.answers import reading_of, short_list
+from api.answers import reading_of
 from api.models import Case, Identification
 from api.services.surveillance import cell_centre
 from api.settings import ApiSettings
-from model.answer import Reading
+from model.answer import Reading, first_choices
 from model.catalog import Catalog
 from model.i18n import Language
 from model.result import Identification as Result
@@ -47,10 +47,11 @@ class ShortChoices:
 
 
 def short_choices(case: Case, catalog: Catalog, lang: Language) -> ShortChoices:
-    """The short list of the case's stored answer (``api.answers.short_list``) as choices."""
-    stored = case.identification.result
-    figures = {s.label: s.probability for s in Result.from_dict(stored).top_k}
-    listed = short_list(stored)
+    """The first choices of the case's stored answer (``model.answer.first_choices``: its short
+    list, or its top labels) as choices."""
+    result = Result.from_dict(case.identification.result)
+    figures = {s.label: s.probability for s in result.top_k}
+    listed = first_choices(result)
     return ShortChoices(
         tuple(
             Choice(
@@ -59,9 +60,9 @@ def short_choices(case: Case, catalog: Catalog, lang: Language) -> ShortChoices:
                 figures.get(label),
                 str(n) if n <= NUMBER_KEYS else None,
             )
-            for n, label in enumerate(listed.labels, 1)
+            for n, label in enumerate(listed, 1)
         ),
-        listed.coverage,
+        result.prediction_set.coverage if result.prediction_set else None,
     )
 
 
