@@ -404,6 +404,16 @@ class ContactOut(BaseModel):
     text: str
 
 
+# The model's possibilities for an unsure apple-scab answer: also its short list.
+_POSSIBILITIES_EXAMPLE = [
+    {"label": "apple.scab", "name": "Tavelure du pommier", "probability": 0.62, "figure": "62 %"},
+    {
+        "label": "apple.black_rot",
+        "name": "Pourriture noire du pommier",
+        "probability": 0.3,
+        "figure": "30 %",
+    },
+]
 READING_EXAMPLE = {
     "source": "model",
     "headline": "Identification incertaine",
@@ -422,36 +432,10 @@ READING_EXAMPLE = {
     },
     "specialist_message": None,
     "others_title": "Possibilités",
-    "others": [
-        {
-            "label": "apple.scab",
-            "name": "Tavelure du pommier",
-            "probability": 0.62,
-            "figure": "62 %",
-        },
-        {
-            "label": "apple.black_rot",
-            "name": "Pourriture noire du pommier",
-            "probability": 0.3,
-            "figure": "30 %",
-        },
-    ],
+    "others": _POSSIBILITIES_EXAMPLE,
     "short_list_title": "L'une de celles-ci : la bonne s'y trouve dans 90 % des cas, pour des "
     "photos comme celles de la banque de référence",
-    "short_list": [
-        {
-            "label": "apple.scab",
-            "name": "Tavelure du pommier",
-            "probability": 0.62,
-            "figure": "62 %",
-        },
-        {
-            "label": "apple.black_rot",
-            "name": "Pourriture noire du pommier",
-            "probability": 0.3,
-            "figure": "30 %",
-        },
-    ],
+    "short_list": _POSSIBILITIES_EXAMPLE,
     "regulated": None,
     "next_step": {
         "code": "wait_for_specialist",

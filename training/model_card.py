@@ -159,6 +159,8 @@ def render(
             f"{named['unknown_accepted']:.3f} "
             f"(without the crop: {metrics['unknown_accepted']:.3f}).",
         ]
+    if "short_lists" in metrics:
+        lines += _short_list_lines(metrics["short_lists"])
     if field_proxy:
         lines += _field_proxy_lines(field_proxy)
     if ablations:
@@ -193,6 +195,24 @@ def _field_check_lines(calibration: dict[str, Any]) -> list[str]:
         "that looks like a field photo (`model/policy.py` rule F) is not accepted as one of "
         "them: it goes to a specialist with the reason `lab_references_only`.",
     ]
+
+
+def _short_list_lines(lists: dict[str, Any]) -> list[str]:
+    """The short lists' real coverage and size (``model/short_list.py``) at each level."""
+    levels = sorted(k for k in lists if k not in ("method", "coverage_stated"))
+    lines = [
+        "",
+        f"Short lists ({lists['method']}; answers state {lists['coverage_stated']:.0%}):",
+        "",
+        "| photos | " + " | ".join(f"coverage at {k} | size at {k}" for k in levels) + " |",
+        "|---|" + "---:|---:|" * len(levels),
+    ]
+    names = ["all", *sorted(k for k in lists[levels[0]] if "/" in k)]
+    for name in names:
+        cells = [lists[k] if name == "all" else lists[k][name] for k in levels]
+        figures = " | ".join(f"{c['coverage']:.3f} | {c['mean_size']:.2f}" for c in cells)
+        lines.append(f"| {name} | {figures} |")
+    return lines
 
 
 def _field_proxy_lines(proxy: dict[str, Any]) -> list[str]:
