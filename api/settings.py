@@ -132,6 +132,12 @@ class ApiSettings(Settings):
         gt=0,
         description="A claimed case with no decision for this long returns to the review queue.",
     )
+    queue_order: Literal["arrival", "informative"] = Field(
+        default="arrival",
+        description="The review queue's order within a priority tier: oldest first "
+        "(arrival), or least sure first (informative: the answers that teach the retrained "
+        "model most; api/services/queue.py).",
+    )
     pace_window_days: int = Field(
         default=14,
         gt=0,

@@ -13,6 +13,7 @@ from api.db import session_factory
 from api.errors import Conflict, Forbidden, InvalidInput
 from api.models import Action, Case, CaseDecision, CaseStatus, Role, utcnow
 from api.services import queue
+from api.services.capacity import expected_wait
 from api.settings import ApiSettings
 from model.catalog import load_catalog
 from tests.api_support import Seeder
@@ -45,6 +46,34 @@ def test_claims_follow_the_documented_priority(seed: Seeder, api_settings: ApiSe
     assert all(case and case.claimed_by == specialist.id for case in claimed)
     assert queue.claim_next(seed.session, specialist=specialist, settings=api_settings) is None
     assert len(queue.held_by(seed.session, specialist=specialist)) == 4
+
+
+def test_the_informative_order_serves_the_least_sure_first_within_a_tier_and_waits_follow(
+    seed: Seeder, api_settings: ApiSettings
+) -> None:
+    grower, citizen = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
+    specialist = seed.user(Role.SPECIALIST)
+    old = utcnow() - timedelta(hours=5)
+    sure_old = seed.case(grower, probability=0.8, opened_at=old)
+    unsure_new = seed.case(grower, probability=0.3, opened_at=old + timedelta(hours=2))
+    middle = seed.case(grower, probability=0.5, opened_at=old + timedelta(hours=1))
+    citizen_unsure = seed.case(citizen, probability=0.1, opened_at=old - timedelta(hours=1))
+    expected = [unsure_new, middle, sure_old, citizen_unsure]  # tiers still come first
+    informative = api_settings.model_copy(update={"queue_order": "informative"})
+    assert queue.waiting_cases(seed.session, order="informative") == expected
+    # the wait of each case counts the cases ahead of it in the same order
+    positions = [
+        expected_wait(seed.session, tier=c.tier, settings=informative, case=c).position
+        for c in expected
+    ]
+    assert positions == [1, 2, 3, 4]
+    arrival = [
+        expected_wait(seed.session, tier=c.tier, settings=api_settings, case=c).position
+        for c in expected
+    ]
+    assert arrival == [3, 2, 1, 4]
+    claimed = queue.claim_next(seed.session, specialist=specialist, settings=informative)
+    assert claimed is not None and claimed.id == unsure_new.id
 
 
 def test_a_regulated_suspect_goes_first(

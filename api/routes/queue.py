@@ -14,15 +14,18 @@ router = APIRouter(
 
 
 @router.get("", response_model=QueueOut)
-def get_queue(session: SessionDep, catalog: CatalogDep, specialist: SpecialistUser) -> QueueOut:
+def get_queue(
+    session: SessionDep, settings: SettingsDep, catalog: CatalogDep, specialist: SpecialistUser
+) -> QueueOut:
     """The queue in priority order (first 100), and the cases the caller holds."""
     lang = language(specialist.language)
+    order = settings.queue_order
     return QueueOut(
         length=queue.queue_length(session),
-        waiting=[queue_item(catalog, case, lang) for case in queue.waiting_cases(session)],
+        waiting=[queue_item(catalog, c, lang) for c in queue.waiting_cases(session, order=order)],
         mine=[
             queue_item(catalog, case, lang)
-            for case in queue.held_by(session, specialist=specialist)
+            for case in queue.held_by(session, specialist=specialist, order=order)
         ],
     )
 

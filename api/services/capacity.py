@@ -5,9 +5,11 @@ days, in the lab's time zone): an admin sets it in the pages or the API (``LabCa
 then the settings' defaults hold. The expected wait of a case is the time the lab needs, working
 at its pace, to answer every case ahead of it in the queue and then this one:
 
-- **ahead**: the waiting cases of a tier before it, and those of its tier opened before it (the
-  queue's order, ``api.services.queue``). A case cannot know the higher-tier cases that will
-  arrive after it: the wait shown is the wait if none does, and it grows when some do.
+- **ahead**: the waiting cases of a tier before it, and those of its tier before it in the
+  queue's order (``api.services.queue``: opened before it, or less sure than it with the
+  ``informative`` order); a new case is counted behind every waiting case of its tier. A case
+  cannot know the higher-tier cases that will arrive after it: the wait shown is the wait if
+  none does, and it grows when some do.
 - **pace**: answers per working day, the capacity blended with the decisions really made since
   the first one of the last ``pace_window_days``, counted in whole working days, never minutes
   (a burst of seven decisions in a minute is a busy morning, not a rate): ``(capacity *
@@ -38,12 +40,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInput
 from api.models import Case, CaseDecision, CaseStatus, LabCapacity, User, utcnow
-from api.services.queue import PENDING
+from api.services.queue import PENDING, ahead_of
 from api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -228,10 +230,7 @@ def expected_wait(
     if case is None:
         ahead = ahead.where(Case.tier <= tier)
     else:
-        ahead = ahead.where(
-            Case.id != case.id,
-            or_(Case.tier < tier, and_(Case.tier == tier, Case.opened_at < case.opened_at)),
-        )
+        ahead = ahead.where(Case.id != case.id, ahead_of(case, settings.queue_order))
     position = (session.scalar(ahead) or 0) + 1
     capacity = current_capacity(session, settings=settings)
     pace = daily_pace(session, capacity=capacity, settings=settings, now=now)

@@ -1,8 +1,18 @@
 """The specialists' review queue: priority, atomic claims, decisions, expected response time.
 
 Priority (docs/architecture.md): ``tier`` first (0: a regulated or quarantine organism is among
-the model's candidates; 1: an agricultural user, grower or advisor; 2: everyone else), then
-waiting time (oldest first), then model uncertainty (least sure first).
+the model's candidates; 1: an agricultural user, grower or advisor; 2: everyone else), then,
+within a tier, the lab's ``queue_order`` setting (:data:`ORDERS`):
+
+- ``arrival`` (the default): waiting time (oldest first), then model uncertainty (least sure
+  first): every user of a tier is served in turn;
+- ``informative``: model uncertainty first (``1 - top probability``, least sure first), then
+  waiting time: the answers that teach the retrained model most come first (active learning by
+  uncertainty). Diversity among the waiting cases (their distance to each other and to the bank
+  in embedding space) would help too, but embeddings are not kept with cases.
+
+The expected wait (``api.services.capacity``) counts the cases ahead in the same order
+(:func:`ahead_of`).
 
 Claims are one ``UPDATE ... WHERE id = (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)``: on
 PostgreSQL, concurrent specialists skip each other's locked rows instead of queueing behind them;
@@ -14,8 +24,9 @@ released, reclaimed or answered fails with a conflict instead of overwriting.
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -44,7 +55,31 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-_PRIORITY = (Case.tier, Case.opened_at, Case.uncertainty.desc(), Case.id)
+QueueOrder = Literal["arrival", "informative"]
+# Each order as ascending keys: a case comes before another when its keys compare lower.
+_KEYS: dict[QueueOrder, tuple[str, ...]] = {
+    "arrival": ("tier", "opened_at", "certainty", "id"),
+    "informative": ("tier", "certainty", "opened_at", "id"),
+}
+
+
+def _key(name: str, case: Case | None = None) -> Any:
+    """One ordering key, of the table (``case`` None) or of one case; ``certainty`` is the
+    negated uncertainty, so that the least sure sorts first."""
+    if name == "certainty":
+        return -(Case.uncertainty if case is None else case.uncertainty)
+    return getattr(Case if case is None else case, name)
+
+
+def ordering(order: QueueOrder) -> list[Any]:
+    """The ``ORDER BY`` of the queue in ``order``."""
+    return [_key(name) for name in _KEYS[order]]
+
+
+def ahead_of(case: Case, order: QueueOrder) -> ColumnElement[bool]:
+    """The cases that come before ``case`` in the queue's ``order``."""
+    names = _KEYS[order]
+    return tuple_(*(_key(n) for n in names)) < tuple_(*(_key(n, case) for n in names))
 
 
 def require_specialist(user: User) -> None:
@@ -57,16 +92,22 @@ def require_specialist(user: User) -> None:
         )
 
 
-def waiting_cases(session: Session, *, now: datetime | None = None, limit: int = 100) -> list[Case]:
+def waiting_cases(
+    session: Session,
+    *,
+    order: QueueOrder = "arrival",
+    now: datetime | None = None,
+    limit: int = 100,
+) -> list[Case]:
     """Cases waiting for a specialist, in claiming order (expired claims included)."""
-    query = select(Case).where(_claimable(now or utcnow())).order_by(*_PRIORITY).limit(limit)
+    query = select(Case).where(_claimable(now or utcnow())).order_by(*ordering(order)).limit(limit)
     return list(session.scalars(query))
 
 
-def held_by(session: Session, *, specialist: User) -> list[Case]:
+def held_by(session: Session, *, specialist: User, order: QueueOrder = "arrival") -> list[Case]:
     """The cases ``specialist`` holds (claimed, and not taken over by someone else since)."""
     query = select(Case).where(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id)
-    return list(session.scalars(query.order_by(*_PRIORITY)))
+    return list(session.scalars(query.order_by(*ordering(order))))
 
 
 def queue_length(session: Session) -> int:
@@ -91,7 +132,7 @@ def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> 
     candidate = (
         select(Case.id)
         .where(_claimable(now))
-        .order_by(*_PRIORITY)
+        .order_by(*ordering(settings.queue_order))
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -208,8 +208,8 @@ def queue_page(
     """The waiting cases in priority order, the ones this specialist holds, and the load."""
     key = _QUEUE_NOTICES.get(notice)
     lang = language_of(request)
-    waiting = queue.waiting_cases(session)
-    mine = queue.held_by(session, specialist=specialist)
+    waiting = queue.waiting_cases(session, order=settings.queue_order)
+    mine = queue.held_by(session, specialist=specialist, order=settings.queue_order)
     return render(
         request,
         "queue",
