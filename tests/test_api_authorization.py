@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("PUT", "/v1/queue/cases/{case_id}/references/{sha256}"): SPECIALIST,
     ("DELETE", "/v1/queue/cases/{case_id}/references/{sha256}"): SPECIALIST,
     ("GET", "/v1/export"): frozenset({Role.RESEARCHER, Role.ADMIN}),
+    ("GET", "/v1/export/dwca"): frozenset({Role.RESEARCHER, Role.ADMIN}),
     ("GET", "/v1/surveillance"): ALL,
     ("GET", "/v1/models/latest"): ALL,
     ("GET", "/v1/models/{version}/files/{name}"): ALL,
