@@ -1,4 +1,4 @@
-"""The service's settings: its database, tokens, limits, queue, surveillance and export.
+"""The service's settings: its database, tokens, limits, queue, surveillance, alerts and export.
 
 They extend the core settings (``model/settings.py``) in the same ``IRIIS_`` namespace and the
 same TOML file, so that the core never reads a field of the service; see that module for the
@@ -174,6 +174,30 @@ class ApiSettings(Settings):
         ge=2,
         description="A surveillance cell-week with observations of fewer distinct users is "
         "suppressed, however many they are.",
+    )
+    alert_new_cell_weeks: int = Field(
+        default=26,
+        ge=1,
+        description="A watched organism confirmed in a cell is an alert when it was not seen "
+        "there in this many weeks before (26: about a season, so its first confirmation of "
+        "the season in a cell is news, its repeats within the season are not).",
+    )
+    alert_baseline_weeks: int = Field(
+        default=8,
+        ge=2,
+        description="A label's weekly count is compared with its counts of this many weeks "
+        "before (the surge rule's recent level).",
+    )
+    alert_surge_sd: float = Field(
+        default=3.0,
+        gt=0,
+        description="A weekly count is a surge above mean + this many standard deviations of "
+        "the recent level (the deviation at least the square root of the mean).",
+    )
+    alert_surge_min_count: int = Field(
+        default=10,
+        ge=1,
+        description="A weekly count below this is never a surge, however quiet the weeks before.",
     )
     dwca_license: str = Field(
         default="http://creativecommons.org/licenses/by/4.0/legalcode",

@@ -123,7 +123,7 @@ def _point(cell: int, n: int) -> tuple[float, float]:
     )
 
 
-def _identification(
+def identification_row(
     user: User,
     label: str,
     *,
@@ -149,7 +149,7 @@ def _identification(
     )
 
 
-def _case(identification: Identification, label: str | None) -> Case:
+def answered_case(identification: Identification, label: str | None) -> Case:
     return Case(
         identification=identification,
         user_id=identification.user_id,
@@ -177,7 +177,7 @@ def seed_surveillance(session: Session) -> SurveillanceFixture:
                 n += 1
                 point = _point(planned.cell, n)
                 confirmed = planned.source == Source.CONFIRMED
-                row = _identification(
+                row = identification_row(
                     users[user],
                     # a confirmed case: the model said something else, unsure, and did not share
                     "apple.black_rot" if confirmed else planned.label,
@@ -187,7 +187,7 @@ def seed_surveillance(session: Session) -> SurveillanceFixture:
                     shared=not confirmed,
                     decision=Decision.NEEDS_SPECIALIST if confirmed else Decision.ACCEPTED,
                 )
-                session.add(_case(row, planned.label) if confirmed else row)
+                session.add(answered_case(row, planned.label) if confirmed else row)
                 fixture.points.append(point)
                 if not kept:
                     session.flush()
@@ -196,14 +196,14 @@ def seed_surveillance(session: Session) -> SurveillanceFixture:
     # answered without a label, shared but doubtful answers, unlocated ones.
     for i in range(6):
         session.add(
-            _identification(users[i], BLIGHT, week=0, point=_point(1, i), n=i, shared=False)
+            identification_row(users[i], BLIGHT, week=0, point=_point(1, i), n=i, shared=False)
         )
     for i in range(3):
-        row = _identification(users[i], SCAB, week=0, point=_point(3, i), n=i, shared=False)
-        session.add(_case(row, None))
+        row = identification_row(users[i], SCAB, week=0, point=_point(3, i), n=i, shared=False)
+        session.add(answered_case(row, None))
     for i in range(3):
         session.add(
-            _identification(
+            identification_row(
                 users[i],
                 SCAB,
                 week=4,
@@ -213,7 +213,7 @@ def seed_surveillance(session: Session) -> SurveillanceFixture:
             )
         )
     for i in range(3):
-        session.add(_identification(users[i], RUST, week=1, point=None, n=i))
+        session.add(identification_row(users[i], RUST, week=1, point=None, n=i))
     session.commit()
     return fixture
 

@@ -1,8 +1,11 @@
 """Territorial surveillance: one aggregation, suppression applied once.
 
 Every face of surveillance (``GET /v1/surveillance``, the specialists' map and trend plots,
-the alerts' public side, the Darwin Core archive) reads :func:`shown_cells` and nothing else,
-so that what one shows and another hides can never be combined.
+the alerts' surge rule, the Darwin Core archive) reads :func:`shown_cells` and nothing else,
+so that what one shows and another hides can never be combined. The one reader of the
+observations before suppression (:func:`observations`) is the alerts' staff-only rule for a
+watched organism confirmed in a new cell (``api.services.alerts``): staff see the cases anyway,
+and it too receives cells and weeks, never a point or a user's identity.
 
 What counts (an *observation*): a located identification whose label is settled, either a
 case a specialist answered with a label (source ``confirmed``, under the specialist's label,
@@ -133,12 +136,27 @@ def _settled(identification: Identification) -> tuple[str, Source] | None:
     return None
 
 
-def shown_cells(session: Session, *, settings: ApiSettings) -> list[CellWeek]:
-    """Every shown cell-week, sorted; the suppressed ones are dropped here, once for all faces."""
+@dataclass(frozen=True)
+class Observation:
+    """One observation that counts, before suppression: its label, source, ISO week and base
+    cell, and when a specialist settled it (source confirmed). Only this module and the staff's
+    alerts read these; ``user_id`` and ``model_version`` serve the suppression rule and the
+    archive's ``identifiedBy`` and never leave the server."""
+
+    label: str
+    source: Source
+    week: date
+    row: int
+    column: int
+    user_id: int
+    model_version: str
+    decided_at: datetime | None
+
+
+def observations(session: Session, *, settings: ApiSettings) -> Iterator[Observation]:
+    """Every observation that counts, placed in its base cell: the exact position is read here
+    and goes no further."""
     cell = settings.surveillance_cell_degrees
-    users: defaultdict[tuple[str, Source, date, int, int], set[int]] = defaultdict(set)
-    counts: defaultdict[tuple[str, Source, date, int, int], int] = defaultdict(int)
-    versions: defaultdict[tuple[str, Source, date, int, int], set[str]] = defaultdict(set)
     query = (
         select(Identification)
         .where(Identification.latitude.is_not(None), Identification.longitude.is_not(None))
@@ -149,16 +167,29 @@ def shown_cells(session: Session, *, settings: ApiSettings) -> list[CellWeek]:
         if settled is None:
             continue
         assert identification.latitude is not None and identification.longitude is not None
-        key = (
+        case = identification.case
+        yield Observation(
             *settled,
-            _monday(identification.observed_at),
-            _index(identification.latitude, cell),
-            _index(identification.longitude, cell),
+            week=_monday(identification.observed_at),
+            row=_index(identification.latitude, cell),
+            column=_index(identification.longitude, cell),
+            user_id=identification.user_id,
+            model_version=identification.model_version,
+            decided_at=case.answered_at if case is not None else None,
         )
+
+
+def shown_cells(session: Session, *, settings: ApiSettings) -> list[CellWeek]:
+    """Every shown cell-week, sorted; the suppressed ones are dropped here, once for all faces."""
+    users: defaultdict[tuple[str, Source, date, int, int], set[int]] = defaultdict(set)
+    counts: defaultdict[tuple[str, Source, date, int, int], int] = defaultdict(int)
+    versions: defaultdict[tuple[str, Source, date, int, int], set[str]] = defaultdict(set)
+    for seen in observations(session, settings=settings):
+        key = (seen.label, seen.source, seen.week, seen.row, seen.column)
         counts[key] += 1
-        users[key].add(identification.user_id)
-        if settled[1] == Source.MODEL:
-            versions[key].add(identification.model_version)
+        users[key].add(seen.user_id)
+        if seen.source == Source.MODEL:
+            versions[key].add(seen.model_version)
     return sorted(
         CellWeek(*key, count=count, model_versions=tuple(sorted(versions[key])))
         for key, count in counts.items()
