@@ -79,13 +79,14 @@ def _policy(**overrides: object) -> Policy:
         ([9.0, 0, 0, 0, 0, 0], {}, Decision.ACCEPTED, ["a"]),
         ([4.0, 3.5, 0, 0, 0, 0], {"brightness": 0.0}, Decision.NEEDS_SPECIALIST, None),
         ([-9.0, -9.5, -10, -10, -10, -10], {}, Decision.OUT_OF_SCOPE, None),
+        ([7.5, 0, 0, 0, 0, 0], {}, Decision.NEEDS_SPECIALIST, None),  # sure, but unfamiliar
     ],
-    ids=["unsure", "accepted", "retake", "out-of-scope"],
+    ids=["unsure", "accepted", "retake", "out-of-scope", "unfamiliar"],
 )
-def test_decide_carries_the_short_list_except_for_a_retake_or_out_of_scope(
+def test_decide_carries_the_short_list_except_for_a_retake_out_of_scope_or_unfamiliar(
     logits: list[float], quality: dict[str, float], decision: Decision, expected: list[str] | None
 ) -> None:
-    policy = _policy(quality={"brightness": 0.5})
+    policy = _policy(quality={"brightness": 0.5}, accept_ood_threshold=-8.0)
     result = decide(
         policy,
         LABELS,

@@ -13,6 +13,12 @@ splits (``training.field_proxy``, fp32, no crop named). Each point is written to
 ``coverage``, ``retrain_seconds`` and each step's share of it, the version served and the gate's
 reasons when it refused), the gate's report beside it (``metrics/loop-gate-<cases>.md``).
 
+Which case first (issue 18): with ``--queue-order arrival|informative``, growers send the whole
+pool first, every photo asking a specialist, and the specialist then works the service's queue
+in that order (``IRIIS_QUEUE_ORDER``, ``api.services.queue``) up to each step; the step's top-1
+is also written to ``metrics/loop.json`` under ``active_learning`` (one list per order, the
+same pool, the same seed), so that the two orders compare on the same held-back photos.
+
 Everything is rebuilt from nothing in ``--home`` (default ``var/loop``, emptied first): the
 server's database and photos, the bank versions, the retrained models. About 30 minutes of 2
 cores per step.
@@ -46,6 +52,7 @@ from training.retrain import served_bundle
 log = logging.getLogger(__name__)
 
 GROWERS = 5
+LOOP_JSON = REPO_ROOT / "metrics" / "loop.json"
 PASSWORD = "loop experiment password"
 SEED = 0
 
@@ -66,9 +73,12 @@ def pool(splits_path: Path) -> list[tuple[str, str]]:
 class Lab:
     """The running service, its growers and one specialist, each through the API."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, queue_order: str = "arrival") -> None:
         self.server = LocalServer(home / "server", PROXY_BUNDLES)
+        self.server.env["IRIIS_QUEUE_ORDER"] = queue_order
         self.tokens: dict[str, str] = {}
+        # each case sent: the bank's label (what the specialist answers) and the model's
+        self.truth: dict[str, tuple[str, str]] = {}
 
     ACCOUNTS = [(f"grower{i}", "grower") for i in range(GROWERS)] + [("specialist", "specialist")]
 
@@ -106,8 +116,8 @@ class Lab:
     def headers(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
-    def confirmed_case(self, grower: str, photo: Path, label: str) -> None:
-        """A grower asks about ``photo``; the specialist answers with the bank's ``label``."""
+    def ask(self, grower: str, photo: Path, label: str) -> str:
+        """A grower asks a specialist about ``photo`` (of the bank's ``label``); the case id."""
         with httpx.Client(base_url=self.server.url, timeout=120) as client:
             sent = client.post(
                 "/v1/identifications",
@@ -117,12 +127,23 @@ class Lab:
             )
             sent.raise_for_status()
             body = sent.json()
-            case = body["case"]["id"]
-            specialist = self.headers("specialist")
-            client.post(f"/v1/queue/cases/{case}/claim", headers=specialist).raise_for_status()
+        case = str(body["case"]["id"])
+        self.truth[case] = (label, body["label"])
+        return case
+
+    def answer(self, case: str | None = None) -> None:
+        """The specialist claims ``case`` (None: the next one in the queue's order) and answers
+        as the lab would: confirms the model's label when it is the bank's, else corrects it."""
+        specialist = self.headers("specialist")
+        with httpx.Client(base_url=self.server.url, timeout=120) as client:
+            path = "/v1/queue/claim" if case is None else f"/v1/queue/cases/{case}/claim"
+            claimed = client.post(path, headers=specialist)
+            claimed.raise_for_status()
+            case = str(claimed.json()["case"]["id"])
+            label, model_label = self.truth[case]
             decision: dict[str, Any] = (
                 {"action": "confirm"}
-                if body["label"] == label
+                if model_label == label
                 else {"action": "correct", "label": label}
             )
             client.post(
@@ -164,6 +185,16 @@ def point(
     }
 
 
+def record_order(order: str, steps: list[dict[str, Any]], path: Path = LOOP_JSON) -> None:
+    """Write one queue order's top-1 per step into ``metrics/loop.json``'s ``active_learning``
+    (the other order's, and the loop's own curve, kept)."""
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"steps": []}
+    active = report.setdefault("active_learning", {"cases": [], "top1": {}})
+    active["cases"] = [s["cases"] for s in steps]
+    active["top1"][order] = [s["top1"] for s in steps]
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 50, 100])
@@ -174,6 +205,11 @@ def main() -> int:
         default="retrain",
         help="iriis retrain's train profile (retrain_head: the head refit)",
     )
+    parser.add_argument(
+        "--queue-order",
+        choices=["arrival", "informative"],
+        help="send the whole pool first and answer the queue in this order (issue 18)",
+    )
     args = parser.parse_args()
     setup_logging()
     settings = get_settings()
@@ -181,17 +217,24 @@ def main() -> int:
     photos = pool(settings.splits_path)
     if len(photos) < max(args.steps):
         raise SystemExit(f"the pool holds {len(photos)} photos, fewer than {max(args.steps)}")
-    lab = Lab(args.home.resolve())
+    lab = Lab(args.home.resolve(), args.queue_order or "arrival")
     lab.start()
     curve: list[dict[str, Any]] = []
     try:
         curve.append(point(lab, 0, None, None))
-        sent = 0
+        if args.queue_order:
+            lab.sign_in()
+            for i, (file, label) in enumerate(photos):
+                lab.ask(f"grower{i % GROWERS}", settings.bank_dir / file, label)
+        answered = 0
         for step in args.steps:
             lab.sign_in()
-            for i, (file, label) in enumerate(photos[sent:step], start=sent):
-                lab.confirmed_case(f"grower{i % GROWERS}", settings.bank_dir / file, label)
-            sent = step
+            for i, (file, label) in enumerate(photos[answered:step], start=answered):
+                if args.queue_order:
+                    lab.answer()
+                else:
+                    lab.answer(lab.ask(f"grower{i % GROWERS}", settings.bank_dir / file, label))
+            answered = step
             start = time.perf_counter()
             lab.iriis("retrain", "--profile", args.profile)
             seconds = time.perf_counter() - start
@@ -206,6 +249,8 @@ def main() -> int:
             curve.append({**point(lab, step, seconds, gate), "step_seconds": state["seconds"]})
             log.info("loop: %s", curve[-1])
             args.out.write_text(json.dumps({"steps": curve}, indent=2) + "\n", encoding="utf-8")
+            if args.queue_order:
+                record_order(args.queue_order, curve[1:])
     finally:
         lab.server.stop()
     return 0
