@@ -1,5 +1,5 @@
 """Subcommands of the API service: ``iriis serve``, ``iriis users create|unlock``,
-``iriis db upgrade``."""
+``iriis db upgrade``, and the bank review's (``api/bank_commands.py``)."""
 
 import argparse
 import getpass
@@ -9,6 +9,7 @@ import sys
 
 from sqlalchemy import select
 
+from api import bank_commands
 from api.db import database_url, make_engine, session_factory, upgrade
 from api.errors import ServiceError
 from api.models import Role, User
@@ -63,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     db_actions.add_parser(
         "upgrade", help="apply the migrations (iriis serve does it on start)"
     ).set_defaults(handler=_upgrade)
+
+    bank_commands.register(subparsers)
 
 
 def _migrate(settings: ApiSettings) -> None:

@@ -304,3 +304,54 @@ class LabCapacity(Base):
     work_days: Mapped[str] = mapped_column(String(32))  # ISO weekdays, "1,2,3,4,5"
     set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankAction(StrEnum):
+    """What a specialist can decide about a bank photo flagged as possibly mislabelled."""
+
+    KEEP = "keep"  # the bank's label is right
+    RELABEL = "relabel"  # the photo shows another label of the catalog
+    REMOVE = "remove"  # no label fits it: left out of the next bank versions
+
+
+class BankReviewItem(Base):
+    """A photo of the shared bank flagged as possibly mislabelled (``api.services.bank_review``):
+    the model disagreed with its label on held-out photos, or a near-duplicate of it is filed
+    under another label. Imported from the evaluation's and data preparation's files; the bank
+    itself is never written, the decisions change the next bank versions."""
+
+    __tablename__ = "bank_review_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file: Mapped[str] = mapped_column(String(512), unique=True)  # the bank manifest's path
+    sha256: Mapped[str] = mapped_column(String(64))
+    bank_label: Mapped[str] = mapped_column(String(128))
+    # the model's accepted answer on this held-out photo (metrics/disagreements.csv), if any
+    model_label: Mapped[str | None] = mapped_column(String(128))
+    probability: Mapped[float | None] = mapped_column(Float)
+    # its near-duplicate group (data/splits.csv) and the group's other labels, space-separated
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    group_labels: Mapped[str | None] = mapped_column(String(512))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    decisions: Mapped[list["BankReviewDecision"]] = relationship(
+        order_by="BankReviewDecision.id", back_populates="item"
+    )
+
+
+class BankReviewDecision(Base):
+    """Every decision on a flagged bank photo, kept forever: who, when, the label before and
+    after (after is None for a removal). The latest one is what the next bank version applies."""
+
+    __tablename__ = "bank_review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("bank_review_items.id"), index=True)
+    specialist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    label_before: Mapped[str | None] = mapped_column(String(128))
+    label_after: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    item: Mapped[BankReviewItem] = relationship(back_populates="decisions")
+    specialist: Mapped[User] = relationship()

@@ -18,6 +18,13 @@ BANK_COLUMNS = (
     "license",
     "origin_sha256",
 )
+# ``metrics/disagreements.csv`` (``iriis evaluate``): the held-out test photos the model accepted
+# under another label than the bank's, most confident first; the bank review imports it.
+DISAGREEMENT_COLUMNS = ("file", "bank_label", "model_label", "probability")
+# A bank version's ``corrections.csv``: the specialists' bank review decisions that change the
+# bank (``api.services.bank_review`` writes it, ``training.bank_version`` applies it): the photo
+# takes ``label`` (its ``category`` with it), or is left out when ``label`` is empty.
+CORRECTION_COLUMNS = ("file", "sha256", "bank_label", "label", "category", "decided_at")
 
 
 class ManifestError(ValueError):

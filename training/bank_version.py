@@ -10,6 +10,7 @@ reads the bank, given the folder as ``bank_dir`` and its ``splits.csv``::
       images -> <shared bank>/images    a symlink: the bank's photos, read in place, never copied
       cases/<label>/<sha256>.jpg         the confirmed cases' photos, copied from the export
       manifest.csv                       the bank's rows, then one row per case photo
+      corrections.csv                    the specialists' bank review decisions it applied
       references.csv                     the rows a gallery may show: the bank's, and the case
                                          photos made shareable references (with consent)
       splits.csv                         ``iriis data prepare``'s split of all of them
@@ -28,6 +29,12 @@ seen before keep their split, a new case takes one by the same stable rule (``tr
 and a case whose photo is a near-duplicate of a bank photo joins that photo's group and split,
 so no case can leak a test photo into training.
 
+The specialists' bank review (``api.services.bank_review``) corrects the bank's own mistakes
+without writing the shared bank: its decisions (``model.manifest.CORRECTION_COLUMNS``, matched
+by the bank manifest's ``file``: the shared bank's files never change) are applied to the
+version's bank rows, a relabelled photo taking its new label and category (its split kept, as
+any photo's), a removed one left out of the manifest, the split, training and the gallery.
+
 A version is built in a temporary sibling folder and renamed into place at the end: a build
 that fails or is killed leaves no half-written version (the next build removes its leftover).
 """
@@ -40,7 +47,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
+from model.manifest import BANK_COLUMNS, CORRECTION_COLUMNS, read_manifest, write_manifest
 from training.data import CASES
 from training.params import PrepareParams
 from training.prepare import prepare, read_previous, write_outputs
@@ -52,6 +59,7 @@ VERSION_COLUMNS = (*BANK_COLUMNS, "case_id", "reference")
 # The photos a gallery others see may show: the bank's, and the case photos a specialist made
 # shareable references with their owner's consent (api.services.references); never the others.
 REFERENCES = "references.csv"
+CORRECTIONS = "corrections.csv"
 BANK_IMAGES = "images"
 CASE_SETTING = "field"
 # A label becomes a folder name: the catalog's ids (``apple.scab``), never a path.
@@ -97,6 +105,8 @@ class BankVersion:
     missing: tuple[MissingPhoto, ...]
     moved: tuple[tuple[str, Move], ...]
     skipped: tuple[tuple[str, str], ...] = ()
+    relabelled: int = 0  # bank photos the specialists' review gave another label
+    removed: int = 0  # bank photos it left out
 
 
 @dataclass(frozen=True)
@@ -113,11 +123,13 @@ def build_bank_version(
     previous_splits: Path,
     out_dir: Path,
     params: PrepareParams,
+    corrections: Path | None = None,
     workers: int | None = None,
 ) -> BankVersion:
     """Build the version ``out_dir`` from the bank at ``bank_dir`` (only read) and the export
     folder ``cases_dir``, its split continuing ``previous_splits`` (the previous version's
-    ``splits.csv``, or the committed one for the first version)."""
+    ``splits.csv``, or the committed one for the first version), with the bank review's
+    ``corrections`` (a ``CORRECTION_COLUMNS`` file) applied to the bank's rows."""
     bank_dir = bank_dir.resolve()  # the symlink must not depend on the working directory
     if out_dir.exists() or out_dir.is_symlink():
         raise BankVersionError(f"bank version {out_dir} exists already: a version is never rebuilt")
@@ -125,7 +137,8 @@ def build_bank_version(
         # read_previous would read a missing file as "no previous split" and reshuffle every
         # photo: for a version, that is a mistake in the path, never the intent.
         raise BankVersionError(f"previous split file not found: {previous_splits}")
-    bank_rows = _bank_rows(bank_dir)
+    fixes = read_manifest(corrections, required=CORRECTION_COLUMNS) if corrections else []
+    bank_rows, applied = _corrected(_bank_rows(bank_dir), fixes)
     export = read_manifest(cases_dir / "manifest.csv", required=("file", "label"))
     photos, conflicts, missing = _select_cases(export, cases_dir)
 
@@ -136,6 +149,7 @@ def build_bank_version(
         (building / BANK_IMAGES).symlink_to(bank_dir / BANK_IMAGES, target_is_directory=True)
         case_rows = [_copy_case(photo, building) for photo in photos]
         write_manifest(building / "manifest.csv", [*bank_rows, *case_rows], VERSION_COLUMNS)
+        write_manifest(building / CORRECTIONS, applied, CORRECTION_COLUMNS)
         references = [*bank_rows, *(row for row in case_rows if row["reference"] == "1")]
         write_manifest(building / REFERENCES, references, VERSION_COLUMNS)
         result = prepare(building, params, previous=read_previous(previous_splits), workers=workers)
@@ -146,9 +160,11 @@ def build_bank_version(
         raise
 
     case_photos = sum(1 for row in result.rows if row["file"].startswith(f"{CASES}/"))
+    removed = sum(1 for fix in applied if not fix["label"])
     log.info(
         "bank version %s: %d photos, %d of them confirmed cases; %d case photo(s) left out as "
-        "conflicts, %d missing, %d skipped by the checks, %d moved",
+        "conflicts, %d missing, %d skipped by the checks, %d moved; bank review: %d relabelled, "
+        "%d removed",
         out_dir,
         len(result.rows),
         case_photos,
@@ -156,6 +172,8 @@ def build_bank_version(
         len(missing),
         len(result.problems),
         len(result.moved),
+        len(applied) - removed,
+        removed,
     )
     return BankVersion(
         folder=out_dir,
@@ -166,6 +184,8 @@ def build_bank_version(
         missing=tuple(missing),
         moved=tuple(result.moved),
         skipped=tuple(result.problems),
+        relabelled=len(applied) - removed,
+        removed=removed,
     )
 
 
@@ -180,6 +200,31 @@ def _bank_rows(bank_dir: Path) -> list[dict[str, str]]:
             f"(first: {outside[0]}); a bank version links only that folder"
         )
     return [{**row, "case_id": ""} for row in rows]
+
+
+def _corrected(
+    rows: list[dict[str, str]], fixes: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The bank's rows with the review's decisions applied, and the decisions applied; a
+    decision on a photo gone from the bank is logged and skipped."""
+    by_file = {fix["file"]: fix for fix in fixes}
+    kept: list[dict[str, str]] = []
+    for row in rows:
+        fix = by_file.get(row["file"])
+        if fix is None:
+            kept.append(row)
+        elif fix["label"]:
+            if not _LABEL.fullmatch(fix["label"]):
+                raise BankVersionError(
+                    f"bank review: {row['file']} relabelled {fix['label']!r}, which is not a "
+                    "catalog label id"
+                )
+            kept.append({**row, "label": fix["label"], "category": fix["category"]})
+    files = {row["file"] for row in rows}
+    for fix in fixes:
+        if fix["file"] not in files:
+            log.warning("bank review: %s is not in the bank; its decision is skipped", fix["file"])
+    return kept, [fix for fix in fixes if fix["file"] in files]
 
 
 def _select_cases(

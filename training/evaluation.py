@@ -22,7 +22,7 @@ import numpy as np
 from model.bundle import held_out_photos
 from model.catalog import Catalog
 from model.identifier import Identifier, open_identifier
-from model.manifest import write_manifest
+from model.manifest import DISAGREEMENT_COLUMNS, write_manifest
 from model.policy import Policy, crop_context, decide
 from model.result import Decision
 from training.calibrate import Outputs
@@ -175,9 +175,6 @@ def evaluate_bundle(
     metrics_dir.mkdir(parents=True, exist_ok=True)
     (metrics_dir / "test.json").write_text(json.dumps(metrics, indent=2) + "\n", "utf-8")
     return metrics
-
-
-DISAGREEMENT_COLUMNS = ("file", "bank_label", "model_label", "probability")
 
 
 def write_disagreements(

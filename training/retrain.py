@@ -7,9 +7,11 @@ stopped when ``iriis retrain`` is started again (training resumes from its last 
 
 1. ``cases``: the cases answered with a label, exported from the service's database and photo
    store (``api.services.export``: a photo gone from the store or a label gone from the catalog
-   is left out and logged).
+   is left out and logged), and the specialists' bank review decisions that change the bank
+   (``api.services.bank_review``: relabelled and removed bank photos, ``bank_corrections.csv``).
 2. ``bank``: a bank version ``IRIIS_HOME/banks/<version>/`` (``training.bank_version``): the
-   shared bank, read in place, plus those cases, splits kept from the previous version.
+   shared bank, read in place, with the review's decisions applied, plus those cases, splits
+   kept from the previous version.
 3. ``trained``: a warm start from the served model's kept weights (``weights.pt``), with the
    ``params.yaml`` train profile ``retrain`` (the field recipe, confirmed cases weighted by
    ``case_weight``), and the photos the served model held back still held back; or, with the
@@ -83,6 +85,7 @@ log = logging.getLogger(__name__)
 
 STEPS = ("cases", "bank", "trained", "evaluated", "gated", "published")
 STATE = "state.json"
+BANK_CORRECTIONS = "bank_corrections.csv"
 
 
 class RetrainError(RuntimeError):
@@ -224,12 +227,14 @@ def retrain(
 ) -> RetrainResult:
     """Run (or resume) one retraining of the served model; see the module's steps."""
     from api.photostore import PhotoStore
+    from api.services.bank_review import write_corrections
     from api.services.export import export_confirmed
 
     with exclusive(settings.home / "retrain.lock"):
         current = served_bundle(settings)
         run = Retraining.resume_or_start(settings.home / "retrain", current, today)
         cases = run.work / "cases"
+        corrections = run.work / BANK_CORRECTIONS
         bank = settings.home / "banks" / run.version
         if not run.finished("cases"):
             shutil.rmtree(cases, ignore_errors=True)
@@ -240,7 +245,8 @@ def retrain(
                 settings=settings,
                 folder=cases,
             )
-            run.mark("cases", case_photos=photos)
+            fixes = write_corrections(session, catalog=catalog, path=corrections)
+            run.mark("cases", case_photos=photos, bank_corrections=fixes)
         if not run.finished("bank"):
             # a version this retraining built before it was stopped, unrecorded: built again
             # (its images link is removed, never followed into the shared bank)
@@ -251,6 +257,8 @@ def retrain(
                 previous_splits=_previous_splits(settings, exclude=bank),
                 out_dir=bank,
                 params=params.prepare,
+                # a retraining started before the bank review existed has no such file
+                corrections=corrections if corrections.is_file() else None,
             )
             run.mark("bank", **_bank_facts(version))
         splits = bank / "splits.csv"
@@ -304,6 +312,8 @@ def _bank_facts(version: BankVersion) -> dict[str, Any]:
         "case_photos_kept": version.case_photos,
         "conflicts": len(version.conflicts),
         "missing": len(version.missing),
+        "relabelled": version.relabelled,
+        "removed": version.removed,
     }
 
 
