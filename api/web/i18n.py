@@ -410,6 +410,65 @@ MESSAGES: dict[str, Words] = {
     "action.correct": {"fr": "Corrigé", "en": "Corrected"},
     "action.request_photos": {"fr": "Autres photos demandées", "en": "More photos asked"},
     "action.answer": {"fr": "Réponse sans étiquette", "en": "Answer without a label"},
+    # --- the bank review (api/web/bank_pages.py)
+    "nav.bank": {"fr": "Revue de la banque", "en": "Bank review"},
+    "bank.title": {"fr": "Revue de la banque de référence", "en": "Reference bank review"},
+    "bank.intro": {
+        "fr": "Photos de la banque peut-être mal étiquetées : le modèle les classe ailleurs "
+        "sur des photos jamais vues à l'entraînement, ou un quasi-doublon porte une autre "
+        "étiquette. Gardez, reclassez ou retirez chacune : la prochaine version de la banque "
+        "applique la dernière décision, la banque partagée n'est jamais modifiée.",
+        "en": "Bank photos that may be mislabelled: the model files them elsewhere on photos "
+        "it never saw in training, or a near-duplicate carries another label. Keep, relabel or "
+        "remove each: the next bank version applies the latest decision; the shared bank is "
+        "never changed.",
+    },
+    "bank.to_review": {"fr": "À examiner ({count})", "en": "To review ({count})"},
+    "bank.decided": {"fr": "Décidées ({count})", "en": "Decided ({count})"},
+    "bank.empty": {
+        "fr": "Aucune photo à examiner (la commande « iriis bank review import » charge la liste).",
+        "en": "No photo to review (the command `iriis bank review import` loads the list).",
+    },
+    "bank.all_done": {
+        "fr": "Toutes les photos signalées sont décidées.",
+        "en": "Every flagged photo is decided.",
+    },
+    "bank.col.bank_label": {"fr": "Étiquette de la banque", "en": "Bank label"},
+    "bank.col.model_label": {"fr": "Étiquette du modèle", "en": "Model's label"},
+    "bank.col.why": {"fr": "Pourquoi signalée", "en": "Why flagged"},
+    "bank.col.now": {"fr": "Dans la prochaine version", "en": "In the next version"},
+    "bank.col.before": {"fr": "Avant", "en": "Before"},
+    "bank.col.after": {"fr": "Après", "en": "After"},
+    "bank.why_model": {
+        "fr": "Le modèle y voit {name} ({percent}) sur une photo de test, jamais vue à "
+        "l'entraînement.",
+        "en": "The model sees {name} ({percent}) in it, a test photo it never saw in training.",
+    },
+    "bank.why_duplicate": {
+        "fr": "Quasi-doublon d'une photo classée {names}.",
+        "en": "Near-duplicate of a photo filed as {names}.",
+    },
+    "bank.open": {"fr": "Examiner", "en": "Review"},
+    "bank.item_title": {"fr": "Photo de la banque {file}", "en": "Bank photo {file}"},
+    "bank.photo_alt": {
+        "fr": "Photo de la banque classée {name}",
+        "en": "Bank photo filed as {name}",
+    },
+    "bank.keep": {"fr": "Garder : {name}", "en": "Keep: {name}"},
+    "bank.relabel": {"fr": "Reclasser : {name}", "en": "Relabel: {name}"},
+    "bank.remove": {"fr": "Retirer de la banque", "en": "Remove from the bank"},
+    "bank.removed": {"fr": "retirée", "en": "removed"},
+    "bank.decisions": {"fr": "Décisions sur cette photo", "en": "Decisions on this photo"},
+    "bank.shortcut_keep": {"fr": "garder l'étiquette de la banque", "en": "keep the bank label"},
+    "bank.shortcut_numbers": {
+        "fr": "reclasser sous l'étiquette proposée",
+        "en": "relabel to the label offered",
+    },
+    "bank.shortcut_remove": {"fr": "retirer de la banque", "en": "remove from the bank"},
+    "bank.not_found": {"fr": "Photo de la banque introuvable.", "en": "Bank photo not found."},
+    "bank.action.keep": {"fr": "Gardée", "en": "Kept"},
+    "bank.action.relabel": {"fr": "Reclassée", "en": "Relabelled"},
+    "bank.action.remove": {"fr": "Retirée", "en": "Removed"},
 }
 
 
