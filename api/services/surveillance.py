@@ -51,8 +51,11 @@ from model.catalog import Catalog
 from model.i18n import LANGUAGES
 from model.result import Decision
 
-WEEK_PATTERN = r"^\d{4}-W\d{2}$"
-ANY_WEEK = r"^(\d{4}-W\d{2})?$"  # a week, or none: a form's "all"
+# Weeks 01 to 53, so that the schema refuses what parse_week refuses (but for a week 53 of a
+# 52-week year, which only the calendar knows).
+_WEEK = r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])"
+WEEK_PATTERN = rf"^{_WEEK}$"
+ANY_WEEK = rf"^({_WEEK})?$"  # a week, or none: a form's "all"
 
 
 class Source(StrEnum):
