@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from api.models import Action, Case, CaseDecision, Identification, Role, User, utcnow
 from api.schemas import (
     AdviceOut,
+    AlertCellOut,
+    AlertOut,
     CaseOut,
     CatalogEntryOut,
     ContactOut,
@@ -31,14 +33,16 @@ from api.schemas import (
     SimilarPhotoOut,
     WaitOut,
 )
+from api.services.alerts import Alert, title
 from api.services.capacity import Wait, expected_wait
 from api.services.cases import priority_tier
 from api.services.queue import PENDING
+from api.services.surveillance import week_name
 from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
 from model.answer import Lab, Possibility, Reading, Review, read
 from model.catalog import Catalog
-from model.i18n import PROFILES, Language, Profile, language_or_default
+from model.i18n import LANGUAGES, PROFILES, Language, Profile, language_or_default
 from model.result import Identification as Result
 from model.wording import confidence_words, expected_answer
 
@@ -351,4 +355,26 @@ def queue_case(
         tier=case.tier,
         claimed_by=case.claimant.username if case.claimant else None,
         claim_expires_at=case.claim_expires_at,
+    )
+
+
+def alert_out(alert: Alert, catalog: Catalog, lang: Language) -> AlertOut:
+    """An alert as ``GET /v1/alerts`` gives it: the rule's figures and its sentence."""
+    cell = None
+    if alert.cell is not None:
+        latitude, longitude = alert.cell.centre
+        cell = AlertCellOut(latitude=latitude, longitude=longitude, side_degrees=alert.cell.side)
+    return AlertOut(
+        id=alert.id,
+        kind=alert.kind,
+        label=alert.label,
+        names={each: catalog.name_or_id(alert.label, each) for each in LANGUAGES},
+        week=week_name(alert.week),
+        count=alert.count,
+        window_weeks=alert.window_weeks,
+        updated=alert.updated,
+        cell=cell,
+        mean=alert.mean,
+        threshold=alert.threshold,
+        title=title(alert, catalog, lang),
     )

@@ -31,6 +31,7 @@ from api.metrics import Metrics
 from api.openapi import correct_openapi
 from api.photostore import PhotoStore
 from api.routes import (
+    alerts,
     auth,
     cases,
     distribution,
@@ -264,6 +265,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         photos,
         research,
         surveillance,
+        alerts,
         distribution,
         gallery,
         lab,

@@ -1,6 +1,6 @@
 """The typed dependencies of every route: settings, database session, photo store, catalog,
-identifier, the client's address, the signed-in user with role checks, and the surveillance
-filters every surveillance face reads from its query.
+identifier, the client's address, the signed-in user with role checks (the alerts' reader also
+by feed key), and the surveillance filters every surveillance face reads from its query.
 
 Everything comes from the application's state (``api.app.create_app``), never from module
 globals, so that a test can run several applications with different settings side by side.
@@ -22,6 +22,7 @@ from api.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from api.models import Role, User
 from api.photostore import PhotoStore
 from api.security import ACCESS, read_token
+from api.services import feedkeys
 from api.services.ratelimits import address_key
 from api.services.surveillance import ANY_WEEK, Filters, Source, parse_week
 from api.settings import ApiSettings
@@ -271,6 +272,41 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 SpecialistUser = Annotated[User, Depends(require_roles(Role.SPECIALIST))]
 ResearcherUser = Annotated[User, Depends(require_roles(Role.RESEARCHER, Role.ADMIN))]
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
+# The lab's staff: who may read the alerts (``api.services.alerts``) and hold a feed key.
+STAFF = (Role.SPECIALIST, Role.ADMIN)
+StaffUser = Annotated[User, Depends(require_roles(*STAFF))]
+
+
+def get_alert_reader(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_oauth2)],
+    key: Annotated[
+        str | None,
+        Query(max_length=64, description="Your feed key, instead of a bearer token."),
+    ] = None,
+) -> User:
+    """A staff member, by bearer token or by the feed key in the URL (``?key=``: a feed reader
+    cannot send a header; ``api.services.feedkeys``). A revoked or unknown key is a 401, a key
+    or token of anyone but staff a 403, checked at each request."""
+    if token or not key:
+        user = get_current_user(request, session, token)
+    else:
+        found = feedkeys.owner(session, key=key)
+        if found is None or not found.active:
+            raise Unauthorized(
+                {
+                    "fr": "clé de flux inconnue ou révoquée",
+                    "en": "unknown or revoked feed key",
+                }
+            )
+        user = found
+        request.state.user_id = user.id  # for the access log
+        request.state.language = user.language  # for error messages (api.language)
+    return require_roles(*STAFF)(user)
+
+
+AlertReader = Annotated[User, Depends(get_alert_reader)]
 
 
 def surveillance_filters(

@@ -355,3 +355,17 @@ class BankReviewDecision(Base):
 
     item: Mapped[BankReviewItem] = relationship(back_populates="decisions")
     specialist: Mapped[User] = relationship()
+
+
+class FeedKey(Base):
+    """A staff member's key to the alerts feed (``api.services.feedkeys``): a feed reader
+    cannot send a bearer token, so the key goes in the feed's URL. Only its SHA-256 is kept;
+    one per user, replaced by a new one and deleted when revoked."""
+
+    __tablename__ = "feed_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()

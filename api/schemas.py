@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from api.models import MAX_MESSAGE_CHARS, Action, CaseStatus, Role, WatchKind
+from api.services.alerts import AlertKind
 from api.services.users import MIN_PASSWORD_LENGTH
 from model.i18n import Language, Profile
 
@@ -811,3 +812,65 @@ class WatchOut(BaseModel):
     kind: WatchKind
     set_by: str
     set_at: str
+
+
+class AlertCellOut(BaseModel):
+    model_config = _example({"latitude": 46.85, "longitude": -71.25, "side_degrees": 0.1})
+    latitude: float = Field(description="The cell's centre, never the observation's point.")
+    longitude: float
+    side_degrees: float
+
+
+ALERT_EXAMPLE = {
+    "id": "urn:uuid:6f1d0c8e-2b7a-5e43-9d1c-7a2e4b9f0c31",
+    "kind": "new_in_cell",
+    "label": "apple.fire_blight",
+    "names": {"fr": "Brûlure bactérienne", "en": "Fire blight"},
+    "week": "2026-W27",
+    "count": 1,
+    "window_weeks": 26,
+    "updated": _WHEN,
+    "cell": {"latitude": 46.85, "longitude": -71.25, "side_degrees": 0.1},
+    "mean": None,
+    "threshold": None,
+    "title": "Confirmed case: Fire blight, cell 46.85, -71.25, 2026-W27 (1 case(s)); none in "
+    "that cell in the 26 weeks before",
+}
+
+
+class AlertOut(BaseModel):
+    model_config = _example(ALERT_EXAMPLE)
+    id: str = Field(description="Stable from one listing to the next (the feed entry's id).")
+    kind: AlertKind
+    label: str
+    names: dict[Language, str]
+    week: str = Field(description="The ISO week, 2026-W27.")
+    count: int = Field(
+        description="new_in_cell: the cell-week's confirmed cases; surge: the province's shown "
+        "observations that week."
+    )
+    window_weeks: int = Field(description="The weeks before that the rule looked at.")
+    updated: datetime = Field(
+        description="new_in_cell: when the last of its cases was confirmed; surge: the week's "
+        "start."
+    )
+    cell: AlertCellOut | None = Field(description="new_in_cell only.")
+    mean: float | None = Field(description="surge only: the recent weekly level.")
+    threshold: float | None = Field(description="surge only: the count it went over.")
+    title: str = Field(description="The alert in one sentence, in the reader's language.")
+
+
+class AlertsOut(BaseModel):
+    model_config = _example({"alerts": [ALERT_EXAMPLE]})
+    alerts: list[AlertOut] = Field(description="The newest alerts, newest week first.")
+
+
+class FeedKeyOut(BaseModel):
+    model_config = _example(
+        {
+            "key": "Yp3k0rW1mQm7n2Jx6Lw0cS9eVb4aT5uD8hF1gH2iK3o",
+            "feed_url": "https://iriis.example.org/v1/alerts/feed?key=Yp3k0rW1mQm7n2Jx6Lw0cS9eVb4aT5uD8hF1gH2iK3o",
+        }
+    )
+    key: str = Field(description="Shown this once; only its hash is kept. Replaces any before.")
+    feed_url: str = Field(description="The Atom feed with the key, for a feed reader.")

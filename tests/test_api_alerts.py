@@ -1,16 +1,24 @@
-"""The staff's alerts: both rules fire on a hand-built fixture and not at their thresholds."""
+"""The staff's alerts: both rules fire on a hand-built fixture and not at their thresholds, the
+Atom feed, the JSON and the surveillance page list the same alerts, and only staff get them
+(by token or by a feed key that stops working once revoked)."""
 
+import re
 from datetime import date, timedelta
+from xml.etree import ElementTree
 
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Role, WatchedLabel, WatchKind
+from api.models import Role, User, WatchedLabel, WatchKind
+from api.services import feedkeys
 from api.services.alerts import AlertKind, alerts
 from api.settings import ApiSettings
 from model.result import Decision
-from tests.api_support import Seeder
+from tests.api_support import PASSWORD, Seeder, bearer
 from tests.surveillance_support import FIRST_WEEK, answered_case, identification_row
 
+ATOM = "{http://www.w3.org/2005/Atom}"
 WATCHED, OTHER = "apple.scab", "apple.black_rot"
 SURGING, QUIET, SUDDEN = "potato.late_blight", "corn.common_rust", "invertebrate.armyworm"
 
@@ -18,6 +26,9 @@ SURGING, QUIET, SUDDEN = "potato.late_blight", "corn.common_rust", "invertebrate
 def _at(row: int, column: int) -> tuple[float, float]:
     """A point inside base cell (row, column) of the 0.1-degree grid."""
     return round((row + 0.37) * 0.1, 6), round((column + 0.61) * 0.1, 6)
+
+
+POINTS = {_at(*cell) for cell in ((463, -713), (465, -713), (467, -713), (469, -713))}
 
 
 def _week(index: int) -> date:
@@ -103,3 +114,73 @@ def test_both_rules_fire_above_their_threshold_and_not_at_it(
     surges = {(a.label, a.week, a.count, a.threshold) for a in found if a.kind == AlertKind.SURGE}
     assert surges == {(SURGING, _week(9), 20, 19.67), (SUDDEN, _week(2), 10, 0.0)}
     assert [a.week for a in found] == sorted((a.week for a in found), reverse=True)
+
+
+def _page_ids(client: TestClient, user: User) -> list[str]:
+    signed_in = client.post("/lab/sign-in", data={"username": user.username, "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    page = client.get("/lab/surveillance")
+    assert page.status_code == 200
+    return re.findall(r'class="alert alert-\w+" data-id="([^"]+)"', page.text)
+
+
+def test_the_feed_the_json_and_the_page_list_the_same_alerts_for_staff_only(
+    client: TestClient, db: Session, seed: Seeder
+) -> None:
+    _seed(db, seed)
+    specialist, admin = seed.user(Role.SPECIALIST), seed.user(Role.ADMIN)
+    listed = client.get("/v1/alerts", headers=bearer(client, specialist))
+    assert listed.status_code == 200
+    body = listed.json()["alerts"]
+    assert len(body) == 4
+    made = client.post("/v1/alerts/feed-key", headers=bearer(client, specialist))
+    assert made.status_code == 201
+    key, url = made.json()["key"], made.json()["feed_url"]
+    assert url.endswith(f"/v1/alerts/feed?key={key}")
+    feed = client.get("/v1/alerts/feed", params={"key": key})
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ElementTree.fromstring(feed.content)
+    assert root.tag == f"{ATOM}feed"
+    for name in ("id", "title", "updated"):
+        assert root.find(f"{ATOM}{name}") is not None
+    assert key not in feed.text  # the feed's own link is the URL without the key
+    entries = root.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}id") for e in entries] == [a["id"] for a in body]
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [a["title"] for a in body]
+    for entry in entries:
+        assert entry.findtext(f"{ATOM}updated")
+        assert "/lab/surveillance?label=" in entry.find(f"{ATOM}link").get("href", "")
+    assert _page_ids(client, specialist) == [a["id"] for a in body]
+    assert client.get("/v1/alerts", headers=bearer(client, admin)).json()["alerts"] == body
+    # nothing but cells and weeks: no user, no point
+    text = listed.text + feed.text
+    growers = db.scalars(select(User.username).where(User.role == Role.GROWER))
+    assert not any(username in text for username in growers)
+    numbers = {float(n) for n in re.findall(r"-?\d+\.\d+", text)}
+    assert not numbers & {c for point in POINTS for c in point}
+
+
+def test_growers_citizens_unknown_and_revoked_keys_are_refused(
+    client: TestClient, db: Session, seed: Seeder
+) -> None:
+    for role in (Role.GROWER, Role.CITIZEN):
+        user = seed.user(role)
+        headers = bearer(client, user)
+        assert client.get("/v1/alerts", headers=headers).status_code == 403
+        assert client.get("/v1/alerts/feed", headers=headers).status_code == 403
+        assert client.post("/v1/alerts/feed-key", headers=headers).status_code == 403
+        # a key of theirs (as if made while they were staff) opens nothing either
+        key = feedkeys.make_key(db, user=user)
+        assert client.get("/v1/alerts/feed", params={"key": key}).status_code == 403
+    assert client.get("/v1/alerts/feed").status_code == 401
+    assert client.get("/v1/alerts/feed", params={"key": "not-a-key"}).status_code == 401
+    specialist = seed.user(Role.SPECIALIST)
+    headers = bearer(client, specialist)
+    first = client.post("/v1/alerts/feed-key", headers=headers).json()["key"]
+    second = client.post("/v1/alerts/feed-key", headers=headers).json()["key"]
+    assert client.get("/v1/alerts/feed", params={"key": first}).status_code == 401  # replaced
+    assert client.get("/v1/alerts", params={"key": second}).status_code == 200
+    assert client.delete("/v1/alerts/feed-key", headers=headers).status_code == 204
+    assert client.get("/v1/alerts/feed", params={"key": second}).status_code == 401
+    assert client.delete("/v1/alerts/feed-key", headers=headers).status_code == 404

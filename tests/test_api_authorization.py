@@ -34,6 +34,7 @@ class Owner:
 
 OWNER = Owner()
 SPECIALIST = frozenset({Role.SPECIALIST})
+STAFF = frozenset({Role.SPECIALIST, Role.ADMIN})
 
 MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("POST", "/v1/auth/token"): PUBLIC,
@@ -67,6 +68,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/v1/export"): frozenset({Role.RESEARCHER, Role.ADMIN}),
     ("GET", "/v1/export/dwca"): frozenset({Role.RESEARCHER, Role.ADMIN}),
     ("GET", "/v1/surveillance"): ALL,
+    ("GET", "/v1/alerts"): STAFF,
+    ("GET", "/v1/alerts/feed"): STAFF,
+    ("POST", "/v1/alerts/feed-key"): STAFF,
+    ("DELETE", "/v1/alerts/feed-key"): STAFF,
     ("GET", "/v1/models/latest"): ALL,
     ("GET", "/v1/models/{version}/files/{name}"): ALL,
     ("GET", "/v1/gallery/thumbnails/{photo_id}"): ALL,

@@ -55,6 +55,17 @@ MESSAGES: dict[str, Words] = {
         "en": "{count} detections around {latitude}, {longitude}",
     },
     "surveillance.trends": {"fr": "Tendance hebdomadaire", "en": "Weekly trend"},
+    "surveillance.alerts": {"fr": "Alertes", "en": "Alerts"},
+    "surveillance.alerts_rule": {
+        "fr": "Un organisme surveillé confirmé dans une cellule où il n'a pas été vu les "
+        "{weeks} semaines précédentes, ou le compte hebdomadaire d'un organisme au-dessus de "
+        "son niveau récent. Aussi en flux Atom et en JSON (/v1/alerts), avec votre clé de flux "
+        "(POST /v1/alerts/feed-key).",
+        "en": "A watched organism confirmed in a cell where it was not seen in the {weeks} "
+        "weeks before, or an organism's weekly count above its recent level. Also as an Atom "
+        "feed and JSON (/v1/alerts), with your feed key (POST /v1/alerts/feed-key).",
+    },
+    "surveillance.no_alerts": {"fr": "Aucune alerte.", "en": "No alerts."},
     "surveillance.empty": {
         "fr": "Aucune cellule à montrer pour ces filtres.",
         "en": "No cell to show for these filters.",

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from api.models import User, utcnow
+from api.services.alerts import Alert, title
 from api.web.i18n import language_of, translator
 from model.catalog import OTHER_CROP, Catalog
 from model.result import LabelScore, Reason
@@ -86,7 +87,15 @@ def _reason(context: Context, reason: Reason) -> str:
     return sentence(reason_words(reason, context["lang"]))
 
 
+@pass_context
+def _alert_title(context: Context, alert: Alert) -> str:
+    """An alert's sentence in the page's language, the feed's and the JSON's own
+    (``api.services.alerts.title``)."""
+    return title(alert, context["catalog"], context["lang"])
+
+
 templates.env.filters.update(
+    alert_title=_alert_title,
     label_name=_label_name,
     waiting=_waiting,
     crop=_crop,

@@ -34,6 +34,7 @@ from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailabl
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
 from api.photostore import PhotoStore
 from api.services import capacity, queue, references, surveillance, users, watchlist
+from api.services.alerts import alerts
 from api.services.cases import check_photo_access
 from api.services.load import lab_load
 from api.services.suggestions import case_suggestions
@@ -576,7 +577,8 @@ def surveillance_page(
     specialist: LabSpecialist,
     filters: SurveillanceFilters,
 ) -> Response:
-    """The province's cells coloured by detections and a weekly trend per label, for the
+    """The staff's alerts (the same as ``GET /v1/alerts`` and its feed, whatever the filters),
+    then the province's cells coloured by detections and a weekly trend per label, for the
     filters asked (the same aggregation and suppression as ``GET /v1/surveillance``)."""
     shown = surveillance.shown_cells(session, settings=settings)
     kept = surveillance.selected(shown, filters, catalog)
@@ -596,6 +598,8 @@ def surveillance_page(
         map=draw_map(kept, multiple=1, settings=settings),
         trends=draw_trends(kept, first=filters.first_week, last=filters.last_week),
         week_name=surveillance.week_name,
+        alerts=alerts(session, settings=settings),
+        alert_weeks=settings.alert_new_cell_weeks,
     )
 
 
