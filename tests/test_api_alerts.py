@@ -14,6 +14,7 @@ from api.models import Role, User, WatchedLabel, WatchKind
 from api.services import feedkeys
 from api.services.alerts import AlertKind, alerts
 from api.settings import ApiSettings
+from model.catalog import Catalog
 from model.result import Decision
 from tests.api_support import PASSWORD, Seeder, bearer
 from tests.surveillance_support import FIRST_WEEK, answered_case, identification_row
@@ -21,6 +22,7 @@ from tests.surveillance_support import FIRST_WEEK, answered_case, identification
 ATOM = "{http://www.w3.org/2005/Atom}"
 WATCHED, OTHER = "apple.scab", "apple.black_rot"
 SURGING, QUIET, SUDDEN = "potato.late_blight", "corn.common_rust", "invertebrate.armyworm"
+HEALTHY = "apple.healthy"
 
 
 def _at(row: int, column: int) -> tuple[float, float]:
@@ -76,7 +78,8 @@ def _seed(session: Session, seed: Seeder) -> None:
     Rule 2 (8 weeks, 3 sd, at least 10): SURGING at 9 a week (under the minimum) for 8 weeks,
     then 18 (mean 9 + 3 * sqrt(9): at the threshold, not above) with 2 more in a cell of their
     own (suppressed: never counted), then 20 (above 19.67); QUIET 9 out of nothing (under the
-    minimum), SUDDEN 10 out of nothing (alert)."""
+    minimum), SUDDEN 10 out of nothing (alert), healthy leaves 12 out of nothing (no organism: no
+    alert)."""
     fixture = Fixture(session, seed)
     a, b, c, elsewhere = (463, -713), (465, -713), (467, -713), (469, -713)
     fixture.shared(WATCHED, 0, a, 1)
@@ -94,14 +97,15 @@ def _seed(session: Session, seed: Seeder) -> None:
     fixture.shared(SURGING, 9, (460, -720), 20)
     fixture.shared(QUIET, 2, (461, -721), 9)
     fixture.shared(SUDDEN, 2, (462, -722), 10)
+    fixture.shared(HEALTHY, 2, (463, -723), 12)
     session.commit()
 
 
 def test_both_rules_fire_above_their_threshold_and_not_at_it(
-    db: Session, seed: Seeder, api_settings: ApiSettings
+    db: Session, seed: Seeder, api_settings: ApiSettings, catalog: Catalog
 ) -> None:
     _seed(db, seed)
-    found = alerts(db, settings=api_settings)
+    found = alerts(db, settings=api_settings, catalog=catalog)
     new = {
         (a.label, a.week, a.cell.centre if a.cell else None, a.count)
         for a in found

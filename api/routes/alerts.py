@@ -27,7 +27,8 @@ def get_alerts(
     lang = language(reader.language)
     return AlertsOut(
         alerts=[
-            alert_out(alert, catalog, lang) for alert in current_alerts(session, settings=settings)
+            alert_out(alert, catalog, lang)
+            for alert in current_alerts(session, settings=settings, catalog=catalog)
         ]
     )
 
@@ -46,7 +47,7 @@ def get_feed(
 ) -> Response:
     """The same alerts as an Atom feed, for a feed reader: `?key=` the reader's feed key."""
     document = alert_feed.atom(
-        current_alerts(session, settings=settings),
+        current_alerts(session, settings=settings, catalog=catalog),
         catalog=catalog,
         lang=language(reader.language),
         feed_url=str(request.url_for("get_feed")),

@@ -19,7 +19,8 @@ least ``IRIIS_ALERT_SURGE_MIN_COUNT`` (10) and above ``mean + k * s`` of its cou
 where ``k`` is ``IRIIS_ALERT_SURGE_SD`` (3) and ``s`` the larger of those counts' standard
 deviation and the square root of their mean: a count of that mean varies by about its square
 root (Poisson), so a flat history does not turn a small rise into an alert. Its numbers are the
-trend plot's: suppressed cell-weeks add nothing to it.
+trend plot's: suppressed cell-weeks add nothing to it. Labels that name no organism (healthy
+leaves, "no weed", ``unknown``: no scientific name in the catalog) never surge.
 
 Nothing of this is public: every face is staff-only. Both rules are evaluated over all the
 data, every time (the surveillance aggregation reads it all anyway), and the newest
@@ -82,9 +83,13 @@ class Alert:
         return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, key)}"
 
 
-def alerts(session: Session, *, settings: ApiSettings, limit: int = LIMIT) -> list[Alert]:
+def alerts(
+    session: Session, *, settings: ApiSettings, catalog: Catalog, limit: int = LIMIT
+) -> list[Alert]:
     """The newest ``limit`` alerts of both rules, newest week first."""
-    found = new_in_cell(session, settings=settings) + surges(session, settings=settings)
+    found = new_in_cell(session, settings=settings) + surges(
+        session, settings=settings, catalog=catalog
+    )
     found.sort(key=lambda alert: (alert.week, alert.updated, alert.kind, alert.label), reverse=True)
     return found[:limit]
 
@@ -121,11 +126,16 @@ def new_in_cell(session: Session, *, settings: ApiSettings) -> list[Alert]:
     return found
 
 
-def surges(session: Session, *, settings: ApiSettings) -> list[Alert]:
-    """Rule 2: weekly counts of shown observations above their recent level."""
+def surges(session: Session, *, settings: ApiSettings, catalog: Catalog) -> list[Alert]:
+    """Rule 2: weekly counts of shown observations above their recent level, for labels that
+    name an organism (a scientific name: not healthy leaves, "no weed" nor ``unknown``, which
+    the archive leaves out too)."""
     weeks = settings.alert_baseline_weeks
     found = []
     for label, points in weekly(shown_cells(session, settings=settings)).items():
+        entry = catalog.labels.get(label)
+        if entry is None or entry.scientific_name is None:
+            continue
         for week, count in points.items():
             if count < settings.alert_surge_min_count:
                 continue

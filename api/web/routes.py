@@ -598,7 +598,7 @@ def surveillance_page(
         map=draw_map(kept, multiple=1, settings=settings),
         trends=draw_trends(kept, first=filters.first_week, last=filters.last_week),
         week_name=surveillance.week_name,
-        alerts=alerts(session, settings=settings),
+        alerts=alerts(session, settings=settings, catalog=catalog),
         alert_weeks=settings.alert_new_cell_weeks,
     )
 
