@@ -18,9 +18,9 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 
 
-def execute(path: Path, out: Path | None = None) -> float:
-    """Run ``path`` top to bottom and write it, outputs embedded, to ``out`` (default: in
-    place); returns the seconds it took. A failing cell raises, naming it."""
+def execute(path: Path) -> float:
+    """Run ``path`` top to bottom and write it back, outputs embedded; returns the seconds it
+    took. A failing cell raises, naming it."""
     notebook = nbformat.read(path, as_version=4)
     # No kernel folders: "python3" is then ipykernel's own kernel, run by sys.executable.
     manager = KernelManager(
@@ -46,7 +46,7 @@ def execute(path: Path, out: Path | None = None) -> float:
         "language": "python",
     }
     nbformat.validate(notebook)
-    nbformat.write(notebook, out or path)
+    nbformat.write(notebook, path)
     return seconds
 
 

@@ -46,25 +46,20 @@ def test_dates_without_a_zone_are_utc_and_years_out_of_range_a_422(
     client: TestClient, seed: Seeder
 ) -> None:
     grower, researcher = seed.user(Role.GROWER), seed.user(Role.RESEARCHER)
-    observed = datetime(2026, 6, 14, 12, 0, tzinfo=UTC)
-    for i in range(3):  # a cell shown (3 at least), observed at noon UTC
-        identification = seed.identification(
-            grower, "potato.late_blight", 0.97, Decision.ACCEPTED, location=(46.81 + i / 100, -71.2)
-        )
-        identification.observed_at = observed
+    made = datetime(2026, 6, 14, 12, 0, tzinfo=UTC)
+    identification = seed.identification(grower, "potato.late_blight", 0.97, Decision.ACCEPTED)
+    identification.created_at = made  # made at noon UTC
     seed.session.commit()
     headers, research = bearer(client, grower), bearer(client, researcher)
 
-    def features(query: str) -> int:
-        response = client.get(f"/v1/surveillance?{query}", headers=headers)
+    def listed(query: str) -> int:
+        response = client.get(f"/v1/identifications?{query}", headers=headers)
         assert response.status_code == 200, response.text
-        return len(response.json()["features"])
+        return len(response.json())
 
-    assert features("since=2026-06-14T11:59:00") == 1  # UTC, not the server's zone
-    assert features("since=2026-06-14T12:01:00") == 0
-    assert features("until=2026-06-14T12:01:00&since=2026-06-14") == 1
-    for path in ("/v1/cases", "/v1/identifications"):
-        assert client.get(f"{path}?since=2026-06-14T11:59:00", headers=headers).status_code == 200
+    assert listed("since=2026-06-14T11:59:00") == 1  # UTC, not the server's zone
+    assert listed("since=2026-06-14T12:01:00") == 0
+    assert client.get("/v1/cases?since=2026-06-14T11:59:00", headers=headers).status_code == 200
     assert client.get("/v1/export?since=2026-06-14T11:59:00", headers=research).status_code == 200
 
     refused = {  # in the accounts' language, French
@@ -75,7 +70,7 @@ def test_dates_without_a_zone_are_utc_and_years_out_of_range_a_422(
     }
     photo = [("photos", ("p.jpg", jpeg_bytes(textured_image(1)), "image/jpeg"))]
     for value, words in refused.items():
-        for path in ("/v1/surveillance?since=", "/v1/surveillance?until=", "/v1/cases?since="):
+        for path in ("/v1/identifications?since=", "/v1/cases?since="):
             response = client.get(path + value, headers=headers)
             assert response.status_code == 422 and words in response.json()["detail"], path
         response = client.get(f"/v1/export?since={value}", headers=research)

@@ -34,7 +34,7 @@ from tests.api_support import Seeder, bearer
 from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
 from tests.helpers import jpeg_bytes, textured_image
 
-COMMITTED = "2026.12.07"
+COMMITTED = "2026.12.07.1"
 NEWER = "2026.12.31"
 BROKEN = ["format", *BROKEN_POLICIES]
 
