@@ -5,7 +5,7 @@ from model.settings import Settings, get_settings
 
 # Fixtures of the API (databases, users, cases) and of the field app (a live server, a network
 # that fails on cue).
-pytest_plugins = ("tests.api_support", "tests.mobile_support")
+pytest_plugins = ("tests.api_support", "tests.browser_support", "tests.mobile_support")
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from mobile.localserver import LocalServer
 from model.settings import Settings
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.browser_support import TIMEOUT_MS
 
 # In ReDoc's sidebar, "API docs by Redocly": the one outside file the pages name.
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -28,10 +28,8 @@ def docs_server(tmp_path: Path, settings: Settings) -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def offline_page() -> Iterator[tuple[Page, list[str]]]:
+def offline_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
     """A page whose every request outside 127.0.0.1 is aborted, and the list of them."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: `make setup` installs Debian's chromium")
     outside: list[str] = []
 
     def only_local(route: Route) -> None:
@@ -42,16 +40,13 @@ def offline_page() -> Iterator[tuple[Page, list[str]]]:
             outside.append(url)
             route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.set_default_timeout(TIMEOUT_MS)
-        context.route("**/*", only_local)
-        try:
-            yield context.new_page(), outside
-        finally:
-            context.close()
-            browser.close()
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/*", only_local)
+    try:
+        yield context.new_page(), outside
+    finally:
+        context.close()
 
 
 def test_docs_and_redoc_load_with_no_request_outside_the_server(

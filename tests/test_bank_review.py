@@ -29,11 +29,9 @@ from training.bank_version import build_bank_version
 from training.params import PrepareParams
 from training.prepare import prepare, write_outputs
 
-# The browser, the server and the seeder of the other pages' tests; the settings are this
-# module's (the server's bank is the fixture bank).
-browser, page, server, web_seed = (
-    test_web.browser,
-    test_web.page,
+# The server and the seeder of the other pages' tests (the browser is the session's); the
+# settings are this module's (the server's bank is the fixture bank).
+server, web_seed = (
     test_web.server,
     test_web.web_seed,
 )

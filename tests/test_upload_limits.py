@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,7 +232,10 @@ def _stream(app: ASGIApp, headers: dict[str, str], body: Iterator[bytes]) -> tup
                 headers={**headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
             )
 
-    response = asyncio.run(post())
+    # in a thread of its own: the session's browser (Playwright's sync API) keeps an event loop
+    # running in this one, where asyncio.run refuses to start another
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        response = pool.submit(asyncio.run, post()).result()
     return response.status_code, str(response.json()["detail"]), read
 
 

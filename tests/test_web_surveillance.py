@@ -15,10 +15,8 @@ from tests import test_web
 from tests.api_support import Seeder
 from tests.surveillance_support import seed_surveillance
 
-# The browser, the server and the seeder of the other pages' tests.
-browser, page, server, web_settings, web_seed = (
-    test_web.browser,
-    test_web.page,
+# The server and the seeder of the other pages' tests (the browser is the session's).
+server, web_settings, web_seed = (
     test_web.server,
     test_web.web_settings,
     test_web.web_seed,
