@@ -185,13 +185,16 @@ def point(
     }
 
 
-def record_order(order: str, steps: list[dict[str, Any]], path: Path = LOOP_JSON) -> None:
+def record_order(
+    order: str, steps: list[dict[str, Any]], source: str, path: Path = LOOP_JSON
+) -> None:
     """Write one queue order's top-1 per step into ``metrics/loop.json``'s ``active_learning``
-    (the other order's, and the loop's own curve, kept)."""
+    with the run it comes from (the other order's, and the loop's own curve, kept)."""
     report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"steps": []}
     active = report.setdefault("active_learning", {"cases": [], "top1": {}})
     active["cases"] = [s["cases"] for s in steps]
     active["top1"][order] = [s["top1"] for s in steps]
+    active.setdefault("runs", {})[order] = source
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
@@ -250,7 +253,7 @@ def main() -> int:
             log.info("loop: %s", curve[-1])
             args.out.write_text(json.dumps({"steps": curve}, indent=2) + "\n", encoding="utf-8")
             if args.queue_order:
-                record_order(args.queue_order, curve[1:])
+                record_order(args.queue_order, curve[1:], str(args.out))
     finally:
         lab.server.stop()
     return 0
