@@ -210,6 +210,23 @@ def test_the_same_photo_gets_the_same_answer_with_an_empty_or_a_full_queue(
     assert answers() == empty
 
 
+def test_an_identification_counts_for_surveillance_only_when_its_user_shares_it(
+    client: TestClient, seed: Seeder, db: Session, samples: dict[str, bytes]
+) -> None:
+    grower = seed.user(Role.GROWER)
+    shared = {}
+    for share in ("true", "false", None):
+        response = client.post(
+            "/v1/identifications",
+            files=_files(samples["accepted"]),
+            data={} if share is None else {"share_surveillance": share},
+            headers=bearer(client, grower),
+        )
+        assert response.status_code == 201, response.text
+        shared[share] = db.get(Identification, response.json()["id"]).shared
+    assert shared == {"true": True, "false": False, None: False}  # not shared unless asked
+
+
 def test_a_second_message_on_an_open_case_is_added_and_an_answered_one_refuses_it(
     client: TestClient, seed: Seeder, api_settings: ApiSettings
 ) -> None:
