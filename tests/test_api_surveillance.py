@@ -18,6 +18,7 @@ from api.models import Case, Identification, Role
 from api.services.surveillance import (
     Filters,
     Source,
+    parse_week,
     selected,
     shown_cells,
     totals,
@@ -205,3 +206,10 @@ def test_a_grower_three_photos_are_never_shown_and_only_shared_or_confirmed_coun
     seed.session.commit()
     features = client.get("/v1/surveillance", headers=headers).json()["features"]
     assert [f["properties"]["count"] for f in features] == [4]
+
+
+def test_week_53_of_a_52_week_year_reads_as_the_week_after_its_week_52() -> None:
+    # the documented pattern admits W53 for every year: a schema-valid bound is never refused
+    assert parse_week("2026-W53") == parse_week("2026-W52") + timedelta(weeks=1)
+    assert parse_week("2020-W53") == date(2020, 12, 28)  # 2020 has a week 53
+    assert parse_week("9999-W53") == parse_week("9999-W52")  # the calendar's end

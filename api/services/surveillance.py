@@ -51,8 +51,8 @@ from model.catalog import Catalog
 from model.i18n import LANGUAGES
 from model.result import Decision
 
-# Weeks 01 to 53, so that the schema refuses what parse_week refuses (but for a week 53 of a
-# 52-week year, which only the calendar knows).
+# Weeks 01 to 53, so that the schema refuses what parse_week refuses (a week 53 of a 52-week
+# year, which only the calendar knows, parse_week reads as the week after its week 52).
 _WEEK = r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])"
 WEEK_PATTERN = rf"^{_WEEK}$"
 ANY_WEEK = rf"^({_WEEK})?$"  # a week, or none: a form's "all"
@@ -103,12 +103,18 @@ class Filters:
 
 
 def parse_week(text: str | None) -> date | None:
-    """The Monday of an ISO week written ``2026-W27``; None for None."""
+    """The Monday of an ISO week written ``2026-W27``; None for None. Week 53 of a year that
+    has 52 reads as the week after its week 52 (a bound "up to week 53" means the year's end,
+    and the documented pattern admits it for every year)."""
     if text is None:
         return None
     if re.fullmatch(WEEK_PATTERN, text) is not None:
+        year, week = int(text[:4]), int(text[6:])
         try:
-            return date.fromisocalendar(int(text[:4]), int(text[6:]), 1)
+            if week == 53 and date(year, 12, 28).isocalendar()[1] == 52:
+                last = date.fromisocalendar(year, 52, 1)
+                return last + timedelta(weeks=1) if year < date.max.year else last
+            return date.fromisocalendar(year, week, 1)
         except ValueError:
             pass
     raise InvalidInput(
