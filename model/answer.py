@@ -39,7 +39,7 @@ from enum import StrEnum
 from model import wording as w
 from model.catalog import UNKNOWN_LABEL, Catalog, LabelEntry
 from model.i18n import Language, Profile, Words, say
-from model.result import Decision, Identification, Reason
+from model.result import Decision, Identification, LabelScore, Reason
 from model.settings import Settings
 
 # Other possibilities below this probability are noise, not worth a line.
@@ -239,8 +239,14 @@ def first_choices(result: Identification, most: int = 5) -> tuple[str, ...]:
     :data:`OTHERS_MIN_PROBABILITY` up (at most ``most``; the top label at least)."""
     if result.prediction_set is not None:
         return tuple(result.prediction_set.labels)
-    top = [s.label for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY]
-    return tuple(top[:most] or [result.label])
+    return tuple(s.label for s in worth_a_line(result)[:most])
+
+
+def worth_a_line(result: Identification) -> list[LabelScore]:
+    """``result``'s top labels from :data:`OTHERS_MIN_PROBABILITY` up, the top one at least:
+    what a person is shown of a model's answer beyond its noise."""
+    top = [s for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY]
+    return top or result.top_k[:1]
 
 
 class _Reader:

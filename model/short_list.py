@@ -33,16 +33,16 @@ class ShortLists:
     method: str = "mondrian by catalog category, top label always in"
 
     def indices(self, probabilities: np.ndarray, coverage: float | None = None) -> list[int]:
-        """The labels (indices) of one photo's set at ``coverage``, best first."""
-        minimum = self.levels[self.coverage if coverage is None else coverage]
-        best = int(probabilities.argmax())
-        chosen = np.flatnonzero((probabilities >= minimum) & (probabilities > 0))
-        members = {best, *(int(i) for i in chosen)}
-        return sorted(members, key=lambda i: -float(probabilities[i]))
+        """The labels (indices) of one photo's set at ``coverage`` (default: the answers'),
+        best first."""
+        chosen = np.flatnonzero(self.masks(probabilities[None, :], coverage)[0])
+        return sorted((int(i) for i in chosen), key=lambda i: -float(probabilities[i]))
 
-    def masks(self, probabilities: np.ndarray, coverage: float) -> np.ndarray:
-        """(N, C) membership of the sets of N photos (the evaluation's vectorised form)."""
-        sets = probabilities >= self.levels[coverage][None, :]
+    def masks(self, probabilities: np.ndarray, coverage: float | None = None) -> np.ndarray:
+        """(N, C) membership of the sets of N photos: the labels at or above their minimum
+        (a label ruled out, of probability 0, never), the top label always."""
+        minimum = self.levels[self.coverage if coverage is None else coverage]
+        sets = (probabilities >= minimum[None, :]) & (probabilities > 0)
         sets[np.arange(len(probabilities)), probabilities.argmax(axis=1)] = True
         return sets
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from api.models import Case, Photo
 from api.photostore import PhotoStore
-from model.answer import OTHERS_MIN_PROBABILITY, RETAKE_REASONS
+from model.answer import RETAKE_REASONS, worth_a_line
 from model.catalog import Catalog
 from model.identifier import MAX_PHOTOS, Identifier
 from model.imaging import ImageError
@@ -76,8 +76,9 @@ def _photo(
         log.warning("stored photo %s not identified again: %s", photo.sha256, exc)
         return PhotoSuggestion(photo.sha256, added, (), None, readable=False)
     set_aside = result.reason if result.reason in RETAKE_REASONS else None
-    top = [s for s in result.top_k if s.probability >= OTHERS_MIN_PROBABILITY] or result.top_k[:1]
-    return PhotoSuggestion(photo.sha256, added, tuple(top), set_aside, readable=True)
+    return PhotoSuggestion(
+        photo.sha256, added, tuple(worth_a_line(result)), set_aside, readable=True
+    )
 
 
 def _together(
