@@ -26,7 +26,7 @@ from api.models import BankAction, BankReviewDecision, BankReviewItem, User
 from api.services import bank_review
 from api.web.forms import label_hits
 from api.web.i18n import language_of
-from api.web.pages import Message, render
+from api.web.pages import Message, not_found, render
 from api.web.session import LabRoute, LabSpecialist
 from model.catalog import Catalog
 
@@ -101,7 +101,7 @@ def item_page(
     try:
         item = bank_review.review_item(session, item_id=item_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist, "bank.not_found")
     saved = Message("decision.saved") if notice == "saved" else None
     return _item_response(request, catalog, specialist, item, query=q, notice=saved)
 
@@ -129,7 +129,7 @@ def decide(
     try:
         item = bank_review.review_item(session, item_id=item_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist, "bank.not_found")
     if action == BankAction.REMOVE:
         chosen, label = BankAction.REMOVE, None
     elif pick:
@@ -174,12 +174,6 @@ def _next_to_review(items: list[BankReviewItem], *, after: BankReviewItem) -> Ba
     position = next((i for i, item in enumerate(items) if item.id == after.id), 0)
     return next(
         (item for item in (*items[position:], *items[:position]) if not item.decisions), None
-    )
-
-
-def _not_found(request: Request, catalog: Catalog, specialist: User) -> Response:
-    return render(
-        request, "message", catalog, specialist, status_code=404, title=Message("bank.not_found")
     )
 
 

@@ -132,3 +132,10 @@ def render(
         },
         status_code=status_code,
     )
+
+
+def not_found(
+    request: Request, catalog: Catalog, specialist: User, what: str = "error.not_found"
+) -> Response:
+    """The 404 page of the specialists' site, titled by the message ``what``."""
+    return render(request, "message", catalog, specialist, status_code=404, title=Message(what))

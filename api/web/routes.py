@@ -43,7 +43,7 @@ from api.web import session as lab_session
 from api.web.forms import DecisionForm, LabelHit, label_choices, label_hits
 from api.web.history import recent_decisions
 from api.web.i18n import LANGUAGE_COOKIE, language_of, translator
-from api.web.pages import STATIC_DIR, Message, render
+from api.web.pages import STATIC_DIR, Message, not_found, render
 from api.web.review import (
     claim_end,
     observed_day,
@@ -250,7 +250,7 @@ def case_page(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     return _case_response(
         request, session, settings, catalog, specialist, case, store, identifier, query=q
     )
@@ -290,7 +290,7 @@ def case_with_draft(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     form = DecisionForm(action, label, message, pick).resolved(case.identification.label)
     return _case_response(
         request,
@@ -321,7 +321,7 @@ def claim_case(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     try:
         queue.claim(session, case=case, specialist=specialist, settings=settings)
     except Conflict:
@@ -355,7 +355,7 @@ def release_case(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     try:
         queue.release(session, case=case, specialist=specialist)
     except Conflict:
@@ -395,7 +395,7 @@ def decide(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     form = DecisionForm(action, label, message, pick).resolved(case.identification.label)
     error, status_code = form.problem(catalog), 422
     if error is None:
@@ -448,7 +448,7 @@ def reference(
     try:
         case = queue.specialist_case(session, case_id=case_id)
     except NotFound:
-        return _not_found(request, catalog, specialist)
+        return not_found(request, catalog, specialist)
     try:
         references.mark_reference(
             session, case=case, specialist=specialist, sha256=sha256, shared=shared == "1"
@@ -638,12 +638,6 @@ def thumbnail(specialist: LabSpecialist, gallery: GalleryDep, photo_id: str) -> 
     except KeyError:
         return Response(status_code=404)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})
-
-
-def _not_found(request: Request, catalog: Catalog, specialist: User) -> Response:
-    return render(
-        request, "message", catalog, specialist, status_code=404, title=Message("error.not_found")
-    )
 
 
 def _case_response(
