@@ -13,6 +13,7 @@ the two (or whose clean-up found the database down) leaves a file nothing refere
 lasts.
 """
 
+import errno
 import hashlib
 import io
 import logging
@@ -34,6 +35,16 @@ THUMBNAIL_QUALITY = 80
 # How long a file may stay unreferenced before the sweep takes it for a failed request's: far
 # longer than any request takes between writing its photos and committing their rows.
 SWEEP_GRACE_S = 3600.0
+
+
+# A disk that cannot take a photo now (full, over quota, remounted read-only, permissions lost):
+# the operator must act, the user should retry later; nothing else about the request is wrong.
+_STORE_FULL_OR_LOCKED = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+class StoreUnavailable(OSError):
+    """The photo store cannot take or give photos now (full, read-only, unreachable): the
+    request is answered 503 with ``Retry-After`` and nothing of it is kept."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +99,19 @@ class PhotoStore:
             return False
         except FileNotFoundError:
             pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        except OSError as exc:
+            raise _unavailable(exc) from exc
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(photo.data)
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as exc:
             Path(temporary).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _unavailable(exc) from exc
             raise
         return True
 
@@ -142,6 +158,14 @@ class PhotoStore:
         if removed:
             log.info("photo sweep: %d file(s) of failed requests removed", removed)
         return removed
+
+
+def _unavailable(exc: OSError) -> OSError:
+    """``StoreUnavailable`` for a disk that cannot take a photo now, ``exc`` itself otherwise."""
+    if exc.errno in _STORE_FULL_OR_LOCKED:
+        log.error("photo store cannot write: %s", exc)
+        return StoreUnavailable(exc.errno, f"photo store unavailable: {exc.strerror}")
+    return exc
 
 
 def _older(path: Path, cutoff: float) -> bool:
