@@ -29,6 +29,7 @@ from api.language import request_language
 from api.limits import BodyLimit, BodyTooLarge
 from api.metrics import Metrics
 from api.openapi import correct_openapi
+from api.outages import CANDIDATES, outage
 from api.photostore import PhotoStore
 from api.routes import (
     alerts,
@@ -162,6 +163,15 @@ def _service_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
 
 
+def _outage(request: Request, exc: Exception) -> JSONResponse:
+    """The database or the photo store out for a while (``api.outages``): a 503 with
+    ``Retry-After``; any other failure of these classes goes on to the 500."""
+    unavailable = outage(exc)
+    if unavailable is None:
+        raise exc
+    return _service_error(request, unavailable)
+
+
 # How Starlette's form parser starts its refusal of a request with more files than the route's
 # form_limits={"max_files": MAX_PHOTOS} allow: "Too many files. Maximum number of files is 5."
 _TOO_MANY_FILES = "Too many files."
@@ -275,6 +285,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     correct_openapi(app, load_catalog(settings.catalog_dir).labels)
     app.add_exception_handler(ServiceError, _service_error)
+    for outages in CANDIDATES:
+        app.add_exception_handler(outages, _outage)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(405, _method_not_allowed)

@@ -86,10 +86,14 @@ def prepare_uploads(uploads: Sequence[bytes], *, settings: ApiSettings) -> list[
 def stored(
     session: Session, *, store: PhotoStore, photos: Sequence[PreparedPhoto]
 ) -> Iterator[None]:
-    """Write ``photos``, then run the block that commits the rows referencing them; if the block
-    fails, roll back and remove the files this call created and nothing references."""
-    created = [photo.sha256 for photo in photos if store.put(photo)]
+    """Write ``photos``, then run the block that commits the rows referencing them; if a write
+    (the store full: ``StoreUnavailable``) or the block fails, roll back and remove the files
+    this call created and nothing references."""
+    created: list[str] = []
     try:
+        for photo in photos:
+            if store.put(photo):
+                created.append(photo.sha256)
         yield
     except BaseException:
         session.rollback()
