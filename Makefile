@@ -27,12 +27,11 @@ setup: $(SETUP_STAMP)
 
 ## The main job on embedded defaults: the API service (SQLite under var/, the committed bundle)
 ## with a demo specialist and grower; prints their credentials and the URLs of the docs and pages.
-## The gallery of similar photos is built from the bank first (minutes the first time, then only
-## what changed) and packed for the field app.
+## It answers at once; the gallery of similar photos is built by the service in the background
+## (minutes the first time, then only what changed; /readyz says how far) and packed for the
+## field app when it changed. Answers come without similar photos until it is done.
 run: setup
-	iriis gallery build
-	iriis gallery pack
-	iriis serve --demo
+	IRIIS_GALLERY_BUILD_ON_START=true iriis serve --demo
 
 ## Lint, format check, type check and the whole test suite.
 test: setup lint typecheck pytest

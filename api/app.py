@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import web
 from api.db import database_url, make_engine, session_factory
 from api.errors import ServiceError
+from api.galleries import GalleryBuilder
 from api.language import request_language
 from api.limits import BodyLimit, BodyTooLarge
 from api.metrics import Metrics
@@ -244,11 +245,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     sessions = session_factory(engine)
     sweeper = PhotoSweeper(sessions, PhotoStore(settings.photos_dir))
+    gallery_builder = GalleryBuilder(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeper.start()  # what killed requests left in the photo store, now and then
+        gallery_builder.start()  # with gallery_build_on_start: what the gallery lacks
         yield
+        gallery_builder.stop()
         sweeper.stop()
         engine.dispose()
 
@@ -264,6 +268,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.gallery_builder = gallery_builder
     app.state.secret_key = secret_key(settings)
     app.state.metrics = Metrics(app.state.sessions, settings)
     for module in (

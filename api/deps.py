@@ -29,6 +29,7 @@ from api.settings import ApiSettings
 from model.bundle import MANIFEST, BundleError, by_version
 from model.catalog import Catalog, load_catalog
 from model.gallery import Gallery, GalleryError, open_gallery
+from model.gallery.folder import GalleryFolder
 from model.identifier import Identifier, open_identifier
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,13 @@ def _load_identifier(
 
 
 @lru_cache(maxsize=2)
-def _load_gallery(folder: Path, version: str, settings_json: str) -> Gallery | None:
-    """The model version's gallery of similar reference photos, opened once per process; None
-    (answers without similar photos, and a warning) until ``iriis gallery build`` made it."""
+def _load_gallery(
+    folder: Path, version: str, settings_json: str, built: int | None
+) -> Gallery | None:
+    """The model version's gallery of similar reference photos, opened once per process and
+    build (``built``: when its ``gallery.json`` was written); None (answers without similar
+    photos, and a warning) until a build made it (``iriis gallery build``, or the service's
+    own in the background: ``api.galleries``)."""
     settings = ApiSettings.model_validate_json(settings_json)
     try:
         return open_gallery(folder, model_version=version, settings=settings)
@@ -179,13 +184,19 @@ def get_identifier(settings: SettingsDep) -> Identifier:
     gallery, loaded on first use (503 while none is). The catalog's groups give it the coarser
     answer for uncertain labels, its crops the context of a crop named."""
     identifier = serving_identifier(settings)
+    return identifier.with_gallery(served_gallery(settings, identifier))
+
+
+def served_gallery(settings: ApiSettings, identifier: Identifier) -> Gallery | None:
+    """The gallery of ``identifier``'s model, opened on first use and again once a build
+    rewrote it; None while there is none."""
+    folder = GalleryFolder(settings.galleries_dir / identifier.version)
+    try:
+        built: int | None = folder.info_path.stat().st_mtime_ns
+    except OSError:
+        built = None
     with _identifier_lock:
-        gallery = _load_gallery(
-            settings.galleries_dir / identifier.version,
-            identifier.version,
-            settings.model_dump_json(),
-        )
-    return identifier.with_gallery(gallery)
+        return _load_gallery(folder.root, identifier.version, settings.model_dump_json(), built)
 
 
 IdentifierDep = Annotated[Identifier, Depends(get_identifier)]

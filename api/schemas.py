@@ -631,6 +631,13 @@ class IdentificationOut(BaseModel):
         "reading names; none when it names no label."
     )
     similar: list[SimilarPhotoOut] = Field(description="The most similar reference photos.")
+    gallery: str | None = Field(
+        default=None,
+        description="Why there are no similar photos: the server's gallery was not there to "
+        "search (`building 3120/10104` while the service builds it after a first start, or "
+        "`missing`), as `/readyz` says it; null when it was searched. In the answer to the "
+        "request (and to its retries), not when the identification is read back later.",
+    )
     photos: list[str] = Field(description="URLs of the stored (EXIF-free) photos.")
     case: CaseOut | None = Field(description="The case, when one is open for a specialist.")
     specialist_wait: WaitOut | None = Field(
@@ -776,10 +783,17 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    model_config = _example({"status": "ready", "database": "ok", "model": "2026.06.1"})
+    model_config = _example(
+        {"status": "ready", "database": "ok", "model": "2026.06.1", "gallery": "ready"}
+    )
     status: Literal["ready", "not ready"]
     database: str
     model: str
+    gallery: str = Field(
+        description="The similar reference photos: `ready`, `building 3120/10104` while the "
+        "service builds them (answers come without them meanwhile), or `missing`. Not part of "
+        "`status`: identifications work without them."
+    )
 
 
 class CapacityIO(BaseModel):

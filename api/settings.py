@@ -39,6 +39,13 @@ class ApiSettings(Settings):
         description="ONNX Runtime threads per identification in the API; "
         "concurrent requests already use the cores.",
     )
+    gallery_build_on_start: bool = Field(
+        default=False,
+        description="At start, build what is missing of the served model's gallery of similar "
+        "photos and its pack (a first build, the rest of an interrupted one, what the bank "
+        "changed) in a low-priority child process while the service answers (api/galleries.py); "
+        "`make run` sets it. Off: run `iriis gallery build` and `pack` yourself.",
+    )
     access_token_minutes: int = Field(
         default=30, gt=0, description="Lifetime of an access token; refresh tokens renew it."
     )

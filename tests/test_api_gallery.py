@@ -62,7 +62,8 @@ def test_answers_show_similar_reference_photos_with_thumbnails(
     )
     assert response.status_code == 201, response.text
     similar = response.json()["similar"]
-    assert len(similar) == 6
+    assert len(similar) == 6 and response.json()["gallery"] is None
+    assert client.get("/readyz").json()["gallery"] == "ready"
     assert similar[0]["label"] == "apple.scab" and similar[0]["similarity"] > 0.99
     thumbnail = client.get(similar[0]["thumbnail_url"], headers=headers)
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
@@ -95,5 +96,7 @@ def test_without_a_gallery_answers_have_no_similar_photos(
         headers=headers,
     )
     assert response.status_code == 201 and response.json()["similar"] == []
+    assert response.json()["gallery"] == "missing"  # says why (built by no one: not building)
+    assert client.get("/readyz").json()["gallery"] == "missing"
     release = client.get("/v1/models/latest", headers=headers).json()
     assert all(item["kind"] == "bundle" for item in release["files"])

@@ -5,6 +5,7 @@ checked up to the client call."""
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,14 @@ from PIL import Image
 from model.bundle import latest_bundle
 from model.cli import main
 from model.gallery import GalleryError, PackedGallery, open_gallery, photo_id
+from model.gallery import build as gallery_build
 from model.gallery.backends import DEFAULT_BACKEND, backend_name, create_index
 from model.gallery.base import IndexSpec, normalise
-from model.gallery.build import BuildReport, build_gallery
+from model.gallery.build import BuildReport, Source, bank_stamp, build_gallery, built_from
 from model.gallery.exact import CompactIndex, ExactIndex, fit_projection, top_rows
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
+from model.gallery.refresh import needs_refresh, refresh_gallery
 from model.identifier import Identifier, open_identifier
 from model.manifest import read_manifest
 from model.settings import Settings, get_settings
@@ -400,3 +403,85 @@ def test_compact_search_reranks_its_candidates_on_the_full_embeddings(built) -> 
         np.testing.assert_allclose([s for _, s in found], [s for _, s in truth], atol=1e-6)
         misordered += [ids[r] for r in top_rows(coarse @ coarse[row], 5)] != [p for p, _ in truth]
     assert misordered > 0  # the projection alone is not enough: the test would notice
+
+
+class _Stopped(Exception):
+    """The build stopped on purpose half-way, as a killed service stops it."""
+
+
+def test_an_interrupted_build_resumes_from_what_it_saved(
+    built, identifier: Identifier, small_bank: Path, tmp_path: Path, monkeypatch
+) -> None:
+    _, whole, _ = built
+    monkeypatch.setattr(gallery_build, "CHECKPOINT_PHOTOS", 8)
+    folder = GalleryFolder(tmp_path / "gallery")
+    told: list[tuple[int, int]] = []
+
+    def stop_at_20(done: int, total: int) -> None:
+        told.append((done, total))
+        if done >= 20:
+            raise _Stopped
+
+    with pytest.raises(_Stopped):
+        build_gallery(identifier, small_bank, folder, 8, batch_size=4, progress=stop_at_20)
+    assert not folder.exists() and len(list(folder.partial_dir.glob("*.npz"))) == 2
+    assert told[0] == (0, 31) and told[-1][0] >= 20  # the truncated photo counts as gone through
+
+    report = build_gallery(
+        identifier, small_bank, folder, 8, batch_size=4, progress=lambda *p: told.append(p)
+    )
+    assert (report.photos, report.resumed, report.embedded, report.kept) == (30, 16, 14, 0)
+    assert told[-1] == (31, 31) and not folder.partial_dir.exists()
+    info, embeddings = folder.read()
+    whole_info, whole_embeddings = whole.read()
+    rows = {item.photo_id: row for row, item in enumerate(whole_info.items)}
+    assert set(rows) == {item.photo_id for item in info.items}
+    for row, item in enumerate(info.items):  # what was saved is what the model says
+        np.testing.assert_allclose(
+            embeddings[row], whole_embeddings[rows[item.photo_id]], atol=1e-5
+        )
+    assert all(folder.thumbnail_path(item.photo_id).is_file() for item in info.items)
+
+
+def test_a_refresh_does_only_what_the_bank_changed_and_packs_only_a_changed_gallery(
+    identifier: Identifier, small_bank: Path, tmp_path: Path
+) -> None:
+    bank = tmp_path / "bank"
+    shutil.copytree(small_bank, bank)
+    settings = Settings(home=tmp_path / "home", bank_dir=bank)
+    folder = GalleryFolder(settings.galleries_dir / identifier.version)
+    pack = folder.pack_path(identifier.version)
+    assert needs_refresh(folder, identifier.version)
+    first = refresh_gallery(identifier, folder, settings, backend="qdrant-edge")
+    assert first is not None and (first.embedded, first.kept) == (30, 0)
+    assert built_from(folder) == Source(bank.resolve(), "manifest.csv", bank_stamp(bank))
+    assert pack.is_file() and not folder.progress_path.exists()
+    written = (pack.stat().st_mtime_ns, hashlib.sha256(pack.read_bytes()).hexdigest())
+
+    assert not needs_refresh(folder, identifier.version)
+    assert refresh_gallery(identifier, folder, settings, backend="qdrant-edge") is None
+    assert write_pack(folder) == pack
+    assert (pack.stat().st_mtime_ns, hashlib.sha256(pack.read_bytes()).hexdigest()) == written
+
+    # the bank's files touched, not changed: looked at again, nothing embedded, the pack kept
+    rows = read_manifest(bank / "manifest.csv")
+    photo = bank / rows[0]["file"]
+    os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
+    assert needs_refresh(folder, identifier.version)
+    touched = refresh_gallery(identifier, folder, settings, backend="qdrant-edge")
+    assert touched is not None and (touched.embedded, touched.kept) == (0, 30)
+    assert (pack.stat().st_mtime_ns, hashlib.sha256(pack.read_bytes()).hexdigest()) == written
+
+    # a photo relabelled by a specialist: the gallery and the pack say it
+    text = (bank / "manifest.csv").read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith(rows[0]["file"] + ","))
+    relabelled = line.replace(f",{rows[0]['label']},", ",weed.none,", 1)
+    (bank / "manifest.csv").write_text(text.replace(line, relabelled), encoding="utf-8")
+    again = refresh_gallery(identifier, folder, settings, backend="qdrant-edge")
+    assert again is not None and (again.embedded, again.kept) == (0, 30)
+    assert hashlib.sha256(pack.read_bytes()).hexdigest() != written[1]
+    with PackedGallery(pack) as packed:
+        assert "weed.none" in {item.label for item in packed.items}
+    assert write_pack(folder, dims=16) == pack  # another pack of the same gallery: written
+    with PackedGallery(pack) as packed:
+        assert packed.projection is not None and packed.projection.shape == (1280, 16)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 
 from api.answers import case_out, identification_out, language
 from api.deps import (
@@ -13,6 +13,7 @@ from api.deps import (
     SettingsDep,
     StoreDep,
 )
+from api.galleries import gallery_state
 from api.models import MAX_MESSAGE_CHARS
 from api.routes import (
     AUTH_ERRORS,
@@ -59,6 +60,7 @@ def read_photos(photos: list[UploadFile], settings: ApiSettings) -> list[bytes]:
     },
 )
 def create_identification(
+    request: Request,
     response: Response,
     user: CurrentUser,  # first: authentication before anything else is resolved
     session: SessionDep,
@@ -116,7 +118,7 @@ def create_identification(
     `ask_specialist` is set, a case is opened for the lab's specialists and the answer includes
     it, with the expected response time.
     """
-    request = IdentificationRequest(
+    asked = IdentificationRequest(
         client_id=client_id,
         crop=crop,
         latitude=latitude,
@@ -136,11 +138,14 @@ def create_identification(
         settings=settings,
         user=user,
         uploads=read_photos(photos, settings),
-        request=request,
+        request=asked,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return identification_out(session, settings, catalog, identification)
+    answer = identification_out(session, settings, catalog, identification)
+    if identifier.gallery is None and not answer.similar:
+        answer.gallery = gallery_state(request.app.state.gallery_builder, settings)
+    return answer
 
 
 @router.get("", response_model=list[IdentificationOut])

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import SessionDep, SettingsDep, serving_identifier
 from api.errors import Unavailable
+from api.galleries import gallery_state
 from api.schemas import HealthOut, ReadyOut
 from model.bundle import MANIFEST
 
@@ -30,10 +31,19 @@ def healthz() -> HealthOut:
     response_model=ReadyOut,
     responses={503: {"model": ReadyOut, "description": "Not ready: see which part."}},
 )
-def readyz(session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONResponse:
+def readyz(request: Request, session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONResponse:
     """The database answers and a model bundle loads: ``model`` is the version the service
     answers with (the newest bundle that passes its trial; the first call loads it),
-    ``missing`` when none is installed, ``unusable`` when none loads."""
+    ``missing`` when none is installed, ``unusable`` when none loads.
+
+    ``gallery`` (the similar reference photos) is ``building 3120/10104`` while the service
+    builds it after a first start (``api.galleries``), ``ready``, or ``missing``, and does not
+    count in ``status``: an identification answers without similar photos (and says so), so
+    a replica building its gallery can take requests. What a load balancer asks is whether to
+    send identifications here; taking out of rotation for many minutes the one replica of a
+    new installation, or every replica of a fleet started together, would refuse answers that
+    work. A deployment that wants the similar photos from its first answer waits for
+    ``gallery`` to be ``ready``."""
     try:
         session.execute(text("SELECT 1"))
         database = "ok"
@@ -55,6 +65,7 @@ def readyz(session: SessionDep, settings: SettingsDep) -> ReadyOut | JSONRespons
         status="ready" if database == "ok" and model not in NO_MODEL else "not ready",
         database=database,
         model=model,
+        gallery=gallery_state(request.app.state.gallery_builder, settings),
     )
     if ready.status != "ready":
         return JSONResponse(ready.model_dump(), status_code=503)

@@ -1,4 +1,4 @@
-"""``iriis gallery build`` and ``iriis gallery pack``."""
+"""``iriis gallery build``, ``iriis gallery pack`` and ``iriis gallery refresh``."""
 
 import argparse
 import logging
@@ -8,9 +8,10 @@ from pathlib import Path
 
 from model.bundle import latest_bundle, load_bundle
 from model.gallery.backends import BACKENDS, backend_name, index_class
-from model.gallery.build import build_gallery
+from model.gallery.build import BuildReport, build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
+from model.gallery.refresh import refresh_gallery
 from model.identifier import open_identifier
 from model.settings import get_settings
 
@@ -43,6 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     pack.set_defaults(handler=_pack)
 
+    refresh = actions.add_parser(
+        "refresh",
+        help="build what changed of the gallery (nothing when the bank did not change; the "
+        "rest of an interrupted build), then pack it if it changed: what the service does in "
+        "the background at start",
+    )
+    refresh.add_argument("--bundle", type=Path, help=bundle_help)
+    refresh.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (2)")
+    refresh.set_defaults(handler=_refresh)
+
 
 def _bundle(path: Path | None) -> Path:
     return path or latest_bundle(get_settings().bundles_dir)
@@ -55,19 +66,39 @@ def _build(args: argparse.Namespace) -> int:
     index_class(backend)  # a backend whose package is missing fails now, not after embedding
     identifier = open_identifier(_bundle(args.bundle), threads=args.threads)
     folder = GalleryFolder(settings.galleries_dir / identifier.version)
-    report = build_gallery(
-        identifier, settings.bank_dir, folder, projection_dims=settings.gallery_projection_dims
-    )
+    with folder.building():
+        report = build_gallery(
+            identifier, settings.bank_dir, folder, projection_dims=settings.gallery_projection_dims
+        )
+        with folder.open(backend, settings):
+            pass  # opening syncs the backend's index with the folder
+    _say(report, folder, backend, time.perf_counter() - start)
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    start = time.perf_counter()
+    backend = backend_name(settings)
+    identifier = open_identifier(_bundle(args.bundle), threads=args.threads)
+    folder = GalleryFolder(settings.galleries_dir / identifier.version)
+    report = refresh_gallery(identifier, folder, settings, backend=backend)
+    if report is None:
+        sys.stdout.write(f"gallery {identifier.version}: up to date in {folder.root}\n")
+    else:
+        _say(report, folder, backend, time.perf_counter() - start)
+    return 0
+
+
+def _say(report: BuildReport, folder: GalleryFolder, backend: str, seconds: float) -> None:
     for file, why in report.skipped:
         log.warning("skipped %s: %s", file, why)
-    with folder.open(backend, settings):
-        pass  # opening syncs the backend's index with the folder
     sys.stdout.write(
         f"gallery {report.model_version}: {report.photos} photos in {folder.root} "
-        f"({report.embedded} embedded, {report.kept} kept, {report.removed} removed, "
-        f"{len(report.skipped)} skipped; {backend} index) in {time.perf_counter() - start:.0f} s\n"
+        f"({report.embedded} embedded, {report.resumed} resumed, {report.kept} kept, "
+        f"{report.removed} removed, {len(report.skipped)} skipped; {backend} index) "
+        f"in {seconds:.0f} s\n"
     )
-    return 0
 
 
 def _pack(args: argparse.Namespace) -> int:

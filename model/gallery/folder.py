@@ -12,16 +12,25 @@
     index/<backend>/        persistent local indexes (qdrant-local, qdrant-edge), opened and
                             synced by one process at a time (index/.lock)
     gallery-<version>.zip   the field app's pack (``iriis gallery pack``)
+    built-from.json         the bank it was built from (folder, manifest) and that bank's stamp
+                            then (``model.gallery.build.bank_stamp``): unchanged, nothing to do
+    partial/<n>.npz         while a build runs: the photos embedded so far (ids, embeddings),
+                            what a build interrupted half-way resumes from; removed at the end
+    progress.json           while a build runs: photos done and to do, for the service's
+                            /readyz; removed at the end
+    .build.lock             one build of the folder at a time (a service's background one, an
+                            operator's ``iriis gallery build``)
 
 ``gallery.json`` is written last, so a build interrupted half-way leaves either the previous
-gallery or one whose row count does not match, which the next build starts afresh.
+gallery or one whose row count does not match, which the next build starts afresh (from the
+photos ``partial/`` holds).
 """
 
 import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +71,26 @@ class GalleryFolder:
     def pack_path(self, version: str) -> Path:
         return self.root / f"gallery-{version}.zip"
 
+    @property
+    def source_path(self) -> Path:
+        return self.root / "built-from.json"
+
+    @property
+    def partial_dir(self) -> Path:
+        return self.root / "partial"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.root / "progress.json"
+
     def exists(self) -> bool:
         return self.info_path.is_file()
+
+    def building(self) -> AbstractContextManager[None]:
+        """Held while building: a second build of the same folder (the service's background
+        one and an operator's, two workers of the service) waits for the first, then finds
+        nothing left to embed."""
+        return _exclusive(self.root / ".build.lock")
 
     def read(self) -> tuple[GalleryInfo, np.ndarray]:
         """The description and the embeddings (memory-mapped: a large gallery is paged in as

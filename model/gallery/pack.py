@@ -14,10 +14,14 @@ By default the rows are the model's full embeddings, so the phone's exact search
 server's neighbours; ``--dims`` makes a smaller pack at some cost in recall (figures in
 ``docs/performance.md``). Opening checks every member's CRC and that the parts agree, so a
 partial download or a corrupt copy is refused with a clear error rather than answering wrong.
+The zip's comment records what it was made from (``pack_source``): a pack of an unchanged
+gallery is not written again.
 """
 
+import hashlib
 import io
 import json
+import logging
 import zipfile
 import zlib
 from pathlib import Path
@@ -34,6 +38,9 @@ PACK_ITEM_FIELDS = ("photo_id", "label", "source", "license")
 INFO = "gallery.json"
 EMBEDDINGS = "embeddings.npy"
 PROJECTION = "projection.npy"
+SOURCE_PREFIX = "iriis-gallery-pack from "  # the zip comment, then ``pack_source``'s digest
+
+log = logging.getLogger(__name__)
 
 
 def thumbnail_name(photo: str) -> str:
@@ -42,8 +49,16 @@ def thumbnail_name(photo: str) -> str:
 
 def write_pack(folder: GalleryFolder, dims: int | None = None) -> Path:
     """Pack a built gallery as ``gallery-<version>.zip`` in its folder; ``dims`` projects the
-    embeddings to fewer dimensions (a smaller, less exact pack)."""
+    embeddings to fewer dimensions (a smaller, less exact pack). A pack already made from the
+    same gallery (its ``gallery.json``) with the same ``dims`` is left as it is: re-zipping
+    10,000 thumbnails takes a minute, and a pack rewritten the same would change nothing for
+    the phones but its time stamp."""
     info, embeddings = folder.read()
+    path = folder.pack_path(info.model_version)
+    made_from = pack_source(folder, dims)
+    if packed_from(path) == made_from:
+        log.info("%s is up to date", path)
+        return path
     projection = fit_projection(embeddings, dims) if dims and dims < info.dims else None
     vectors = embeddings if projection is None else normalise(embeddings @ projection)
     packed = GalleryInfo(
@@ -52,10 +67,10 @@ def write_pack(folder: GalleryFolder, dims: int | None = None) -> Path:
         info.items,
         PROJECTION if projection is not None else None,
     )
-    path = folder.pack_path(info.model_version)
 
     def write(partial: Path) -> None:
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.comment = made_from.encode()
             archive.writestr(INFO, json.dumps(packed.to_dict(PACK_ITEM_FIELDS), ensure_ascii=False))
             archive.writestr(EMBEDDINGS, _npy(np.asarray(vectors, dtype=np.float16)))
             if projection is not None:
@@ -67,6 +82,24 @@ def write_pack(folder: GalleryFolder, dims: int | None = None) -> Path:
 
     replace_atomically(path, write)
     return path
+
+
+def pack_source(folder: GalleryFolder, dims: int | None = None) -> str:
+    """What a pack of ``folder`` is made from, as its zip comment records it: the sha256 of
+    ``gallery.json`` (the photos by content, their labels, the model: the embeddings and
+    thumbnails follow from them) and ``dims``."""
+    digest = hashlib.sha256(folder.info_path.read_bytes()).hexdigest()
+    return f"{SOURCE_PREFIX}{digest} dims={dims or 'all'}"
+
+
+def packed_from(path: Path) -> str | None:
+    """The source a pack records (``pack_source``); None without a pack or a record."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            comment = archive.comment.decode(errors="replace")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return comment if comment.startswith(SOURCE_PREFIX) else None
 
 
 class PackedGallery(Gallery):
