@@ -46,6 +46,17 @@ typecheck: setup
 pytest: setup
 	pytest
 
+## The load bench (issue 20): 50 growers and 5 specialists for LOAD_MINUTES minutes against
+## `iriis serve --workers 2` on PostgreSQL (a database of its own on 127.0.0.1:5432, dropped
+## after), the audit, the model's ceiling and the breakdown measured in the same run:
+## bench/results/load.json. The gallery is built first (only what changed), as the service
+## answers with it.
+.PHONY: load
+LOAD_MINUTES ?= 5
+load: setup
+	iriis gallery build
+	python -m bench.load --minutes $(LOAD_MINUTES)
+
 ## Long fuzzing runs (`make test` runs a short one of each): FUZZ_EXAMPLES inputs per kind.
 ## fuzz-images: image decoding (hypothesis): random bytes, mutated photos of every accepted
 ## format, headers announcing huge dimensions; an RGB image or ImageError, in time and memory.
