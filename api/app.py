@@ -31,7 +31,7 @@ from api.limits import BodyLimit, BodyTooLarge
 from api.metrics import Metrics
 from api.openapi import correct_openapi
 from api.outages import CANDIDATES, outage
-from api.photostore import PhotoStore
+from api.photostore import open_store
 from api.routes import (
     alerts,
     auth,
@@ -244,7 +244,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     engine = make_engine(database_url(settings))
 
     sessions = session_factory(engine)
-    sweeper = PhotoSweeper(sessions, PhotoStore(settings.photos_dir))
+    store = open_store(settings)
+    sweeper = PhotoSweeper(sessions, store)
     gallery_builder = GalleryBuilder(settings)
 
     @asynccontextmanager
@@ -268,6 +269,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.store = store
     app.state.gallery_builder = gallery_builder
     app.state.secret_key = secret_key(settings)
     app.state.metrics = Metrics(app.state.sessions, settings)

@@ -60,8 +60,10 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_store(settings: SettingsDep) -> PhotoStore:
-    return PhotoStore(settings.photos_dir)
+def get_store(request: Request) -> PhotoStore:
+    """The application's photo store (``api.photostore.open_store``), built once with it."""
+    store: PhotoStore = request.app.state.store
+    return store
 
 
 StoreDep = Annotated[PhotoStore, Depends(get_store)]

@@ -3,8 +3,9 @@
 The database unreachable (a PostgreSQL restart or failover: refused connections, a connection
 cut in the middle of a transaction or of its COMMIT, "the database system is starting up", a
 pool with no free connection in time) and the photo store unable to take a photo (full,
-read-only: ``api.photostore.StoreUnavailable``) are neither the request's fault nor a bug of the
-service. They are answered 503 with ``Retry-After`` (``api.app`` maps them here), never 500.
+read-only, an S3 store that does not answer: ``api.photostore.StoreUnavailable``) are neither
+the request's fault nor a bug of the service. They are answered 503 with ``Retry-After``
+(``api.app`` maps them here), never 500.
 
 A 503 is safe even when the outcome is unknown (the connection lost during COMMIT: the rows may
 have been committed or not): clients retry with the same ``client_id``, which finds the
@@ -36,10 +37,10 @@ DATABASE_DOWN: Words = {
     "en": "the database cannot be reached for the moment; try again in a few seconds",
 }
 STORE_DOWN: Words = {
-    "fr": "le stockage des photos ne peut pas les recevoir pour l'instant (plein ou en "
-    "lecture seule) ; rien n'a été enregistré, réessayez plus tard",
-    "en": "the photo store cannot take photos for now (full or read-only); nothing was "
-    "kept, try again later",
+    "fr": "le stockage des photos ne peut pas les recevoir pour l'instant (plein, en lecture "
+    "seule ou injoignable) ; rien n'a été enregistré, réessayez plus tard",
+    "en": "the photo store cannot take photos for now (full, read-only or unreachable); "
+    "nothing was kept, try again later",
 }
 
 

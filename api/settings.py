@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from model.settings import Settings
 
@@ -22,6 +22,13 @@ class ApiSettings(Settings):
         default=None,
         description="SQLAlchemy URL of the service's database; unset: the SQLite file "
         "iriis.db under home. PostgreSQL: postgresql+psycopg://USER@HOST:5432/DB.",
+    )
+    photos_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="Where users' photos are kept (api/photostore.py): empty or file:, the "
+        "folder photos under home; file:///PATH, another folder; s3://[KEY:SECRET@]BUCKET"
+        "[/PREFIX]?endpoint=URL&region=NAME, an existing bucket on an S3 API (SeaweedFS, "
+        "MinIO, Ceph, AWS), with the standard AWS_* credentials when the URL has none.",
     )
     secret_key: str | None = Field(
         default=None,
@@ -222,7 +229,7 @@ class ApiSettings(Settings):
 
     @property
     def photos_dir(self) -> Path:
-        """The API's photo store: content-addressed, EXIF-free JPEG files."""
+        """The photo store's folder when ``photos_url`` names none (the embedded default)."""
         return self.home / "photos"
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.db import make_engine, session_factory, upgrade
 from api.models import Base, Case, Identification, Photo, Role, User, utcnow
-from api.photostore import PhotoStore, prepare
+from api.photostore import FolderStore, PhotoStore, prepare
 from api.services import queue
 from api.services.cases import new_case
 from api.services.users import create_user
@@ -141,8 +141,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def store(api_settings: ApiSettings) -> PhotoStore:
-    return PhotoStore(api_settings.photos_dir)
+def store(api_settings: ApiSettings) -> FolderStore:
+    return FolderStore(api_settings.photos_dir)
 
 
 @pytest.fixture

@@ -4,8 +4,14 @@ from mobile.settings import AppSettings, get_app_settings
 from model.settings import Settings, get_settings
 
 # Fixtures of the API (databases, users, cases) and of the field app (a live server, a network
-# that fails on cue).
-pytest_plugins = ("tests.api_support", "tests.browser_support", "tests.mobile_support")
+# that fails on cue), and of the S3 photo store (a real SeaweedFS).
+pytest_plugins = (
+    "tests.api_support",
+    "tests.browser_support",
+    "tests.mobile_support",
+    "tests.retrain_support",
+    "tests.seaweed_support",
+)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_engine, session_factory
 from api.models import Role
-from api.photostore import SWEEP_GRACE_S, PhotoStore, prepare
+from api.photostore import SWEEP_GRACE_S, FolderStore, prepare
 from api.services.photos import PhotoSweeper, sweep_photos
 from mobile.localserver import LocalServer
 from model.catalog import Catalog
@@ -60,7 +60,7 @@ def test_a_server_killed_before_its_commit_leaves_no_file_for_long(
                 return client.post("/v1/identifications", headers=headers, files=files)
 
             assert upload(1).status_code == 201  # committed: its photo must stay
-            store = PhotoStore(home / "photos")
+            store = FolderStore(home / "photos")
             kept = store.files()
             # The database's writer lock held: the next upload writes its photo, then waits
             # for its commit, and the server is killed there.
@@ -100,7 +100,7 @@ def test_a_server_killed_before_its_commit_leaves_no_file_for_long(
 def sweep_store(tmp_path: Path, sqlite_engine: Engine, catalog: Catalog) -> tuple[Seeder, Path]:
     """A store with a referenced photo and an unreferenced one, both past the grace period,
     and an unreferenced one within it; the path of the old unreferenced one."""
-    store = PhotoStore(tmp_path / "photos")
+    store = FolderStore(tmp_path / "photos")
     seed = Seeder(session_factory(sqlite_engine)(), store, catalog)
     seed.identification(seed.user(Role.GROWER))
     orphan, recent = (prepare(jpeg_bytes(textured_image(n))) for n in (90, 91))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.models import Role
-from api.photostore import PhotoStore
+from api.photostore import FolderStore
 from api.services.references import mark_reference
 from api.services.users import update_me
 from api.settings import ApiSettings
@@ -164,7 +164,7 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
     catalog: Catalog,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seed = Seeder(db, PhotoStore(lab.photos_dir), catalog)
+    seed = Seeder(db, FolderStore(lab.photos_dir), catalog)
     sent, shared = _confirm_cases(seed, lab, world)
     with TestClient(create_app(lab)) as client:
         headers = bearer(client, seed.user(Role.GROWER))
@@ -236,7 +236,7 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
 def test_a_refused_candidate_changes_nothing_and_one_retraining_runs_at_a_time(
     lab: ApiSettings, world: dict[str, Path], db: Session, catalog: Catalog
 ) -> None:
-    seed = Seeder(db, PhotoStore(lab.photos_dir), catalog)
+    seed = Seeder(db, FolderStore(lab.photos_dir), catalog)
     _confirm_cases(seed, lab, world)
     with exclusive(lab.home / "retrain.lock"), pytest.raises(RetrainError, match="another"):
         retrain(settings=lab, session=db, catalog=catalog, params=_params(PERMISSIVE), today=TODAY)
@@ -268,7 +268,7 @@ def test_a_gallery_that_fails_to_build_publishes_nothing(
 def test_the_head_refit_changes_only_the_classifier_and_learns_the_cases(
     lab: ApiSettings, world: dict[str, Path], db: Session, catalog: Catalog
 ) -> None:
-    seed = Seeder(db, PhotoStore(lab.photos_dir), catalog)
+    seed = Seeder(db, FolderStore(lab.photos_dir), catalog)
     _confirm_cases(seed, lab, world)
     params = _params(PERMISSIVE)
     head_only = dataclasses.replace(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.db import session_factory
 from api.models import Case, CaseDecision, CaseStatus, Role
-from api.photostore import PhotoStore
+from api.photostore import FolderStore
 from api.security import ACCESS, create_token
 from api.services.capacity import current_capacity
 from api.services.cases import add_photos
@@ -50,7 +50,7 @@ def web_seed(
     """Users and cases written straight into the server's database (SQLite only: the pages
     use the queue services, which the queue tests run on both databases)."""
     with session_factory(sqlite_engine)() as session:
-        yield Seeder(session, PhotoStore(web_settings.photos_dir), catalog)
+        yield Seeder(session, FolderStore(web_settings.photos_dir), catalog)
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def retrain(
     threads: int = 2,
 ) -> RetrainResult:
     """Run (or resume) one retraining of the served model; see the module's steps."""
-    from api.photostore import PhotoStore
+    from api.photostore import open_store
     from api.services.bank_review import write_corrections
     from api.services.export import export_confirmed
 
@@ -240,7 +240,7 @@ def retrain(
             shutil.rmtree(cases, ignore_errors=True)
             photos = export_confirmed(
                 session,
-                store=PhotoStore(settings.photos_dir),
+                store=open_store(settings),
                 catalog=catalog,
                 settings=settings,
                 folder=cases,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import Case, CaseStatus, Identification
-from api.photostore import PhotoStore
+from api.photostore import PhotoStore, StoreUnavailable
 from api.services.references import is_shareable
 from api.settings import ApiSettings
 from model.catalog import Catalog
@@ -80,6 +80,8 @@ def export_confirmed(
                 continue
             try:
                 content = store.read(photo.sha256)
+            except StoreUnavailable:
+                raise  # the store is out: no export rather than one missing its photos
             except OSError as exc:
                 log.warning("export: a photo of case %s left out: %s", case.id, exc)
                 continue

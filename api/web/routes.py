@@ -33,6 +33,7 @@ from api.deps import (
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
 from api.photostore import PhotoStore
+from api.routes.photos import photo_response
 from api.services import capacity, queue, references, surveillance, users, watchlist
 from api.services.alerts import alerts
 from api.services.cases import check_photo_access
@@ -604,15 +605,16 @@ def surveillance_page(
 
 
 @router.get("/photos/{sha256}", name="lab_photo")
-def photo(sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpecialist) -> Response:
+def photo(
+    request: Request, sha256: str, session: SessionDep, store: StoreDep, specialist: LabSpecialist
+) -> Response:
     """A case's photo, for the case page's images (which cannot send the API's bearer token);
     the API's own access rule decides."""
     try:
-        path = store.path(sha256)
         check_photo_access(session, user=specialist, sha256=sha256)
-    except (ValueError, NotFound):
+        return photo_response(request, store, sha256)
+    except NotFound:
         return Response(status_code=404)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
 @router.get("/photos/{sha256}/thumbnail", name="lab_photo_thumbnail")
