@@ -55,15 +55,17 @@ class FieldController:
         home = settings.app_home
         self.outbox = Outbox(home)
         self.prefs = PrefStore(self.outbox.db_path)
-        # Read before the window opens, so that no photo waits on it.
-        self.catalog: Catalog = load_catalog(settings.catalog_dir)
+        own = load_catalog(settings.catalog_dir)
         self.models = ModelStore(
             home,
             settings.bundles_dir,
             settings.galleries_dir,
-            catalog=self.catalog,
+            catalog=own,
             threads=settings.app_model_threads,
         )
+        # The active model's (a release carries its own), read before the window opens, so
+        # that no photo waits on it; read again when a sync installs another model.
+        self.catalog: Catalog = self.models.catalog() or own
         self.syncer = Syncer(settings, self.outbox, self.prefs, self.models)
         self.lab = Lab.from_settings(settings)  # how to reach the lab, in every answer needing it
         self._recognizer: Recognizer | None = None
@@ -159,6 +161,7 @@ class FieldController:
         if report.model:
             with self._load_lock:
                 self._recognizer = None  # the next photo loads the new model
+            self.catalog = self.models.catalog() or self.catalog  # and names its new labels
         return report
 
     def settings_view(self) -> SettingsView:

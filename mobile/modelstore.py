@@ -15,6 +15,10 @@ start. A downloaded model that no longer verifies or loads is set aside for the 
 The identifier that proves a model loads is the one the app then answers with
 (:meth:`ModelStore.load`): a phone opens a model's ONNX session once per process, not once to
 check it and again to use it.
+
+A release carries the catalog it was made with (``catalog.yaml``): the app names a label added
+after it was built, and gives its advice, once the model that answers it is installed; before,
+it shows the label's id (``Catalog.name_or_id``). A model without one uses the app's own.
 """
 
 import dataclasses
@@ -25,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobile.store import fsync_dir, write_durably
-from model.bundle import SERVER_ONLY, BundleError, latest_bundle, verify
-from model.catalog import Catalog
+from model.bundle import CATALOG, SERVER_ONLY, BundleError, latest_bundle, verify
+from model.catalog import Catalog, CatalogError, read_catalog
 from model.gallery import GalleryError, open_gallery
 from model.gallery.folder import GalleryFolder
 from model.identifier import Identifier, open_identifier
@@ -82,11 +86,38 @@ class ModelStore:
         self.root = home / "models"
         self.builtin_bundles = builtin_bundles
         self.builtin_galleries = builtin_galleries
-        self.catalog = catalog  # the groups and hosts the identifiers answer with
+        self.own_catalog = catalog  # the app's; a model's own catalog.yaml comes first
         self.threads = threads
         # Bundles loaded in this process: (folder, manifest) -> the identifier, or why it fails.
         # The manifest names every file's sha256, so a bundle that verifies loads the same.
         self._loaded: dict[tuple[Path, str], Identifier | BundleError] = {}
+        self._catalogs: dict[Path, tuple[int, Catalog | None]] = {}
+
+    def catalog(self) -> Catalog | None:
+        """The catalog of the model in use (the one named by ``current.json``, else the
+        built-in one), read without loading the model, so that the first screen never waits
+        on it. A model whose catalog file does not load is answered with the app's own."""
+        try:
+            version = json.loads((self.root / CURRENT).read_text(encoding="utf-8"))["version"]
+            folder = self.root / version
+        except FileNotFoundError:
+            folder = latest_bundle(self.builtin_bundles)
+        return self._catalog_of(folder)
+
+    def _catalog_of(self, folder: Path) -> Catalog | None:
+        """``folder``'s ``catalog.yaml``, read once per version of the file."""
+        path = folder / CATALOG
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return self.own_catalog
+        if self._catalogs.get(folder, (None,))[0] != stamp:
+            try:
+                self._catalogs[folder] = (stamp, read_catalog(folder))
+            except CatalogError as exc:
+                log.error("the catalog of model %s does not load, using the app's: %s", folder, exc)
+                self._catalogs[folder] = (stamp, self.own_catalog)
+        return self._catalogs[folder][1]
 
     def active(self) -> InstalledModel:
         """The downloaded model named by ``current.json`` if it is whole and loads (loaded
@@ -122,7 +153,11 @@ class ModelStore:
         if key not in self._loaded:
             try:
                 self._loaded[key] = open_identifier(
-                    folder, variant="int8", threads=self.threads, catalog=self.catalog, check=False
+                    folder,
+                    variant="int8",
+                    threads=self.threads,
+                    catalog=self._catalog_of(folder),
+                    check=False,
                 )
             except BundleError as exc:
                 self._loaded[key] = exc

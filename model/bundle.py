@@ -11,6 +11,8 @@ A bundle is a folder ``model/bundles/<version>/`` (versions compare as numbers, 
     calibration.json  temperature, decision thresholds, out-of-scope score (model.policy)
     training.json     the run behind the weights (parameters, hardware, epochs): provenance
     MODEL_CARD.md     data, training, metrics, known limits
+    catalog.yaml      the label catalog the release was made with (optional; older releases
+                      lack it): the names and advice of every label it answers, for the phones
     weights.pt        the trained torch weights (optional; ``SERVER_ONLY``: never distributed)
     manifest.json     {"format": 1, "version": ..., "files": {name: {"sha256": ..., "size": ...}}}
 
@@ -42,6 +44,7 @@ BUNDLE_FILES = (
     "calibration.json",
     "MODEL_CARD.md",
 )
+CATALOG = "catalog.yaml"  # model.catalog.write_catalog; read with load_catalog(folder)
 # Files a release may hold (listed in its manifest, for integrity) that only the training side
 # reads: the model distribution never lists them and phones never download or need them.
 SERVER_ONLY = ("weights.pt",)

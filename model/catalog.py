@@ -7,6 +7,9 @@ hold ``labels`` by theme, so that people writing different themes never edit the
 mistake in any file (a missing language, an unknown category or group, a label defined twice)
 stops the load with a message naming the file and the label: the API and the field app show these
 texts to growers, and a silently missing one would be worse than a refusal to start.
+
+A release carries the catalog it was made with as one file (``write_catalog``, a bundle's
+``catalog.yaml``): a phone learns a new label's names and advice with the model that answers it.
 """
 
 import logging
@@ -260,11 +263,14 @@ def _merge(
 
 @lru_cache(maxsize=4)
 def load_catalog(path: Path) -> Catalog:
-    """Read, merge and check every ``*.yaml`` of the folder ``path``.
+    """``read_catalog``, cached per path because the API and the app ask for it on every
+    request; a process does not see later edits of the files (``load_catalog.cache_clear()``
+    forgets them)."""
+    return read_catalog(path)
 
-    Cached per path because the API and the app ask for it on every request; a process does not
-    see later edits of the files (``load_catalog.cache_clear()`` forgets them).
-    """
+
+def read_catalog(path: Path) -> Catalog:
+    """Read, merge and check every ``*.yaml`` of the folder ``path``."""
     files = sorted(path.glob("*.yaml"))
     if not files:
         raise CatalogError(f"no catalog files (*.yaml) in {path}")
@@ -300,4 +306,14 @@ def load_catalog(path: Path) -> Catalog:
         crops=dict(sorted(crops.items())),
         synonyms=tuple(words for words, _ in synonyms),
         labels=dict(sorted(labels.items())),
+    )
+
+
+def write_catalog(catalog: Catalog, path: Path) -> None:
+    """The whole catalog as one YAML file, itself a catalog (``load_catalog`` of its folder
+    reads it back): what a release carries to the phones."""
+    data = catalog.model_dump(mode="json")
+    data["synonyms"] = [list(words) for words in data["synonyms"]]
+    path.write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8"
     )

@@ -10,7 +10,6 @@ permissive gate and an impossible one steer the outcome."""
 import dataclasses
 import json
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -26,74 +25,38 @@ from api.services.references import mark_reference
 from api.services.users import update_me
 from api.settings import ApiSettings
 from model.bundle import load_bundle
-from model.catalog import Catalog, load_catalog
+from model.catalog import Catalog
 from model.gallery.base import photo_id
 from model.gallery.folder import GalleryFolder
 from model.identifier import open_identifier
 from model.manifest import BANK_COLUMNS, read_manifest, write_manifest
 from model.result import Decision
+from model.settings import Settings
 from tests.api_support import Seeder, bearer
-from tests.helpers import miniature_rows
+from tests.retrain_support import PERMISSIVE, SERVED, Miniature, retrain_params
 from training import retrain as retraining
-from training.calibrate import CalibrateParams
-from training.evaluation import evaluate_bundle
 from training.gate import GateParams
 from training.model_card import read_json
-from training.params import PrepareParams, TrainParams
-from training.quality import QualityParams
-from training.release import ExportParams, calibrate_bundle, complete_release, export_bundle
-from training.retrain import STEPS, RetrainError, RetrainParams, exclusive, retrain, rollback
-from training.train import fit
+from training.retrain import STEPS, RetrainError, exclusive, retrain, rollback
 from training.warm_start import load_warm_start
 
 pytestmark = pytest.mark.slow
 
-SERVED = "2026.01.01"
 TODAY = date(2026, 12, 7)
-PER_SPLIT = {"train": 2, "val": 1, "test": 1}
 CASE_LABELS = ("apple.scab", "apple.black_rot", "corn.common_rust", "potato.late_blight")
-TINY = TrainParams(
-    image_size=64,
-    epochs=1,
-    batch_size=16,
-    lr=1e-3,
-    warmup_epochs=0.0,
-    val_every=None,
-    threads=2,
-    workers=0,
-    train_from_stage=5,
-    composite_probability=0.0,
-)
-EXPORT = ExportParams(version=SERVED, int8_photos_per_label=1, parity_photos=8)
-PERMISSIVE = GateParams(overall_tolerance=1.0, label_min_lost=10**6)
 IMPOSSIBLE = GateParams(overall_tolerance=-1.0)
 
 
-def _params(gate: GateParams) -> RetrainParams:
-    return RetrainParams(
-        train=TINY.model_copy(update={"lr": 1e-4, "case_weight": 5.0}),
-        prepare=PrepareParams(),
-        export=EXPORT,
-        calibrate=CalibrateParams(),
-        quality=QualityParams(photos=10),
-        gate=gate,
-    )
-
-
 @pytest.fixture(scope="module")
-def world(bank_dir: Path, settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A miniature bank (every label in a few photos, read in place through a link), its
-    split, and a model trained, released and served from it; plus bank photos kept out of the
-    miniature, to send as growers' photos."""
-    root = tmp_path_factory.mktemp("retrain")
-    bank, data, bundles = root / "bank", root / "data", root / "bundles"
-    bank.mkdir()
-    (bank / "images").symlink_to(bank_dir / "images", target_is_directory=True)
-    chosen = miniature_rows(settings.splits_path, PER_SPLIT, unknown_per_host=4)
-    write_manifest(bank / "manifest.csv", chosen, BANK_COLUMNS)
-    write_manifest(data / "splits.csv", chosen, list(chosen[0]))
-    shutil.copytree(settings.catalog_dir, data / "catalog")
-    in_miniature = {row["file"] for row in chosen}
+def world(
+    miniature: Miniature,
+    bank_dir: Path,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Path]:
+    """The session's miniature (``tests.retrain_support``); plus bank photos kept out of it,
+    to send as growers' photos."""
+    in_miniature = {row["file"] for row in read_manifest(miniature.data / "splits.csv")}
     spare = [
         row
         for row in read_manifest(settings.splits_path)
@@ -101,18 +64,17 @@ def world(bank_dir: Path, settings, tmp_path_factory: pytest.TempPathFactory) ->
         and row["split"] == "train"
         and row["file"] not in in_miniature
     ]
-    weights = fit(TINY, data / "splits.csv", bank, root / "run")
-    folder = bundles / SERVED
-    export_bundle(weights, folder, data / "splits.csv", bank, EXPORT)
-    calibrate_bundle(folder, data / "splits.csv", bank, CalibrateParams(), QualityParams(photos=10))
-    catalog = load_catalog(data / "catalog")
-    metrics = evaluate_bundle(folder, data / "splits.csv", bank, root / "metrics", catalog)
-    complete_release(folder, read_json(folder / "training.json") or {}, metrics, root / "metrics")
-    cases = root / "cases.csv"
+    cases = tmp_path_factory.mktemp("retrain") / "cases.csv"
     write_manifest(
         cases, [r for label in CASE_LABELS for r in _first(spare, label, 6)], BANK_COLUMNS
     )
-    return {"bank": bank, "data": data, "bundles": bundles, "cases": cases, "real": bank_dir}
+    return {
+        "bank": miniature.bank,
+        "data": miniature.data,
+        "bundles": miniature.bundles,
+        "cases": cases,
+        "real": bank_dir,
+    }
 
 
 def _first(rows: list[dict[str, str]], label: str, n: int) -> list[dict[str, str]]:
@@ -185,7 +147,11 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
         monkeypatch.setattr(retraining, "_release_candidate", killed)
         with pytest.raises(KeyboardInterrupt):
             retrain(
-                settings=lab, session=db, catalog=catalog, params=_params(PERMISSIVE), today=TODAY
+                settings=lab,
+                session=db,
+                catalog=catalog,
+                params=retrain_params(PERMISSIVE),
+                today=TODAY,
             )
         monkeypatch.undo()
         assert answered_by() == SERVED and not lab.published_dir.exists()
@@ -196,7 +162,11 @@ def test_confirmed_cases_retrain_the_model_and_the_service_switches_to_it(
 
         monkeypatch.setattr(retraining, "fit", no_training)
         result = retrain(
-            settings=lab, session=db, catalog=catalog, params=_params(PERMISSIVE), today=TODAY
+            settings=lab,
+            session=db,
+            catalog=catalog,
+            params=retrain_params(PERMISSIVE),
+            today=TODAY,
         )
         monkeypatch.undo()
         assert result.version == "2026.12.07.1" and result.published is not None
@@ -239,9 +209,15 @@ def test_a_refused_candidate_changes_nothing_and_one_retraining_runs_at_a_time(
     seed = Seeder(db, FolderStore(lab.photos_dir), catalog)
     _confirm_cases(seed, lab, world)
     with exclusive(lab.home / "retrain.lock"), pytest.raises(RetrainError, match="another"):
-        retrain(settings=lab, session=db, catalog=catalog, params=_params(PERMISSIVE), today=TODAY)
+        retrain(
+            settings=lab,
+            session=db,
+            catalog=catalog,
+            params=retrain_params(PERMISSIVE),
+            today=TODAY,
+        )
     result = retrain(
-        settings=lab, session=db, catalog=catalog, params=_params(IMPOSSIBLE), today=TODAY
+        settings=lab, session=db, catalog=catalog, params=retrain_params(IMPOSSIBLE), today=TODAY
     )
     assert result.published is None and result.report["published"] is False
     assert any("top-1" in reason for reason in result.report["reasons"]), result.report["reasons"]
@@ -270,7 +246,7 @@ def test_the_head_refit_changes_only_the_classifier_and_learns_the_cases(
 ) -> None:
     seed = Seeder(db, FolderStore(lab.photos_dir), catalog)
     _confirm_cases(seed, lab, world)
-    params = _params(PERMISSIVE)
+    params = retrain_params(PERMISSIVE)
     head_only = dataclasses.replace(
         params, train=params.train.model_copy(update={"head_only": True, "weight_decay": 1e-3})
     )

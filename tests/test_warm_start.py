@@ -28,6 +28,7 @@ from training.warm_start import (
     network_from_state,
     save_weights,
     weights_from_onnx,
+    with_labels,
 )
 
 RELEASED = BUNDLES_DIR / "2026.11.26.1"
@@ -177,13 +178,34 @@ def test_a_warm_started_run_keeps_every_batch_norm_frozen(
     assert final["params"]["warm_start"] == str(bundle)
 
 
-def test_a_warm_start_of_other_labels_is_refused(
+def test_a_warm_start_answering_a_label_the_run_lacks_is_refused(
     tiny_splits: Path, bank_dir: Path, tmp_path: Path
 ) -> None:
     weights = _warm_start_file(tmp_path / "other.pt", [*_labels(tiny_splits), "weed.dandelion"])
     params = TINY.with_overrides({"warm_start": str(weights)})
-    with pytest.raises(ValueError, match="other labels"):
+    with pytest.raises(ValueError, match=r"no photo of: weed\.dandelion"):
         fit(params, tiny_splits, bank_dir, tmp_path / "run")
+
+
+def test_a_new_label_grows_the_classifier_and_the_known_labels_answer_as_before() -> None:
+    torch.manual_seed(0)
+    known = ["apple.scab", "weed.lantana"]
+    network = create_model("efficientnet_lite0", len(known), pretrained=False).eval()
+    state = {"backbone": "efficientnet_lite0", "labels": known, "model": network.state_dict()}
+    labels = ["apple.scab", "invertebrate.snail", "weed.lantana"]  # the run's, sorted
+    grown = with_labels(state, labels)
+    assert grown["labels"] == labels and state["labels"] == known  # the start is not changed
+    head = grown["model"]
+    assert torch.equal(head["classifier.weight"][[0, 2]], network.classifier.weight)
+    assert not head["classifier.weight"][1].any()
+    images = torch.rand(4, 3, 64, 64)
+    with torch.no_grad():
+        before = network(images)
+        after = network_from_state(grown)(images)
+    assert torch.allclose(after[:, [0, 2]], before)  # the known labels' logits are kept
+    assert torch.allclose(after[:, 1], network.classifier.bias.min())  # a constant, low one
+    with pytest.raises(ValueError, match=r"no photo of: weed\.lantana"):
+        with_labels(state, ["apple.scab"])
 
 
 def test_a_checkpoint_written_before_warm_starts_existed_still_resumes(tmp_path: Path) -> None:

@@ -176,15 +176,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     training = read_json(folder / "training.json")
     if training is None:
         raise SystemExit(f"{folder} has no training.json: export it again (iriis export)")
+    catalog = load_catalog(settings.catalog_dir)
     metrics = evaluate_bundle(
         folder,
         settings.splits_path,
         settings.bank_dir,
         settings.metrics_dir,
-        load_catalog(settings.catalog_dir),
+        catalog,
         threads=max(1, os.cpu_count() or 1),
     )
-    sys.stdout.write(complete_release(folder, training, metrics, settings.metrics_dir))
+    sys.stdout.write(complete_release(folder, training, metrics, settings.metrics_dir, catalog))
     return 0
 
 

@@ -39,6 +39,13 @@ accepted answers are held to ``target_precision``, the precision the policy prom
 
 Photos of no known label (target -1) are left out of the test split's figures (no top-1 to get
 right); on the cases they count, as wrong whenever accepted.
+
+A new label. A candidate may answer labels the current model does not know (a new organism the
+lab added to the catalog; ``training.warm_start.with_labels``). Its test photos cannot be
+compared (the current model can never be right on them), so rules 1 and 2 are applied to the
+other photos, and the candidate's figures on the new labels' own photos are reported beside
+(``new_labels``). On the confirmed cases they count: the current model's accepted answers on
+them are wrong, which is what a grower meets today.
 """
 
 import json
@@ -102,6 +109,16 @@ class LabelRow:
 
 
 @dataclass(frozen=True)
+class NewLabelRow:
+    """A label only the candidate answers: its figures on the label's own test photos."""
+
+    label: str
+    support: int
+    hits: int  # top-1 right
+    accepted: int  # answered with the label, confidently (accepted and right)
+
+
+@dataclass(frozen=True)
 class CasesCheck:
     """The comparison on the confirmed cases' test photos, or why it was not made."""
 
@@ -125,6 +142,7 @@ class GateReport:
     worse_labels: tuple[str, ...]
     improved_labels: tuple[str, ...]
     cases: CasesCheck
+    new_labels: tuple[NewLabelRow, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -173,6 +191,18 @@ class GateReport:
                     f"| {row.label} | {row.support} | {row.before_hits} | {row.after_hits} "
                     f"| {row.lost} | {row.gained} | {row.p:.3g} |"
                     for row in self.labels
+                ),
+                "",
+            ]
+        if self.new_labels:
+            lines += [
+                "New labels (the current model does not know them: not compared):",
+                "",
+                "| label | test photos | right | accepted and right |",
+                "|---|---|---|---|",
+                *(
+                    f"| {row.label} | {row.support} | {row.hits} | {row.accepted} |"
+                    for row in self.new_labels
                 ),
                 "",
             ]
@@ -306,6 +336,22 @@ def _cases_check(cases: tuple[Scored, Scored] | None, params: GateParams) -> Cas
     return CasesCheck(photos, True, passed, before, after, note)
 
 
+def _new_label_rows(
+    scored: Scored, labels: Sequence[str], new_labels: Sequence[str]
+) -> tuple[NewLabelRow, ...]:
+    right = scored.predictions == scored.targets
+    accepted = np.array([d is Decision.ACCEPTED for d in scored.decisions], dtype=bool)
+    rows = []
+    for label in new_labels:
+        mine = scored.targets == list(labels).index(label)
+        rows.append(
+            NewLabelRow(
+                label, int(mine.sum()), int(right[mine].sum()), int((right & accepted)[mine].sum())
+            )
+        )
+    return tuple(rows)
+
+
 def decide(
     *,
     current: Scored,
@@ -313,19 +359,23 @@ def decide(
     labels: Sequence[str],
     params: GateParams,
     cases: tuple[Scored, Scored] | None = None,
+    new_labels: Sequence[str] = (),
 ) -> GateReport:
     """Whether ``candidate`` may be published instead of ``current``, and why (module docstring).
 
     ``current`` and ``candidate`` are the two models' results on the same test photos, in the
     same order, with columns and targets in ``labels`` order (``align`` otherwise); ``cases``
-    the same for the confirmed cases' test photos (current first).
+    the same for the confirmed cases' test photos (current first). ``new_labels``: those of
+    ``labels`` only the candidate answers, whose photos are reported apart.
     """
     _check_paired(current, candidate, "test split")
     if current.probabilities.shape[1] != len(labels):
         raise ValueError(
             f"{current.probabilities.shape[1]} probability columns for {len(labels)} labels"
         )
-    known = current.targets >= 0
+    fresh = np.isin(current.targets, [list(labels).index(label) for label in new_labels])
+    added = _new_label_rows(candidate.subset(fresh), labels, new_labels)
+    known = (current.targets >= 0) & ~fresh
     current, candidate = current.subset(known), candidate.subset(known)
     before = _figures(current, params.target_precision)
     after = _figures(candidate, params.target_precision)
@@ -364,6 +414,7 @@ def decide(
         worse_labels=tuple(row.label for row in rows if row.lost > row.gained),
         improved_labels=tuple(row.label for row in rows if row.gained > row.lost),
         cases=checked,
+        new_labels=added,
     )
     log.info(
         "gate: %s (%s)",

@@ -12,6 +12,8 @@ the served head and pulled back towards it (``weight_decay`` on the difference),
 weighted as the fine-tune draws it (``training.data.balanced_weights``: label balance and
 ``case_weight`` for confirmed cases). Features are computed without augmentation, from the
 photos preprocessed as at inference. Full-batch L-BFGS: deterministic, no learning rate to tune.
+A label the served network does not know (a new organism in the catalog and the bank) gets a row
+of its own (``training.warm_start.with_labels``), learnt from its photos alone.
 """
 
 import logging
@@ -26,7 +28,7 @@ from tqdm import tqdm
 from training.data import EvalDataset, balanced_weights
 from training.params import TrainParams
 from training.train import preprocess_config, select_data
-from training.warm_start import load_warm_start, network_from_state, save_weights
+from training.warm_start import load_warm_start, network_from_state, save_weights, with_labels
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +85,11 @@ def refit_head(params: TrainParams, splits_path: Path, bank_dir: Path, run_dir: 
     start's network with its classifier refit on the training split of ``splits_path``."""
     if not params.warm_start:
         raise ValueError("a head refit starts from trained weights: set warm_start")
-    state: dict[str, Any] = load_warm_start(Path(params.warm_start))
     data = select_data(params, splits_path, bank_dir)
-    if state["labels"] != data.labels:
-        raise ValueError(f"{params.warm_start} was trained on other labels than this split's")
+    try:
+        state: dict[str, Any] = with_labels(load_warm_start(Path(params.warm_start)), data.labels)
+    except ValueError as exc:
+        raise ValueError(f"warm start {params.warm_start}: {exc}") from None
     network = network_from_state(state)
     torch.set_num_threads(params.threads)
     index = {label: i for i, label in enumerate(data.labels)}

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from model.bundle import MANIFEST, held_out_photos, write_manifest
+from model.bundle import CATALOG, MANIFEST, held_out_photos, write_manifest
+from model.catalog import Catalog, write_catalog
 from model.identifier import open_identifier
 from model.imaging import load_image
 from model.policy import softmax
@@ -137,10 +138,16 @@ def calibrate_bundle(
 
 
 def complete_release(
-    folder: Path, training: dict[str, Any], metrics: dict[str, Any], metrics_dir: Path
+    folder: Path,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    metrics_dir: Path,
+    catalog: Catalog,
 ) -> str:
-    """Write the evaluated bundle's model card, then its manifest, which completes it (a
-    bundle without one is never served); returns the card."""
+    """Write the evaluated bundle's model card and the catalog it answers with (phones get a
+    new label's texts with the model), then its manifest, which completes it (a bundle without
+    one is never served); returns the card."""
+    write_catalog(catalog, folder / CATALOG)
     card = render(
         folder.name,
         training,

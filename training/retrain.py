@@ -22,7 +22,10 @@ stopped when ``iriis retrain`` is started again (training resumes from its last 
 5. ``gated``: the candidate and the served model scored on the same photos, the bank version's
    test split (the bank's fixed test photos and the cases' own test photos), and
    ``training.gate`` decides; its report (``gate.json``, ``GATE.md``) stays beside the
-   candidate. A rejected candidate changes nothing that is served.
+   candidate. A rejected candidate changes nothing that is served. A label the lab added to the
+   catalog and the specialists answered cases with is learnt here (the classifier grown by
+   ``training.warm_start.with_labels``) and reported apart by the gate; a label the served
+   model answers and the bank lost is refused (a removal is a new release).
 6. ``published``: the candidate's gallery of similar photos (the shared bank's photos, and
    only those case photos a specialist made shareable references with their owner's consent,
    ``api.services.references``: any other grower's photo never enters a gallery or a phone's
@@ -69,7 +72,7 @@ from training.calibrate import CalibrateParams
 from training.data import Record, read_records, readable
 from training.evaluation import evaluate_bundle, score
 from training.export import write_json
-from training.gate import GateParams, GateReport, decide, write_report
+from training.gate import GateParams, GateReport, align, decide, write_report
 from training.head_refit import refit_head
 from training.holdout import without
 from training.metrics import Scored
@@ -351,7 +354,9 @@ def _release_candidate(
         calibrate_bundle(folder, splits, bank, params.calibrate, params.quality, threads=threads),
     )
     metrics = evaluate_bundle(folder, splits, bank, metrics_dir, catalog, threads=threads)
-    complete_release(folder, read_json(folder / "training.json") or {}, metrics, metrics_dir)
+    complete_release(
+        folder, read_json(folder / "training.json") or {}, metrics, metrics_dir, catalog
+    )
 
 
 def _gate(
@@ -367,13 +372,28 @@ def _gate(
     held_out = held_out_photos(current) | held_out_photos(candidate)
     test = [r for r in without(readable(read_records(splits), bank), held_out) if r.split == "test"]
     old, kept = _scored(current, test, bank, catalog, threads)
-    new, kept_new = _scored(candidate, test, bank, catalog, threads, labels=old.labels)
+    new, kept_new = _scored(candidate, test, bank, catalog, threads)
     if [r.file for r in kept] != [r.file for r in kept_new]:
         raise RetrainError("the two models did not read the same test photos")
+    dropped = sorted(set(old.labels) - set(new.labels))
+    if dropped:
+        raise RetrainError(
+            f"the candidate no longer answers {', '.join(dropped)}: a label is removed by a "
+            "new release, not by a retraining"
+        )
+    # The current model's results in the candidate's label order; a photo of a label it does
+    # not know keeps its true label (it can only be wrong on it).
+    aligned = align(old.scored, from_labels=old.labels, to_labels=new.labels)
+    before = Scored(aligned.probabilities, new.scored.targets, aligned.decisions)
     is_case = np.array([r.is_case for r in kept], dtype=bool)
-    cases = (old.scored.subset(is_case), new.scored.subset(is_case)) if is_case.any() else None
+    cases = (before.subset(is_case), new.scored.subset(is_case)) if is_case.any() else None
     return decide(
-        current=old.scored, candidate=new.scored, labels=old.labels, params=params, cases=cases
+        current=before,
+        candidate=new.scored,
+        labels=new.labels,
+        params=params,
+        cases=cases,
+        new_labels=[label for label in new.labels if label not in old.labels],
     )
 
 
@@ -389,14 +409,8 @@ def _scored(
     bank: Path,
     catalog: Catalog,
     threads: int,
-    labels: Sequence[str] | None = None,
 ) -> tuple[_Run, list[Record]]:
     identifier = open_identifier(folder, threads=threads, check=False)
-    if labels is not None and list(identifier.labels) != list(labels):
-        raise RetrainError(
-            f"{folder.name} names other labels than the served model: the gate compares like "
-            "with like (a new label is published by a full release)"
-        )
     outputs, kept = collect(identifier, records, bank, f"test ({folder.name})")
     scored = score(identifier.policy, identifier.labels, catalog.groups_by_label(), outputs)
     return _Run(scored, list(identifier.labels)), kept

@@ -36,7 +36,7 @@ from training.data import (
 )
 from training.holdout import held_out_ids, without
 from training.params import TrainParams
-from training.warm_start import load_warm_start
+from training.warm_start import load_warm_start, with_labels
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +100,15 @@ def freeze_before(network: nn.Module, stage: int | None) -> None:
 
 def start_from(network: nn.Module, path: Path, params: TrainParams, labels: list[str]) -> None:
     """Load the warm start's weights (``training.warm_start``): a weights file or a bundle
-    folder, of this run's backbone and labels."""
+    folder, of this run's backbone; its classifier grown to this run's labels when the bank
+    gained a label (``with_labels``)."""
     state = load_warm_start(path)
     if state["backbone"] != params.backbone:
         raise ValueError(f"warm start {path} is a {state['backbone']}, not a {params.backbone}")
-    if state["labels"] != labels:
-        raise ValueError(
-            f"warm start {path} was trained on other labels than this run's "
-            f"({len(state['labels'])} labels, this run {len(labels)})"
-        )
+    try:
+        state = with_labels(state, labels)
+    except ValueError as exc:
+        raise ValueError(f"warm start {path}: {exc}") from None
     network.load_state_dict({k: v.float() for k, v in state["model"].items()})
     log.info("warm start from %s; every batch norm stays frozen in eval mode", path)
     if state["preprocess"]["size"] != params.image_size:

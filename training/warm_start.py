@@ -239,6 +239,38 @@ def save_weights(state: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def with_labels(state: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
+    """A final weights state answering ``labels``: the warm start's classifier rows put in
+    their order, a row added for each label it did not know (a new organism the lab added to
+    the catalog and the bank).
+
+    The known labels keep everything they learnt (their logits are unchanged). A new label's
+    row starts at zero weight and at the lowest bias of the known labels: a constant logit, not
+    favoured by anything until training moves it. A warm start naming a label the run lacks is
+    refused: dropping a label is a new release, not a retraining.
+    """
+    known = list(state["labels"])
+    if known == list(labels):
+        return state
+    dropped = sorted(set(known) - set(labels))
+    if dropped:
+        raise ValueError(
+            f"the warm start answers labels this run has no photo of: {', '.join(dropped)} "
+            "(a label is removed by a new release, not by a retraining)"
+        )
+    weight, bias = state["model"]["classifier.weight"], state["model"]["classifier.bias"]
+    grown_weight = weight.new_zeros((len(labels), weight.shape[1]))
+    grown_bias = bias.new_full((len(labels),), float(bias.min()))
+    for row, label in enumerate(labels):
+        if label in known:
+            grown_weight[row] = weight[known.index(label)]
+            grown_bias[row] = bias[known.index(label)]
+    added = [label for label in labels if label not in known]
+    log.info("classifier grown from %d to %d labels: %s", len(known), len(labels), added)
+    model = {**state["model"], "classifier.weight": grown_weight, "classifier.bias": grown_bias}
+    return {**state, "labels": list(labels), "model": model}
+
+
 def load_warm_start(path: Path) -> dict[str, Any]:
     """A final weights state from a weights file, or from a bundle folder: its ``weights.pt``
     when it has one, otherwise recovered from its ``model.onnx``."""
