@@ -76,6 +76,18 @@ fuzz: fuzz-api
 fuzz-api: setup
 	python -m tests.fuzz_api --max-time $(FUZZ_API_SECONDS)
 
+## faults: the service under faults, FAULT_RUNS runs of each (`make test` runs one): the server
+## killed during uploads, PostgreSQL restarted under load (a cluster of the tests' own), the photo
+## store full then read-only, the field app killed during a sync; each audited (lost, duplicated,
+## orphaned: 0; no 500). Each run's figures in var/faults/*.json, printed as a table at the end.
+.PHONY: faults
+FAULT_RUNS ?= 3
+faults: setup
+	rm -rf var/faults
+	IRIIS_FAULT_RUNS=$(FAULT_RUNS) pytest -p no:cacheprovider -m faults \
+		tests/test_faults.py tests/test_mobile_sync.py
+	python -m tests.fault_support
+
 ## The DVC pipeline (prepare, and later train, export, evaluate): reruns what changed.
 pipeline: setup
 	dvc repro

@@ -8,6 +8,7 @@ speaks, else French, the lab's working language.
 """
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from api.models import User
@@ -26,7 +27,8 @@ def _token_language(request: Request) -> str | None:
     """The language of the account whose access token the request carries, for an error
     answered before the route's dependencies run: a body refused while it is read (a photo
     too many, the body limit) comes before the signed-in user is known. One query, on such
-    errors only; None without a valid token."""
+    errors only; None without a valid token, or when the database does not answer (the error
+    being answered may be that outage: it is answered all the same, ``api.outages``)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -34,8 +36,11 @@ def _token_language(request: Request) -> str | None:
         user_id = read_token(request.app.state.secret_key, token.strip(), ACCESS)
     except TokenError:
         return None
-    with request.app.state.sessions() as session:
-        language: str | None = session.scalar(select(User.language).where(User.id == user_id))
+    try:
+        with request.app.state.sessions() as session:
+            language: str | None = session.scalar(select(User.language).where(User.id == user_id))
+    except SQLAlchemyError:
+        return None
     return language
 
 

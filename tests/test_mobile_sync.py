@@ -15,6 +15,7 @@ from mobile.controller import FieldController
 from mobile.prefs import SyncState
 from mobile.settings import AppSettings
 from mobile.sync import backoff_delay
+from tests.fault_support import FAULT_RUNS, record
 from tests.mobile_support import (
     PASSWORD,
     Fault,
@@ -153,9 +154,12 @@ def test_repeated_retries_through_every_fault(
     assert counts["on_server"] == 12
 
 
+@pytest.mark.faults
+@pytest.mark.parametrize("run", FAULT_RUNS)
 @pytest.mark.parametrize("moment", ["during the upload", "after the server committed"])
 def test_app_killed_in_the_middle_of_a_sync(
     moment: str,
+    run: int,
     live_server: LiveServer,
     phone_settings: AppSettings,
     test_photos: list[bytes],
@@ -181,7 +185,8 @@ def test_app_killed_in_the_middle_of_a_sync(
     restarted.start()
     report = restarted.sync()
     assert report.sent == 2
-    judge(live_server, [restarted.outbox.get(i) for i in asked])
+    counts = judge(live_server, [restarted.outbox.get(i) for i in asked])
+    record(f"app-killed-{moment.replace(' ', '-')}-{run}", {**counts, "sent_after": report.sent})
 
 
 def test_only_what_the_user_chose_leaves_the_phone(

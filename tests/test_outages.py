@@ -1,7 +1,9 @@
 """Outages are answered 503 with ``Retry-After``, never 500 (``api.outages``): a photo store that
 cannot take a photo (a real read-only folder) keeps nothing of the refused request and takes its
-retry once freed; a database that does not answer is a 503 too; a bug of the database layer is
-still a 500."""
+retry once freed; a database that does not answer is a 503 too, the error's language looked up
+without it; a bug of the database layer is still a 500."""
+
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from api.app import create_app
 from api.models import Identification
 from api.outages import DATABASE_RETRY_AFTER_S, STORE_DOWN, STORE_RETRY_AFTER_S, outage
 from api.photostore import PhotoStore, prepare
+from api.security import ACCESS, create_token
 from api.settings import ApiSettings
 from tests.api_support import Seeder, bearer
 from tests.fault_support import read_only
@@ -49,10 +52,16 @@ def test_a_read_only_store_is_a_503_that_keeps_nothing_and_its_retry_works(
 def test_a_database_that_does_not_answer_is_a_503(api_settings: ApiSettings) -> None:
     nowhere = "postgresql+psycopg://iriis@127.0.0.1:9/iriis?connect_timeout=1"
     app = create_app(api_settings.model_copy(update={"database_url": nowhere}))
+    # A signed-in request: the error's language is looked up in the database that is down.
+    token = create_token(app.state.secret_key, 1, ACCESS, timedelta(minutes=5))
     with TestClient(app) as client:
-        response = client.post("/v1/auth/token", data={"username": "a", "password": "b"})
-    assert response.status_code == 503, response.text
-    assert response.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_S)
+        responses = [
+            client.post("/v1/auth/token", data={"username": "a", "password": "b"}),
+            client.get("/v1/identifications", headers={"Authorization": f"Bearer {token}"}),
+        ]
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_S)
 
 
 def test_a_failed_statement_is_no_outage() -> None:
