@@ -150,16 +150,31 @@ def _working_days(first: date, last: date, capacity: Capacity) -> int:
     return sum((first + timedelta(n)).isoweekday() in capacity.work_days for n in range(days))
 
 
+def _pending(session: Session) -> tuple[int, datetime | None]:
+    """How many cases wait for the lab, and when the oldest of them was opened."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(Case.opened_at)).where(Case.status.in_(PENDING))
+    ).one()
+    return count or 0, oldest
+
+
 def daily_pace(
-    session: Session, *, capacity: Capacity, settings: ApiSettings, now: datetime
+    session: Session,
+    *,
+    capacity: Capacity,
+    settings: ApiSettings,
+    now: datetime,
+    waiting: int | None = None,
 ) -> float:
-    """Answers per working day: the capacity blended with the recent decisions (module doc)."""
+    """Answers per working day: the capacity blended with the recent decisions (module doc);
+    ``waiting``, the cases waiting, when the caller has counted them already."""
     count, first = session.execute(
         select(func.count(), func.min(CaseDecision.created_at)).where(
             CaseDecision.created_at > now - timedelta(days=settings.pace_window_days)
         )
     ).one()
-    waiting = session.scalar(select(func.count()).where(Case.status.in_(PENDING))) or 0
+    if waiting is None:
+        waiting = _pending(session)[0]
     if not count or waiting < capacity.cases_per_day:
         return float(capacity.cases_per_day)
     zone = ZoneInfo(settings.lab_timezone)
@@ -195,15 +210,21 @@ def answer_time(
 
 
 def walk_start(
-    session: Session, *, capacity: Capacity, settings: ApiSettings, pace: float, now: datetime
+    session: Session,
+    *,
+    capacity: Capacity,
+    settings: ApiSettings,
+    pace: float,
+    now: datetime,
+    oldest: datetime | None,
 ) -> datetime:
     """Where the wait's walk starts: ``now``, or the end of today's working hours when the lab
-    has been silent while cases waited (module doc)."""
+    has been silent while cases waited (module doc); ``oldest``: when the oldest waiting case
+    was opened (None: none waits)."""
     lab = ZoneInfo(settings.lab_timezone)
     local = _local(now, lab)
     opens = datetime.combine(local.date(), capacity.day_start, lab)
     closes = datetime.combine(local.date(), capacity.day_end, lab)
-    oldest = session.scalar(select(func.min(Case.opened_at)).where(Case.status.in_(PENDING)))
     if local.isoweekday() not in capacity.work_days or not opens <= local < closes or not oldest:
         return now
     decided = session.scalar(select(func.max(CaseDecision.created_at)))
@@ -233,7 +254,10 @@ def expected_wait(
         ahead = ahead.where(Case.id != case.id, ahead_of(case, settings.queue_order))
     position = (session.scalar(ahead) or 0) + 1
     capacity = current_capacity(session, settings=settings)
-    pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
-    start = walk_start(session, capacity=capacity, settings=settings, pace=pace, now=now)
+    waiting, oldest = _pending(session)  # one query for the pace and the walk's start
+    pace = daily_pace(session, capacity=capacity, settings=settings, now=now, waiting=waiting)
+    start = walk_start(
+        session, capacity=capacity, settings=settings, pace=pace, now=now, oldest=oldest
+    )
     at = answer_time(position - 0.5, pace, capacity, start, settings.lab_timezone)
     return Wait(at, round((at - now).total_seconds() / 3600, 1), position, pace)

@@ -126,6 +126,8 @@ def identify(
             photo_row(photo, position=position, created_at=now)
             for position, photo in enumerate(photos)
         ],
+        # None until a case is opened below: the answer then reads it without a query
+        case=None,
     )
     # model.routing: the role's profile, not the request's, decides whether a case opens
     opens = opens_case(result, DEFAULT_PROFILE[user.role], asked=request.ask_specialist)
