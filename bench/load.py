@@ -23,10 +23,12 @@ application run in this process, each stage's milliseconds per identification. P
 figures and writes ``bench/results/load.json``; exits 1 when the audit finds anything.
 
     python -m bench.load [--minutes 5] [--workers 2]
+    python -m bench.load --photos 20 --photo-side 4000   # phone-sized photos
 """
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import multiprocessing
@@ -67,6 +69,7 @@ from bench.common import save, summary_ms  # noqa: E402
 from bench.http1 import Connection, Part, multipart  # noqa: E402
 from bench.stages import Stages, TimedApp, instrumented  # noqa: E402
 from model.bundle import latest_bundle, load_bundle  # noqa: E402
+from model.imaging import decode_image  # noqa: E402
 from model.manifest import read_manifest  # noqa: E402
 from model.settings import Settings  # noqa: E402
 from tests.audit_support import audit  # noqa: E402
@@ -97,8 +100,12 @@ class Photo:
     host: str
 
 
-def field_photos(count: int) -> list[Photo]:
-    """``count`` field photos of the bank's test split, drawn with a fixed seed."""
+def field_photos(count: int, side: int = 0) -> list[Photo]:
+    """``count`` field photos of the bank's test split, drawn with a fixed seed. With ``side``,
+    each is enlarged to that many pixels on its longer side and saved as a JPEG of quality 90:
+    the bank's photos are at most 256 px on their shorter side, a phone's are 3,000 to 4,000
+    px, and the service's decoding and re-encoding grow with that (the model's much less: it
+    decodes at a reduced scale)."""
     settings = Settings()
     rows = [
         r
@@ -106,9 +113,19 @@ def field_photos(count: int) -> list[Photo]:
         if r["split"] == "test" and r["setting"] == "field"
     ]
     chosen = sorted(random.Random(0).sample(rows, min(count, len(rows))), key=lambda r: r["file"])
-    return [
-        Photo((settings.bank_dir / r["file"]).read_bytes(), r["label"], r["host"]) for r in chosen
-    ]
+    photos = []
+    for row in chosen:
+        data = (settings.bank_dir / row["file"]).read_bytes()
+        if side:
+            image = decode_image(data)
+            scale = side / max(image.size)
+            buffer = io.BytesIO()
+            image.resize((round(image.width * scale), round(image.height * scale))).save(
+                buffer, format="JPEG", quality=90
+            )
+            data = buffer.getvalue()
+        photos.append(Photo(data, row["label"], row["host"]))
+    return photos
 
 
 @contextmanager
@@ -582,7 +599,7 @@ def summary(figures: dict[str, Any]) -> str:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """The whole run: the service under the clients, the audit, the ceiling, the breakdown."""
-    photos = field_photos(args.photos)
+    photos = field_photos(args.photos, args.photo_side)
     with (
         tempfile.TemporaryDirectory(prefix="iriis-load-") as folder,
         scratch_database(args.postgres_url) as url,
@@ -644,6 +661,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "workers": args.workers,
             "database": f"postgresql {version}",
             "photos": len(photos),
+            "photo_side": args.photo_side or "as in the bank",
             "photo_bytes_mean": round(sum(len(p.data) for p in photos) / len(photos)),
             "gallery": gallery,
             "warmup_s": args.warmup,
@@ -677,6 +695,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.0, help="a specialist's seconds a case")
     parser.add_argument("--workers", type=int, default=2, help="the service's processes")
     parser.add_argument("--photos", type=int, default=200, help="distinct field photos")
+    parser.add_argument(
+        "--photo-side",
+        type=int,
+        default=0,
+        help="enlarge the photos to this many pixels on their longer side (a phone's: 4000); "
+        "default: as in the bank",
+    )
     parser.add_argument("--ceiling-seconds", type=float, default=30.0)
     parser.add_argument("--breakdown-requests", type=int, default=200)
     parser.add_argument(
