@@ -406,6 +406,30 @@ class Growers:
             thread.join(90)
 
 
+@contextmanager
+def inserts_held(database_url: str) -> Iterator[None]:
+    """Within the block, no identification can be inserted (the table locked against writes,
+    reads go on): a request waits there with its photos written and its rows not committed, the
+    moment where a kill leaves files no row names."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("LOCK TABLE identifications IN EXCLUSIVE MODE")
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def unreferenced_files(database_url: str, store_root: Path) -> int:
+    """Files (and ``.part`` files) in the store that no photo row names now."""
+    engine = make_engine(database_url)
+    try:
+        return audit(engine, store_root, {}).orphaned_files
+    finally:
+        engine.dispose()
+
+
 def swept_audit(database_url: str, store_root: Path, tally: Tally) -> tuple[Audit, int]:
     """The photo sweep with no grace period (run once no request is under way), then the
     audit of rows, files and client ids; and how many files the sweep removed."""
