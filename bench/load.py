@@ -20,10 +20,10 @@ Then, with the service stopped, on the same photos: the ceiling, ``Identifier.id
 served bundle and variant in 2 processes of 1 thread (photos per second), and the breakdown
 (``bench/stages.py``): ``--breakdown-requests`` identifications sent one at a time to the same
 application run in this process, each stage's milliseconds per identification. Prints the
-figures and writes ``bench/results/load.json``; exits 1 when the audit finds anything.
+figures and writes ``bench/results/load.json`` (``--name``); exits 1 when the audit finds anything.
 
     python -m bench.load [--minutes 5] [--workers 2]
-    python -m bench.load --photos 20 --photo-side 4000   # phone-sized photos
+    python -m bench.load --photos 20 --photo-side 4000 --name load-phone   # phone-sized
 """
 
 import argparse
@@ -704,6 +704,7 @@ def main() -> None:
     )
     parser.add_argument("--ceiling-seconds", type=float, default=30.0)
     parser.add_argument("--breakdown-requests", type=int, default=200)
+    parser.add_argument("--name", default="load", help="the figures go to bench/results/NAME.json")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("IRIIS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
@@ -713,7 +714,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     figures = measure(args)
-    save("load", figures)
+    save(args.name, figures)
     print(summary(figures))
     if not figures["audit"]["clean"]:
         raise SystemExit(f"FAILED: the audit found {figures['audit']}")
