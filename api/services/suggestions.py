@@ -11,9 +11,16 @@ version is given). The stored answer is never changed: these suggestions sit bes
 A photo's own identification says whether the policy sets it aside for its quality
 (``model.policy``: too dark, blurry or small), which is what it was set aside for in the
 specimen's answer too, since the quality rule judges each photo alone.
+
+Readings are kept (``READINGS``, the most recent few hundred): photos are content-addressed and
+a model version answers the same bytes the same way, so a reading is named for good by the
+model's version, the photos' hashes and the crop; the case page, opened again and again while a
+specialist works on a case, then costs no inference after the first view.
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,6 +58,35 @@ class CaseSuggestions:
     added: Result | None
 
 
+class Readings:
+    """The served model's readings of stored photos, the ``size`` most recently used kept."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, tuple[str, ...], str | None], Result] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(
+        self, identifier: Identifier, photos: Sequence[str], crop: str | None, store: PhotoStore
+    ) -> Result:
+        """``identifier``'s answer to the stored ``photos`` on ``crop``; raises as
+        ``Identifier.identify`` or ``PhotoStore.read`` do (a failure is not kept)."""
+        key = (identifier.version, tuple(photos), crop)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        result = identifier.identify([store.read(sha256) for sha256 in photos], crop=crop)
+        with self._lock:
+            self._kept[key] = result
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return result
+
+
+READINGS = Readings(512)
+
+
 def case_suggestions(
     *, case: Case, store: PhotoStore, identifier: Identifier, catalog: Catalog
 ) -> CaseSuggestions:
@@ -71,7 +107,7 @@ def _photo(
     photo: Photo, added: bool, store: PhotoStore, identifier: Identifier, crop: str | None
 ) -> PhotoSuggestion:
     try:
-        result = identifier.identify([store.read(photo.sha256)], crop=crop)
+        result = READINGS.read(identifier, [photo.sha256], crop, store)
     except (OSError, ImageError) as exc:
         log.warning("stored photo %s not identified again: %s", photo.sha256, exc)
         return PhotoSuggestion(photo.sha256, added, (), None, readable=False)
@@ -87,7 +123,7 @@ def _together(
     if not photos:
         return None
     try:
-        return identifier.identify([store.read(photo.sha256) for photo in photos], crop=crop)
+        return READINGS.read(identifier, [photo.sha256 for photo in photos], crop, store)
     except (OSError, ImageError) as exc:
         log.warning("added photos of case %s not identified: %s", photos[0].case_id, exc)
         return None
