@@ -186,6 +186,37 @@ def create_users(database_url: str, growers: int, specialists: int) -> list[tupl
     return accounts
 
 
+def database_bytes(database_url: str) -> int:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        size = int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar())
+    engine.dispose()
+    return size
+
+
+def storage(database_url: str, empty: int, photos_dir: Path) -> dict[str, Any]:
+    """What the run's identifications take: the database's growth and the photo files, each
+    per identification and per file (the sizing of docs/scaling.md)."""
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        identifications = int(
+            connection.execute(text("SELECT count(*) FROM identifications")).scalar()
+        )
+        cases = int(connection.execute(text("SELECT count(*) FROM cases")).scalar())
+    engine.dispose()
+    grown = database_bytes(database_url) - empty
+    files = [path.stat().st_size for path in photos_dir.rglob("*.jpg")]
+    return {
+        "identifications": identifications,
+        "cases": cases,
+        "database_bytes_grown": grown,
+        "database_bytes_per_identification": round(grown / max(identifications, 1)),
+        "photo_files": len(files),
+        "photo_bytes": sum(files),
+        "photo_bytes_per_file": round(sum(files) / max(len(files), 1)),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -608,6 +639,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         gallery = copy_gallery(home)
         settings = service_settings(home, url, args.minutes)
         accounts = create_users(url, args.growers, args.specialists)
+        empty = database_bytes(url)
         port = free_port()
         log.info("service: %d workers on port %d, database %s", args.workers, port, url)
         service = start_service(settings, port, args.workers, service_log)
@@ -631,6 +663,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             stop_service(service)
         engine = make_engine(url)
         found = audit(engine, ApiSettings(**settings).photos_dir, run.acknowledged)
+        stored = storage(url, empty, ApiSettings(**settings).photos_dir)
         with engine.connect() as connection:
             version = connection.execute(text("SHOW server_version")).scalar()
         engine.dispose()
@@ -680,6 +713,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_identification": {k: round(v, 2) for k, v in per_identification.items()},
         "cpu_cores_used": {name: round(value / seconds, 2) for name, value in cpu.items()},
         "audit": found.as_dict(),
+        "storage": stored,
         "service_errors_logged": len(errors),
         "service_first_errors": errors[:3],
         "breakdown": stages,
