@@ -59,6 +59,7 @@ class GalleryBuilder:
         # "missing" for a gallery about to be built
         self._busy = settings.gallery_build_on_start
         self._folder: GalleryFolder | None = None
+        self._since = time.time()  # progress written before is a stopped build's
         self._child: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -87,7 +88,7 @@ class GalleryBuilder:
         runs; None when none does."""
         if not self._busy:
             return None
-        progress = read_progress(self._folder) if self._folder is not None else None
+        progress = read_progress(self._folder, self._since) if self._folder else None
         return f"{BUILDING} {progress}" if progress else BUILDING
 
     def _run(self) -> None:
@@ -122,6 +123,8 @@ class GalleryBuilder:
                 env=_environment(settings),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # its summary; its log lines go to stderr
+                # Ctrl-C on `make run` stops the service, which stops the child (``stop``)
+                start_new_session=True,
             )
         with contextlib.suppress(ProcessLookupError):  # already gone: its status says how
             os.setpriority(os.PRIO_PROCESS, child.pid, NICENESS)

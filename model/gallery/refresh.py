@@ -88,10 +88,13 @@ def write_progress(folder: GalleryFolder, progress: Progress) -> None:
     replace_atomically(folder.progress_path, lambda path: path.write_text(text, encoding="utf-8"))
 
 
-def read_progress(folder: GalleryFolder) -> Progress | None:
-    """How far the build of ``folder`` running now is; None before it has counted the photos
-    (or with no build running, when the file is gone)."""
+def read_progress(folder: GalleryFolder, since: float) -> Progress | None:
+    """How far the build of ``folder`` running now is, as written at ``since`` (a
+    ``time.time()``) or later: None before it has counted the photos, and for what a build
+    stopped half-way left behind."""
     try:
+        if folder.progress_path.stat().st_mtime < since:
+            return None
         data = json.loads(folder.progress_path.read_text(encoding="utf-8"))
         return Progress(int(data["done"]), int(data["total"]))
     except (OSError, ValueError, KeyError, TypeError):
