@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.errors import Forbidden, NotFound, Unauthorized, Unavailable
@@ -53,8 +54,16 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+    session = request.app.state.sessions()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError as exc:
+            # The database went away during the request (a restart): the answer is sent
+            # already (a 503 from api.outages); the pool drops the dead connection.
+            log.warning("session closed on a lost database connection: %s", exc)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

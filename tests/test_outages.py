@@ -3,6 +3,7 @@ cannot take a photo (a real read-only folder) keeps nothing of the refused reque
 retry once freed; a database that does not answer is a 503 too, the error's language looked up
 without it; a bug of the database layer is still a 500."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.db import make_engine
 from api.models import Identification
 from api.outages import DATABASE_RETRY_AFTER_S, STORE_DOWN, STORE_RETRY_AFTER_S, outage
 from api.photostore import PhotoStore, prepare
@@ -70,3 +72,17 @@ def test_a_failed_statement_is_no_outage() -> None:
     cut = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
     cut.connection_invalidated = True
     assert outage(cut) is not None
+
+
+def test_a_database_host_that_never_answers_fails_a_connection_instead_of_hanging() -> None:
+    # A listener that accepts and never speaks, as a host dropping packets behind a firewall
+    # looks to a client: without a connect timeout the request would hang (the test's timeout).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+psycopg://iriis@127.0.0.1:{port}/iriis")
+        with pytest.raises(OperationalError) as raised:
+            engine.connect()
+        engine.dispose()
+    assert outage(raised.value) is not None
