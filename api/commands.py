@@ -1,4 +1,4 @@
-"""Subcommands of the API service: ``iriis serve``, ``iriis users create|unlock``,
+"""Subcommands of the API service: ``iriis serve``, ``iriis users create|unlock|erase``,
 ``iriis db upgrade``, and the bank review's (``api/bank_commands.py``)."""
 
 import argparse
@@ -13,6 +13,8 @@ from api import bank_commands
 from api.db import database_url, make_engine, session_factory, upgrade
 from api.errors import ServiceError
 from api.models import Role, User
+from api.photostore import open_store
+from api.services.erasure import erase_user
 from api.services.users import create_user, find_user, set_password, unlock
 from api.settings import ApiSettings, get_api_settings
 from model.i18n import DEFAULT_LANGUAGE, LANGUAGES
@@ -58,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     unlock_parser.add_argument("username")
     unlock_parser.set_defaults(handler=_unlock_user)
+    erase = actions.add_parser(
+        "erase",
+        help="erase an account at its owner's request: its identifications, photos, places and "
+        "cases; the lab keeps anonymised counts and its confirmed labels (cannot be undone)",
+    )
+    erase.add_argument("username")
+    erase.add_argument("--yes", action="store_true", help="confirm: nothing is erased without it")
+    erase.set_defaults(handler=_erase_user)
 
     db = subparsers.add_parser("db", help="the service's database")
     db_actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -133,6 +143,30 @@ def _unlock_user(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     sys.stdout.write(f"{user.username} can sign in again\n")
+    return 0
+
+
+def _erase_user(args: argparse.Namespace) -> int:
+    if not args.yes:
+        log.error("an erasure cannot be undone: add --yes to erase %s", args.username)
+        return 2
+    settings = get_api_settings()
+    _migrate(settings)
+    engine = make_engine(database_url(settings))
+    try:
+        with session_factory(engine)() as session:
+            user = find_user(session, username=args.username)
+            erased = erase_user(session, user=user, store=open_store(settings), settings=settings)
+    except ServiceError as exc:
+        log.error("%s", exc.message)
+        return 1
+    finally:
+        engine.dispose()
+    sys.stdout.write(
+        f"{args.username} erased: {erased.identifications} identification(s), "
+        f"{erased.photos_removed} photo(s) removed ({erased.photos_shared} kept: other accounts "
+        f"sent the same), {erased.observations_kept} observation(s) kept anonymised\n"
+    )
     return 0
 
 

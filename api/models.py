@@ -6,13 +6,14 @@ app's outbox, and must reveal neither how many there are nor whose they are.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -369,3 +370,27 @@ class FeedKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class ErasedObservation(Base):
+    """What the lab keeps of an erased account's identifications (``api.services.erasure``):
+    anonymised counts, never a person, a photo, a point or a day. One row per label, source,
+    ISO week, surveillance base cell and model version of one erased account; ``contributor``
+    is random per erased account and cell-week, so that the surveillance's rule of distinct
+    people (``api.services.surveillance``) counts the account once in that cell-week, as before
+    the erasure, while no two cell-weeks can be linked to the same person."""
+
+    __tablename__ = "erased_observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))  # api.services.surveillance.Source
+    week: Mapped[date] = mapped_column(Date)  # the Monday of the observation's ISO week
+    # the centre of its base cell when it was located (a confirmed label may not be): coarsened
+    cell_latitude: Mapped[float | None] = mapped_column(Float)
+    cell_longitude: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    # when a specialist confirmed the last of them (source confirmed): the alerts' date
+    decided_at: Mapped[datetime | None] = mapped_column()
+    contributor: Mapped[str] = mapped_column(String(36), default=new_id)

@@ -226,6 +226,20 @@ class MeUpdateIn(BaseModel):
     )
 
 
+class MeEraseIn(BaseModel):
+    model_config = _example({"password": "correct horse battery"})
+    password: str = Field(
+        max_length=1024, description="The account's password: an erasure cannot be undone."
+    )
+
+
+class UserEraseIn(BaseModel):
+    model_config = _example({"username": "ferme.gagnon"})
+    username: str = Field(
+        max_length=64, description="The account's username again: an erasure cannot be undone."
+    )
+
+
 class ReferenceOut(BaseModel):
     model_config = _example({"photo": "/v1/photos/" + "0" * 64, "reference": True})
     photo: str = Field(description="The photo's URL.")

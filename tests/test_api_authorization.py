@@ -45,10 +45,12 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | Owner | str] = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/v1/users/me"): ALL,
     ("PATCH", "/v1/users/me"): ALL,
+    ("DELETE", "/v1/users/me"): ALL,  # with the account's password
     ("GET", "/v1/users"): frozenset({Role.ADMIN}),
     ("POST", "/v1/users"): frozenset({Role.ADMIN}),
     ("PATCH", "/v1/users/{user_id}"): frozenset({Role.ADMIN}),
     ("POST", "/v1/users/{user_id}/unlock"): frozenset({Role.ADMIN}),
+    ("DELETE", "/v1/users/{user_id}"): frozenset({Role.ADMIN}),  # with the account's username
     ("POST", "/v1/identifications"): ALL,
     ("GET", "/v1/identifications"): ALL,
     ("GET", "/v1/identifications/{identification_id}"): OWNER,

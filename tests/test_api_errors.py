@@ -89,7 +89,7 @@ def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
     english = client.request("OPTIONS", "/v1/users", headers={"Accept-Language": "en"})
     assert english.json()["detail"] == "OPTIONS is not allowed here; use GET or POST"
     # /v1/users/me is a path of its own: PATCH /v1/users/{user_id} matches it, but is not its.
-    assert client.request("OPTIONS", "/v1/users/me").headers["allow"] == "GET, PATCH"
+    assert client.request("OPTIONS", "/v1/users/me").headers["allow"] == "DELETE, GET, PATCH"
 
 
 def test_openapi_lists_the_real_400_and_422(app: FastAPI, client: TestClient) -> None:

@@ -12,7 +12,9 @@ case a specialist answered with a label (source ``confirmed``, under the special
 whether or not the user shared the identification: they sent it to the lab), or an
 identification the user shared for surveillance (the field app's opt-in) that the model
 accepted and no specialist overruled (source ``model``). A case answered without a label, an
-unshared or doubtful answer, an unlocated one: none counts.
+unshared or doubtful answer, an unlocated one: none counts. The observations of an erased
+account count on, kept without the person as cell-week counts (``ErasedObservation``,
+``api.services.erasure``), so that no published number changes when an account goes.
 
 The rule, applied once, to *cell-weeks*: an observation falls in one cell of the base grid
 (``IRIIS_SURVEILLANCE_CELL_DEGREES``, 0.1 degree at least) and one ISO week (of
@@ -45,7 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from api.errors import InvalidInput
-from api.models import Case, CaseStatus, Identification
+from api.models import Case, CaseStatus, ErasedObservation, Identification
 from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.i18n import LANGUAGES
@@ -131,12 +133,15 @@ def week_name(monday: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _monday(moment: datetime) -> date:
+def monday(moment: datetime) -> date:
+    """The Monday of ``moment``'s ISO week (UTC): the week an observation counts in."""
     day = moment.date()
     return day - timedelta(days=day.weekday())
 
 
-def _settled(identification: Identification) -> tuple[str, Source] | None:
+def settled(identification: Identification) -> tuple[str, Source] | None:
+    """The label and source an identification counts under, or None when it does not count
+    (wherever it was: the location is checked by the callers)."""
     case: Case | None = identification.case
     if case is not None and case.status == CaseStatus.ANSWERED:
         return None if case.label is None else (case.label, Source.CONFIRMED)
@@ -157,7 +162,7 @@ class Observation:
     week: date
     row: int
     column: int
-    user_id: int
+    user_id: int | str  # an erased account's: its contributor token in this cell-week
     model_version: str
     decided_at: datetime | None
 
@@ -172,25 +177,41 @@ def observations(session: Session, *, settings: ApiSettings) -> Iterator[Observa
         .options(selectinload(Identification.case))
     )
     for identification in session.scalars(query):
-        settled = _settled(identification)
-        if settled is None:
+        counted = settled(identification)
+        if counted is None:
             continue
         assert identification.latitude is not None and identification.longitude is not None
         case = identification.case
         yield Observation(
-            *settled,
-            week=_monday(identification.observed_at),
+            *counted,
+            week=monday(identification.observed_at),
             row=_index(identification.latitude, cell),
             column=_index(identification.longitude, cell),
             user_id=identification.user_id,
             model_version=identification.model_version,
             decided_at=case.answered_at if case is not None else None,
         )
+    erased = select(ErasedObservation).where(
+        ErasedObservation.cell_latitude.is_not(None), ErasedObservation.cell_longitude.is_not(None)
+    )
+    for kept in session.scalars(erased):
+        assert kept.cell_latitude is not None and kept.cell_longitude is not None
+        seen = Observation(
+            kept.label,
+            Source(kept.source),
+            week=kept.week,
+            row=_index(kept.cell_latitude, cell),
+            column=_index(kept.cell_longitude, cell),
+            user_id=f"erased:{kept.contributor}",
+            model_version=kept.model_version,
+            decided_at=kept.decided_at,
+        )
+        yield from [seen] * kept.count
 
 
 def shown_cells(session: Session, *, settings: ApiSettings) -> list[CellWeek]:
     """Every shown cell-week, sorted; the suppressed ones are dropped here, once for all faces."""
-    users: defaultdict[tuple[str, Source, date, int, int], set[int]] = defaultdict(set)
+    users: defaultdict[tuple[str, Source, date, int, int], set[int | str]] = defaultdict(set)
     counts: defaultdict[tuple[str, Source, date, int, int], int] = defaultdict(int)
     versions: defaultdict[tuple[str, Source, date, int, int], set[str]] = defaultdict(set)
     for seen in observations(session, settings=settings):

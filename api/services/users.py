@@ -220,6 +220,23 @@ def update_me(
     return user
 
 
+def keep_an_admin(session: Session, *, losing: User) -> None:
+    """Conflict when ``losing`` is the last active admin, whom a demotion, a deactivation or an
+    erasure would leave the service without."""
+    if losing.role != Role.ADMIN:
+        return
+    admins = session.scalar(
+        select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))
+    )
+    if (admins or 0) <= 1:
+        raise Conflict(
+            {
+                "fr": "c'est le dernier administrateur actif ; nommez-en d'abord un autre",
+                "en": "this is the last active admin; make another admin first",
+            }
+        )
+
+
 def update_user(
     session: Session, *, user: User, role: Role | str | None = None, active: bool | None = None
 ) -> User:
@@ -227,17 +244,8 @@ def update_user(
     if role is not None:
         role = _role(role)
     demoted = role is not None and role != Role.ADMIN
-    if user.role == Role.ADMIN and (demoted or active is False):
-        admins = session.scalar(
-            select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))
-        )
-        if (admins or 0) <= 1:
-            raise Conflict(
-                {
-                    "fr": "c'est le dernier administrateur actif ; nommez-en d'abord un autre",
-                    "en": "this is the last active admin; make another admin first",
-                }
-            )
+    if demoted or active is False:
+        keep_an_admin(session, losing=user)
     if role is not None:
         user.role = role
     if active is not None:
