@@ -1,5 +1,6 @@
 """Subcommands of the API service: ``iriis serve``, ``iriis users create|unlock|erase``,
-``iriis db upgrade``, and the bank review's (``api/bank_commands.py``)."""
+``iriis db upgrade``, the bank review's (``api/bank_commands.py``) and ``iriis backup|restore``
+(``api/backup_commands.py``)."""
 
 import argparse
 import getpass
@@ -9,7 +10,7 @@ import sys
 
 from sqlalchemy import select
 
-from api import bank_commands
+from api import backup_commands, bank_commands
 from api.db import database_url, make_engine, session_factory, upgrade
 from api.errors import ServiceError
 from api.models import Role, User
@@ -76,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ).set_defaults(handler=_upgrade)
 
     bank_commands.register(subparsers)
+    backup_commands.register(subparsers)
 
 
 def _migrate(settings: ApiSettings) -> None:

@@ -9,6 +9,7 @@ tables. An unreachable PostgreSQL fails the tests that need it, unless
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +58,13 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose connections live in a fresh schema (``search_path``), dropped at the end."""
+    with postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL schema's URL (``search_path``), dropped on leaving."""
     if os.environ.get("IRIIS_TEST_SKIP_POSTGRES") == "1":
         pytest.skip("IRIIS_TEST_SKIP_POSTGRES=1: PostgreSQL tests skipped")
     base = postgres_url()
