@@ -130,6 +130,11 @@ class Seaweed:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+        # the gRPC sockets it opens in /tmp whatever its flags say, left by a kill
+        for flag, port in self.ports.items():
+            if flag.endswith(".grpc"):
+                for left in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
+                    left.unlink(missing_ok=True)
 
     def log(self) -> str:
         path = self.root / "weed.log"
