@@ -123,6 +123,10 @@ def test_a_store_killed_mid_upload_keeps_nothing_answers_503_and_the_retry_works
             assert _rows(sqlite_engine) == (1, 1)
             assert direct.hashes() == [sha256]
             assert hashlib.sha256(direct.read(sha256)).hexdigest() == sha256
+
+            store.kill()  # the store out while its photo is asked for: a 503, not a 404
+            out = client.get(f"/v1/photos/{sha256}", headers=headers)
+            assert out.status_code == 503 and int(out.headers["Retry-After"]) > 0, out.text
     finally:
         proxy.close()
         store.kill()

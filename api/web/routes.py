@@ -32,7 +32,7 @@ from api.deps import (
 )
 from api.errors import Conflict, NotFound, RateLimited, ServiceError, Unavailable
 from api.models import MAX_MESSAGE_CHARS, Case, CaseStatus, Role, User, WatchKind, utcnow
-from api.photostore import PhotoStore
+from api.photostore import PhotoStore, StoreUnavailable
 from api.routes.photos import photo_response
 from api.services import capacity, queue, references, surveillance, users, watchlist
 from api.services.alerts import alerts
@@ -625,6 +625,8 @@ def photo_thumbnail(
     try:
         check_photo_access(session, user=specialist, sha256=sha256)
         jpeg = store.thumbnail(sha256, side=THUMBNAIL_SIDE)
+    except StoreUnavailable:
+        raise  # the store is out, not the photo: a 503 with Retry-After (api.outages)
     except (ValueError, NotFound, OSError):
         return Response(status_code=404)
     return Response(
