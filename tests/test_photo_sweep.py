@@ -20,6 +20,8 @@ from api.db import make_engine, session_factory
 from api.models import Role
 from api.photostore import SWEEP_GRACE_S, FolderStore, prepare
 from api.services.photos import PhotoSweeper, sweep_photos
+from api.services.uploads import stored
+from api.settings import ApiSettings
 from mobile.localserver import LocalServer
 from model.catalog import Catalog
 from model.settings import Settings
@@ -145,3 +147,16 @@ def test_the_sweeper_tries_again_after_a_failed_round(sweep_store: tuple[Seeder,
     finally:
         sweeper.stop()
     assert len(tries) >= 2 and len(seed.store.files()) == 2
+
+
+def test_a_photo_another_requests_clean_up_removed_before_this_one_committed_is_written_again(
+    db: Session, api_settings: ApiSettings
+) -> None:
+    store = FolderStore(api_settings.photos_dir)
+    photo = prepare(jpeg_bytes(textured_image(21)))
+    store.put(photo)  # a first request's, still running
+    with stored(db, store=store, photos=[photo]):  # the second finds it stored
+        store.discard(photo.sha256)  # the first fails: its clean-up sees no row yet
+        db.commit()  # the second commits its rows
+    assert store.written_at(photo.sha256) is not None
+    assert store.read(photo.sha256) == photo.data

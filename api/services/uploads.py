@@ -5,6 +5,7 @@ request whose database transaction then fails are removed again: a failed reques
 behind (a file another committed row references is kept, since the store is content-addressed).
 """
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +20,8 @@ from api.settings import ApiSettings
 from model.i18n import Words
 from model.identifier import MAX_PHOTOS  # of one specimen, per request: the identifier's
 from model.imaging import ImageError
+
+log = logging.getLogger(__name__)
 
 
 def photo_row(photo: PreparedPhoto, *, position: int, created_at: datetime) -> Photo:
@@ -88,7 +91,13 @@ def stored(
 ) -> Iterator[None]:
     """Write ``photos``, then run the block that commits the rows referencing them; if a write
     (the store full: ``StoreUnavailable``) or the block fails, roll back and remove the files
-    this call created and nothing references."""
+    this call created and nothing references.
+
+    Two requests may carry the same photo at once (a client retrying after its own timeout
+    while its first request still runs): the first writes it, the second finds it stored. If
+    the first then fails before the second commits, its clean-up sees no row and removes the
+    file the second's row is about to name; so after committing, a photo this call found
+    stored is checked, and written again if it went."""
     created: list[str] = []
     try:
         for photo in photos:
@@ -101,3 +110,9 @@ def stored(
             if session.scalar(select(Photo.id).where(Photo.sha256 == sha256).limit(1)) is None:
                 store.discard(sha256)
         raise
+    for photo in photos:
+        if photo.sha256 not in created and store.written_at(photo.sha256) is None:
+            log.warning(
+                "photo %s removed by a failed request meanwhile: written again", photo.sha256
+            )
+            store.put(photo)
