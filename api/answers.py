@@ -7,6 +7,7 @@ answer read again later, or by a specialist in another language, is built the sa
 module lays the reading out as JSON and decides nothing.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from api.schemas import (
     WaitOut,
 )
 from api.services.alerts import Alert, title
-from api.services.capacity import Wait, expected_wait
+from api.services.capacity import LabPace, Wait, expected_wait, lab_pace
 from api.services.cases import priority_tier
 from api.services.queue import PENDING
 from api.services.surveillance import week_name
@@ -174,12 +175,17 @@ def wait_out(wait: Wait, settings: ApiSettings, lang: Language, now: datetime) -
 
 
 def case_wait(
-    session: Session, settings: ApiSettings, case: Case, lang: Language, now: datetime
+    session: Session,
+    settings: ApiSettings,
+    case: Case,
+    lang: Language,
+    now: datetime,
+    lab: LabPace | None = None,
 ) -> WaitOut | None:
     """When the lab expects to answer ``case``; None once it no longer waits on the lab."""
     if case.status not in PENDING:
         return None
-    wait = expected_wait(session, tier=case.tier, settings=settings, case=case, now=now)
+    wait = expected_wait(session, tier=case.tier, settings=settings, case=case, now=now, lab=lab)
     return wait_out(wait, settings, lang, now)
 
 
@@ -191,10 +197,12 @@ def case_out(
     lang: Language,
     staff: bool = False,
     now: datetime | None = None,
+    lab: LabPace | None = None,
 ) -> CaseOut:
-    """A case as its owner sees it (``staff``: as a specialist sees it, with who decided)."""
-    now = now or utcnow()
-    wait = case_wait(session, settings, case, lang, now)
+    """A case as its owner sees it (``staff``: as a specialist sees it, with who decided);
+    ``lab``: the lab's pace, read once for a list of cases (``api.services.capacity``)."""
+    now = lab.now if lab else (now or utcnow())
+    wait = case_wait(session, settings, case, lang, now, lab)
     return CaseOut(
         id=case.id,
         identification_id=case.identification_id,
@@ -214,6 +222,18 @@ def case_out(
         photos=[photo_url(photo.sha256) for photo in case.photos],
         reading=reading_out(reading_of(settings, catalog, case.identification, lang, now=now)),
     )
+
+
+def cases_out(
+    session: Session,
+    settings: ApiSettings,
+    catalog: Catalog,
+    cases: Sequence[Case],
+    lang: Language,
+) -> list[CaseOut]:
+    """Several cases as their owner sees them, the lab's pace read once for all their waits."""
+    lab = lab_pace(session, settings=settings, now=utcnow()) if cases else None
+    return [case_out(session, settings, catalog, case, lang, lab=lab) for case in cases]
 
 
 def identification_out(

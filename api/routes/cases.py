@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from api.answers import case_out, language
+from api.answers import case_out, cases_out, language
 from api.deps import CatalogDep, CurrentUser, SessionDep, SettingsDep, StoreDep
 from api.routes import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND, TOO_LARGE
 from api.routes.identifications import read_photos
@@ -27,10 +27,8 @@ def list_cases(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="at most this many")] = None,
 ) -> list[CaseOut]:
     """The caller's cases, newest first, with their status and the specialists' answers."""
-    return [
-        case_out(session, settings, catalog, case, language(user.language))
-        for case in cases.user_cases(session, user=user, since=since, limit=limit)
-    ]
+    found = cases.user_cases(session, user=user, since=since, limit=limit)
+    return cases_out(session, settings, catalog, found, language(user.language))
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses=NOT_FOUND)

@@ -237,6 +237,27 @@ def walk_start(
     return closes if silent_hours >= SILENCE_ANSWERS * capacity.hours_per_day / pace else now
 
 
+@dataclass(frozen=True)
+class LabPace:
+    """What every wait of one moment shares: the lab's capacity, its pace in answers per
+    working day, and where the walk starts; read once for all the cases of a request."""
+
+    now: datetime
+    capacity: Capacity
+    pace: float
+    start: datetime
+
+
+def lab_pace(session: Session, *, settings: ApiSettings, now: datetime) -> LabPace:
+    capacity = current_capacity(session, settings=settings)
+    waiting, oldest = _pending(session)  # one query for the pace and the walk's start
+    pace = daily_pace(session, capacity=capacity, settings=settings, now=now, waiting=waiting)
+    start = walk_start(
+        session, capacity=capacity, settings=settings, pace=pace, now=now, oldest=oldest
+    )
+    return LabPace(now, capacity, pace, start)
+
+
 def expected_wait(
     session: Session,
     *,
@@ -244,20 +265,17 @@ def expected_wait(
     settings: ApiSettings,
     case: Case | None = None,
     now: datetime | None = None,
+    lab: LabPace | None = None,
 ) -> Wait:
-    """The wait of ``case`` (still waiting), or of a new case of ``tier`` opened now."""
-    now = now or utcnow()
+    """The wait of ``case`` (still waiting), or of a new case of ``tier`` opened now; ``lab``:
+    the lab's pace at ``now``, when the caller has read it already for other cases."""
+    now = lab.now if lab else (now or utcnow())
     ahead = select(func.count()).where(Case.status.in_(PENDING))
     if case is None:
         ahead = ahead.where(Case.tier <= tier)
     else:
         ahead = ahead.where(Case.id != case.id, ahead_of(case, settings.queue_order))
     position = (session.scalar(ahead) or 0) + 1
-    capacity = current_capacity(session, settings=settings)
-    waiting, oldest = _pending(session)  # one query for the pace and the walk's start
-    pace = daily_pace(session, capacity=capacity, settings=settings, now=now, waiting=waiting)
-    start = walk_start(
-        session, capacity=capacity, settings=settings, pace=pace, now=now, oldest=oldest
-    )
-    at = answer_time(position - 0.5, pace, capacity, start, settings.lab_timezone)
-    return Wait(at, round((at - now).total_seconds() / 3600, 1), position, pace)
+    lab = lab or lab_pace(session, settings=settings, now=now)
+    at = answer_time(position - 0.5, lab.pace, lab.capacity, lab.start, settings.lab_timezone)
+    return Wait(at, round((at - now).total_seconds() / 3600, 1), position, lab.pace)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.errors import Conflict, InvalidInput, NotFound
 from api.models import (
@@ -175,7 +175,16 @@ def user_cases(
 ) -> list[Case]:
     """The user's own cases, newest first; with ``since``, only those changed at or after it
     (a phone's sync asks for what changed since the newest change it has seen)."""
-    query = select(Case).where(Case.user_id == user.id)
+    # what each case's answer shows, loaded for all of them at once (not 3 queries a case)
+    query = (
+        select(Case)
+        .where(Case.user_id == user.id)
+        .options(
+            selectinload(Case.decisions),
+            selectinload(Case.photos),
+            selectinload(Case.identification).selectinload(Identification.case),
+        )
+    )
     if since is not None:
         query = query.where(Case.updated_at >= since)
     query = query.order_by(Case.opened_at.desc())
