@@ -486,7 +486,7 @@ def ceiling(
 GROUPS = [
     ("model: decode, quality, preprocess, ONNX, decision", ("model:",)),
     ("gallery search", ("gallery search",)),
-    ("store copy: decode and re-encode without EXIF", ("store copy:",)),
+    ("store copy without metadata: lossless strip (or re-encode), check decode", ("store copy:",)),
     ("store write (file)", ("store write",)),
     ("tokens: JWT and the user's row", ("token check", "database: SELECT users")),
     ("database: the other round trips", ("database:",)),

@@ -54,7 +54,7 @@ TARGETS: list[tuple[str, Any, str]] = [
     ("ORM: flush", Session, "flush"),
     ("ORM: session close", Session, "close"),
     ("store copy: decode", api.photostore, "decode_image"),
-    ("store copy: re-encode and hash", api.services.uploads, "prepare"),
+    ("store copy: strip or re-encode, hash", api.services.uploads, "prepare"),
     # every photo store class that writes (the folder, S3, ...): the one served is timed
     *[
         ("store write", store, "put")
