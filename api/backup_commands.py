@@ -5,12 +5,15 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from api.db import database_url, make_engine, upgrade
-from api.photostore import open_store
-from api.services.backup import BackupError, backup, restore
+from api.photostore import PhotoStore, open_store
+from api.services.backup import BackupError, Manifest, backup, restore
 from api.settings import ApiSettings, get_api_settings
 
 log = logging.getLogger(__name__)
@@ -38,20 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _backup(args: argparse.Namespace) -> int:
     settings = get_api_settings()
-    engine = make_engine(database_url(settings))
-    started = time.perf_counter()
-    try:
-        manifest = backup(engine, open_store(settings), args.dest)
-    except BackupError as exc:
-        log.error("%s", exc)
-        return 1
-    finally:
-        engine.dispose()
-    sys.stdout.write(
-        f"{args.dest}: {manifest.rows} rows, {len(manifest.photos)} photos "
-        f"({manifest.photo_bytes} bytes) in {time.perf_counter() - started:.1f} s\n"
+    return _run(
+        settings,
+        lambda engine, store: backup(engine, store, args.dest),
+        lambda manifest, seconds: (
+            f"{args.dest}: {manifest.rows} rows, {len(manifest.photos)} "
+            f"photos ({manifest.photo_bytes} bytes) in {seconds:.1f} s"
+        ),
     )
-    return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -61,18 +58,36 @@ def _restore(args: argparse.Namespace) -> int:
         "photos_url": args.photos_url,
     }
     settings = ApiSettings(**{key: value for key, value in named.items() if value is not None})
+
+    def into(engine: Engine, store: PhotoStore) -> Manifest:
+        upgrade(engine)
+        return restore(args.source, engine, store)
+
+    return _run(
+        settings,
+        into,
+        lambda manifest, seconds: (
+            f"restored {args.source}: {manifest.rows} rows, "
+            f"{len(manifest.photos)} photos, checked, in {seconds:.1f} s"
+        ),
+    )
+
+
+def _run(
+    settings: ApiSettings,
+    work: Callable[[Engine, PhotoStore], Manifest],
+    said: Callable[[Manifest, float], str],
+) -> int:
+    """Run a backup or a restore on the settings' database and store; a ``BackupError`` is
+    logged (exit 1), anything else propagates."""
     engine = make_engine(database_url(settings))
     started = time.perf_counter()
     try:
-        upgrade(engine)
-        manifest = restore(args.source, engine, open_store(settings))
+        manifest = work(engine, open_store(settings))
     except BackupError as exc:
         log.error("%s", exc)
         return 1
     finally:
         engine.dispose()
-    sys.stdout.write(
-        f"restored {args.source}: {manifest.rows} rows, {len(manifest.photos)} photos, checked, "
-        f"in {time.perf_counter() - started:.1f} s\n"
-    )
+    sys.stdout.write(said(manifest, time.perf_counter() - started) + "\n")
     return 0
