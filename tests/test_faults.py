@@ -76,15 +76,28 @@ def _checked(
     return figures
 
 
-@pytest.mark.parametrize("run", FAULT_RUNS)
-def test_the_server_killed_during_uploads(
-    run: int, cluster: ThrowawayPostgres, tmp_path: Path, settings: Settings
-) -> None:
+def _under_load(
+    cluster: ThrowawayPostgres, tmp_path: Path, settings: Settings, per_grower: int
+) -> tuple[str, Service, Tally, Growers]:
+    """A database of the cluster's, the server on it, and 6 growers sending ``per_grower``
+    identifications each, started."""
     database = cluster.new_database()
     service = Service(tmp_path / "home", database, bundles_dir=settings.bundles_dir)
     service.start()
     tally = Tally()
-    growers = Growers(service.url, count=6, per_grower=5, tally=tally).start()
+    return (
+        database,
+        service,
+        tally,
+        Growers(service.url, count=6, per_grower=per_grower, tally=tally).start(),
+    )
+
+
+@pytest.mark.parametrize("run", FAULT_RUNS)
+def test_the_server_killed_during_uploads(
+    run: int, cluster: ThrowawayPostgres, tmp_path: Path, settings: Settings
+) -> None:
+    database, service, tally, growers = _under_load(cluster, tmp_path, settings, per_grower=5)
     try:
         growers.wait_for(lambda: len(tally.acknowledged) >= 8)
         # Killed while requests have written their photos and wait to commit their rows.
@@ -115,11 +128,7 @@ def test_the_server_killed_during_uploads(
 def test_postgres_restarted_under_load(
     run: int, cluster: ThrowawayPostgres, tmp_path: Path, settings: Settings
 ) -> None:
-    database = cluster.new_database()
-    service = Service(tmp_path / "home", database, bundles_dir=settings.bundles_dir)
-    service.start()
-    tally = Tally()
-    growers = Growers(service.url, count=6, per_grower=6, tally=tally).start()
+    database, service, tally, growers = _under_load(cluster, tmp_path, settings, per_grower=6)
     outages: dict[str, Any] = {}
     try:
         for mode, after in (("fast", 6), ("immediate", 18)):
