@@ -30,6 +30,7 @@ data, every time (the surveillance aggregation reads it all anyway), and the new
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -37,6 +38,8 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from api.services.surveillance import (
+    CellWeek,
+    Observation,
     Source,
     Square,
     observations,
@@ -84,23 +87,34 @@ class Alert:
 
 
 def alerts(
-    session: Session, *, settings: ApiSettings, catalog: Catalog, limit: int = LIMIT
+    session: Session,
+    *,
+    settings: ApiSettings,
+    catalog: Catalog,
+    limit: int = LIMIT,
+    seen: Sequence[Observation] | None = None,
 ) -> list[Alert]:
-    """The newest ``limit`` alerts of both rules, newest week first."""
-    found = new_in_cell(session, settings=settings) + surges(
-        session, settings=settings, catalog=catalog
+    """The newest ``limit`` alerts of both rules, newest week first; ``seen``: the
+    observations, when the caller has read them already (both rules read them once)."""
+    if seen is None:
+        seen = list(observations(session, settings=settings))
+    cells = shown_cells(session, settings=settings, seen=seen)
+    found = new_in_cell(session, settings=settings, observed=seen) + surges(
+        cells, settings=settings, catalog=catalog
     )
     found.sort(key=lambda alert: (alert.week, alert.updated, alert.kind, alert.label), reverse=True)
     return found[:limit]
 
 
-def new_in_cell(session: Session, *, settings: ApiSettings) -> list[Alert]:
+def new_in_cell(
+    session: Session, *, settings: ApiSettings, observed: Iterable[Observation]
+) -> list[Alert]:
     """Rule 1: watched labels confirmed in a cell-week with no observation of them in that cell
     during the ``alert_new_cell_weeks`` weeks before."""
     watched = watched_labels(session)
     seen: defaultdict[tuple[str, int, int], set[date]] = defaultdict(set)
     confirmed: defaultdict[tuple[str, int, int, date], list[datetime]] = defaultdict(list)
-    for observation in observations(session, settings=settings):
+    for observation in observed:
         if observation.label not in watched:
             continue
         place = (observation.label, observation.row, observation.column)
@@ -126,13 +140,13 @@ def new_in_cell(session: Session, *, settings: ApiSettings) -> list[Alert]:
     return found
 
 
-def surges(session: Session, *, settings: ApiSettings, catalog: Catalog) -> list[Alert]:
+def surges(cells: Iterable[CellWeek], *, settings: ApiSettings, catalog: Catalog) -> list[Alert]:
     """Rule 2: weekly counts of shown observations above their recent level, for labels that
     name an organism (a scientific name: not healthy leaves, "no weed" nor ``unknown``, which
     the archive leaves out too)."""
     weeks = settings.alert_baseline_weeks
     found = []
-    for label, points in weekly(shown_cells(session, settings=settings)).items():
+    for label, points in weekly(cells).items():
         entry = catalog.labels.get(label)
         if entry is None or entry.scientific_name is None:
             continue

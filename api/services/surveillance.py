@@ -209,17 +209,20 @@ def observations(session: Session, *, settings: ApiSettings) -> Iterator[Observa
         yield from [seen] * kept.count
 
 
-def shown_cells(session: Session, *, settings: ApiSettings) -> list[CellWeek]:
-    """Every shown cell-week, sorted; the suppressed ones are dropped here, once for all faces."""
+def shown_cells(
+    session: Session, *, settings: ApiSettings, seen: Iterable[Observation] | None = None
+) -> list[CellWeek]:
+    """Every shown cell-week, sorted; the suppressed ones are dropped here, once for all faces.
+    ``seen``: the observations, when the caller has read them already for something else."""
     users: defaultdict[tuple[str, Source, date, int, int], set[int | str]] = defaultdict(set)
     counts: defaultdict[tuple[str, Source, date, int, int], int] = defaultdict(int)
     versions: defaultdict[tuple[str, Source, date, int, int], set[str]] = defaultdict(set)
-    for seen in observations(session, settings=settings):
-        key = (seen.label, seen.source, seen.week, seen.row, seen.column)
+    for one in observations(session, settings=settings) if seen is None else seen:
+        key = (one.label, one.source, one.week, one.row, one.column)
         counts[key] += 1
-        users[key].add(seen.user_id)
-        if seen.source == Source.MODEL:
-            versions[key].add(seen.model_version)
+        users[key].add(one.user_id)
+        if one.source == Source.MODEL:
+            versions[key].add(one.model_version)
     return sorted(
         CellWeek(*key, count=count, model_versions=tuple(sorted(versions[key])))
         for key, count in counts.items()

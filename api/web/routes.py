@@ -581,7 +581,8 @@ def surveillance_page(
     """The staff's alerts (the same as ``GET /v1/alerts`` and its feed, whatever the filters),
     then the province's cells coloured by detections and a weekly trend per label, for the
     filters asked (the same aggregation and suppression as ``GET /v1/surveillance``)."""
-    shown = surveillance.shown_cells(session, settings=settings)
+    seen = list(surveillance.observations(session, settings=settings))  # read once for all
+    shown = surveillance.shown_cells(session, settings=settings, seen=seen)
     kept = surveillance.selected(shown, filters, catalog)
     return render(
         request,
@@ -599,7 +600,7 @@ def surveillance_page(
         map=draw_map(kept, multiple=1, settings=settings),
         trends=draw_trends(kept, first=filters.first_week, last=filters.last_week),
         week_name=surveillance.week_name,
-        alerts=alerts(session, settings=settings, catalog=catalog),
+        alerts=alerts(session, settings=settings, catalog=catalog, seen=seen),
         alert_weeks=settings.alert_new_cell_weeks,
     )
 
