@@ -783,9 +783,17 @@ class ModelFileOut(BaseModel):
 
 
 class ModelReleaseOut(BaseModel):
-    model_config = _example({"version": "2026.06.1", "files": [MODEL_FILE_EXAMPLE]})
+    model_config = _example(
+        {"version": "2026.06.1", "files": [MODEL_FILE_EXAMPLE], "withdrawn_references": []}
+    )
     version: str
     files: list[ModelFileOut]
+    withdrawn_references: list[str] = Field(
+        default_factory=list,
+        description="Photo ids of the gallery pack that no one may be shown any more (a case "
+        "photo whose owner withdrew consent or was erased since the pack was built): the app "
+        "leaves them out of its similar photos and thumbnails.",
+    )
 
 
 # --- operations

@@ -113,7 +113,7 @@ class FieldController:
         again after an update, not on every photo."""
         with self._load_lock:
             if self._recognizer is None:
-                self._recognizer = Recognizer(*self.models.load())
+                self._recognizer = Recognizer(*self.models.load(), self.models.withdrawn)
             return self._recognizer
 
     def identify(self, photos: list[bytes]) -> Identified:

@@ -39,6 +39,8 @@ from model.settings import Settings
 log = logging.getLogger(__name__)
 
 CURRENT = "current.json"
+# The gallery photos the server says no one may be shown any more (``withdrawn_references``).
+WITHDRAWN = "withdrawn.json"
 # Bundle files the phone does without: it runs the int8 graph only, and never the torch weights.
 NOT_ON_DEVICE = frozenset({"model.onnx", *SERVER_ONLY})
 
@@ -208,6 +210,23 @@ class ModelStore:
         write_durably(self.root / CURRENT, json.dumps({"version": version}).encode())
         log.info("model %s installed and active", version)
         return self.active()
+
+    def withdrawn(self) -> frozenset[str]:
+        """The gallery photo ids withdrawn at the last sync: case photos whose owner took them
+        back after the packs were built (``api.services.references``); ids are content hashes,
+        so the list holds for every pack."""
+        try:
+            return frozenset(json.loads((self.root / WITHDRAWN).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return frozenset()
+
+    def set_withdrawn(self, photo_ids: list[str]) -> None:
+        """Keep the server's list of withdrawn gallery photos (replacing the last one)."""
+        if set(photo_ids) == self.withdrawn():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_durably(self.root / WITHDRAWN, json.dumps(sorted(photo_ids)).encode())
+        log.info("%d gallery photo(s) withdrawn", len(photo_ids))
 
     def remove_unused(self) -> None:
         """Delete staging folders and downloaded models other than the active one; run at start,

@@ -8,7 +8,7 @@ so a phone answers exactly as the API's int8 variant would.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from mobile.modelstore import InstalledModel
 from model.gallery import Gallery, GalleryError, open_gallery
@@ -19,8 +19,16 @@ log = logging.getLogger(__name__)
 
 
 class Recognizer:
-    def __init__(self, model: InstalledModel, identifier: Identifier) -> None:
+    def __init__(
+        self,
+        model: InstalledModel,
+        identifier: Identifier,
+        withdrawn: Callable[[], Collection[str]] = frozenset,
+    ) -> None:
+        """``withdrawn``: the gallery photos not to show, read at each answer (the last sync's
+        list, ``ModelStore.withdrawn``)."""
         self.model = model
+        self.withdrawn = withdrawn
         self.gallery = _open(model)
         self.identifier = identifier.with_gallery(self.gallery)
         log.info(
@@ -36,12 +44,15 @@ class Recognizer:
     def identify(self, photos: Sequence[Photo], crop: str | None = None) -> Identification:
         """1 to 5 photos of one specimen, on the crop the user named (a catalog crop id or
         ``other``); raises ``model.imaging.ImageError`` on a bad one."""
-        return self.identifier.identify(photos, crop=crop)
+        return self.identifier.identify(photos, crop=crop, hidden=self.withdrawn())
 
     def thumbnail(self, photo_id: str) -> bytes:
-        """A reference photo's thumbnail (JPEG) from the gallery pack."""
+        """A reference photo's thumbnail (JPEG) from the gallery pack; ``KeyError`` for one
+        not in it or withdrawn."""
         if self.gallery is None:
             raise KeyError(f"no gallery to show {photo_id} from")
+        if photo_id in self.withdrawn():
+            raise KeyError(f"reference photo {photo_id} was withdrawn")
         return self.gallery.thumbnail(photo_id)
 
 

@@ -35,8 +35,10 @@ def wanted_files(release: dict[str, Any]) -> list[dict[str, Any]]:
 
 def update_model(client: ApiClient, store: ModelStore) -> InstalledModel | None:
     """Install the latest release if it is newer (versions compare as numbers); None when
-    the active model is already the latest."""
+    the active model is already the latest. Either way, keep the gallery photos withdrawn
+    since the packs were built."""
     release = client.latest_model()
+    store.set_withdrawn([str(photo) for photo in release.get("withdrawn_references", [])])
     version = str(release["version"])
     active = store.active()
     if version_key(version) <= version_key(active.version):

@@ -8,7 +8,7 @@ language) is done by the callers from the returned :class:`~model.result.Identif
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,9 +92,13 @@ class Identifier:
         logits, embeddings = self.session.run(None, {"image": batch.astype(np.float32)})
         return logits, embeddings
 
-    def identify(self, photos: Sequence[Photo], crop: str | None = None) -> Identification:
+    def identify(
+        self, photos: Sequence[Photo], crop: str | None = None, hidden: Collection[str] = ()
+    ) -> Identification:
         """Identify one specimen from 1 to 5 photos, on ``crop`` when the user named it (a
-        catalog crop id, ``Catalog.crop_id``); raises ``ImageError`` on an unusable photo."""
+        catalog crop id, ``Catalog.crop_id``); raises ``ImageError`` on an unusable photo.
+        ``hidden``: gallery photo ids not to show among the similar photos (a case photo whose
+        owner withdrew it since the gallery was built: ``api.services.references``)."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
             raise ValueError(
                 f"between 1 and {MAX_PHOTOS} photos of one specimen, not {len(photos)}"
@@ -106,7 +110,9 @@ class Identifier:
             return result
         # The specimen's photos together: their mean embedding, back on the unit sphere.
         mean = embeddings.mean(axis=0)
-        neighbours = self.gallery.query(mean / (np.linalg.norm(mean) or 1.0), k=NEIGHBOURS)
+        neighbours = self.gallery.query(
+            mean / (np.linalg.norm(mean) or 1.0), k=NEIGHBOURS, exclude=hidden
+        )
         return dataclasses.replace(result, neighbours=neighbours)
 
     def decide(

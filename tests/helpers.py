@@ -48,7 +48,7 @@ def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
 
 def write_bank(root: Path, entries: list[dict[str, object]]) -> Path:
     """Write a bank: each entry has ``file``, ``label`` and ``data`` (bytes, or None for a row
-    whose file is missing), optionally ``setting`` and ``category``."""
+    whose file is missing), optionally ``setting``, ``category`` and ``source``."""
     rows = []
     for entry in entries:
         path = root / str(entry["file"])
@@ -64,7 +64,7 @@ def write_bank(root: Path, entries: list[dict[str, object]]) -> Path:
                 "category": entry.get("category", "unknown" if label == "unknown" else "disease"),
                 "host": entry.get("host", ""),
                 "setting": entry.get("setting", "lab"),
-                "source": "test",
+                "source": entry.get("source", "test"),
                 "license": "CC0",
                 "origin_sha256": "",
             }

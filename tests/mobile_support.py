@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,10 +339,13 @@ def kivy_ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return headless
 
 
-def build_pack(settings: Settings, bundle: Path, root: Path) -> Path:
+def build_pack(
+    settings: Settings, bundle: Path, root: Path, extra: Sequence[dict[str, object]] = ()
+) -> Path:
     """A real gallery pack of ``bundle``'s model, built under ``root/galleries`` by the gallery's
     own build and pack, from 3 bank photos of every fifth label (the test split's first photos
-    among them): seconds, where the whole bank takes minutes."""
+    among them) and ``extra`` entries (``write_bank``'s): seconds, where the whole bank takes
+    minutes."""
     rows = read_manifest(settings.splits_path)
     by_label: dict[str, list[dict[str, str]]] = {}
     for row in sorted(rows, key=lambda r: r["split"] != "test"):
@@ -351,7 +354,7 @@ def build_pack(settings: Settings, bundle: Path, root: Path) -> Path:
     chosen = [row for label in sorted(by_label)[::5] for row in by_label[label][:3]]
     bank = write_bank(
         root / "bank",
-        [{**r, "data": (settings.bank_dir / r["file"]).read_bytes()} for r in chosen],
+        [{**r, "data": (settings.bank_dir / r["file"]).read_bytes()} for r in chosen] + list(extra),
     )
     identifier = open_identifier(bundle, threads=2)
     folder = GalleryFolder(root / "galleries" / identifier.version)

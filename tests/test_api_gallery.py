@@ -3,6 +3,7 @@ pack in the model distribution — on a real gallery built from bank photos with
 
 import hashlib
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.models import Role, User
+from api.services.references import CASE_SOURCE
 from api.settings import ApiSettings
 from model.bundle import latest_bundle
 from model.gallery.build import build_gallery
@@ -17,7 +19,7 @@ from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
 from model.identifier import open_identifier
 from model.manifest import read_manifest
-from tests.api_support import Seeder, bearer
+from tests.api_support import PASSWORD, Seeder, bearer
 from tests.helpers import write_bank
 
 PER_LABEL = 2
@@ -100,3 +102,62 @@ def test_without_a_gallery_answers_have_no_similar_photos(
     assert client.get("/readyz").json()["gallery"] == "missing"
     release = client.get("/v1/models/latest", headers=headers).json()
     assert all(item["kind"] == "bundle" for item in release["files"])
+
+
+def test_a_case_photo_withdrawn_after_the_gallery_was_built_is_shown_to_no_one(
+    client: TestClient,
+    seed: Seeder,
+    api_settings: ApiSettings,
+    small_bank: Path,
+    bank_dir: Path,
+    tmp_path: Path,
+) -> None:
+    # A grower who shares their photos; their apple scab photo confirmed and marked a reference.
+    grower, other = seed.user(Role.GROWER), seed.user(Role.CITIZEN)
+    specialist = seed.user(Role.SPECIALIST)
+    as_grower, as_other = bearer(client, grower), bearer(client, other)
+    client.patch("/v1/users/me", json={"share_photos": True}, headers=as_grower)
+    leaf = _photo(bank_dir, "apple.scab")
+    case = seed.case(grower, label="apple.scab", images=[leaf])
+    sha = case.identification.photos[0].sha256
+    seed.answer(case, specialist, api_settings)
+    mark = f"/v1/queue/cases/{case.id}/references/{sha}"
+    assert client.put(mark, headers=bearer(client, specialist)).status_code == 200
+    # The next publication's gallery holds it, as a retraining's bank version lists it.
+    bank = tmp_path / "bank"
+    shutil.copytree(small_bank, bank)
+    file = f"cases/apple.scab/{sha}.jpg"
+    entry = {"file": file, "label": "apple.scab", "source": CASE_SOURCE}
+    write_bank(bank, [{**entry, "data": seed.store.read(sha)}])
+    identifier = open_identifier(latest_bundle(api_settings.bundles_dir), threads=2)
+    folder = GalleryFolder(api_settings.galleries_dir / identifier.version)
+    build_gallery(identifier, bank, folder, projection_dims=8)
+    write_pack(folder)
+    reference = sha[:16]
+
+    def shown() -> tuple[bool, int, list[str]]:
+        """Whether another user's answer shows the photo, its thumbnail's status, and what the
+        field app is told to leave out."""
+        answer = client.post(
+            "/v1/identifications",
+            files=[("photos", ("leaf.jpg", leaf, "image/jpeg"))],
+            headers=as_other,
+        ).json()
+        thumbnail = client.get(f"/v1/gallery/thumbnails/{reference}", headers=as_other)
+        release = client.get("/v1/models/latest", headers=as_other).json()
+        in_answer = reference in [photo["photo_id"] for photo in answer["similar"]]
+        return in_answer, thumbnail.status_code, release["withdrawn_references"]
+
+    assert shown() == (True, 200, [])
+    # Consent withdrawn: gone from every answer, thumbnail and phone at once, not at the next
+    # publication; given again, back.
+    client.patch("/v1/users/me", json={"share_photos": False}, headers=as_grower)
+    assert shown() == (False, 404, [reference])
+    client.patch("/v1/users/me", json={"share_photos": True}, headers=as_grower)
+    assert shown() == (True, 200, [])
+    # The account erased: the photo's rows are gone, and so is the photo from the gallery.
+    erased = client.request(
+        "DELETE", "/v1/users/me", headers=as_grower, json={"password": PASSWORD}
+    )
+    assert erased.status_code == 204, erased.text
+    assert shown() == (False, 404, [reference])

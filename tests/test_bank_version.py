@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api.services.export import EXPORT_COLUMNS, SOURCE
+from api.services.export import EXPORT_COLUMNS
+from api.services.references import CASE_SOURCE
 from model.manifest import read_manifest, write_manifest
 from model.preprocess import PreprocessConfig
 from tests.helpers import jpeg_bytes, textured_image, write_bank
@@ -69,7 +70,7 @@ def _export(folder: Path, cases: list[tuple[str, str, bytes | None]]) -> Path:
                 "category": category,
                 "host": "crop",
                 "setting": "field",
-                "source": SOURCE,
+                "source": CASE_SOURCE,
                 "license": "CC BY 4.0",
                 "origin_sha256": "f" * 64,
                 "case_id": case_id,
@@ -148,7 +149,7 @@ def test_a_version_adds_the_cases_keeps_the_splits_and_leaves_the_bank_alone(
     # (3) a distinct new case: a split, the field setting, its case id
     new = by_case["case-new"]
     assert new["file"].startswith("cases/crop.rust/")
-    assert (new["setting"], new["label"], new["source"]) == ("field", "crop.rust", SOURCE)
+    assert (new["setting"], new["label"], new["source"]) == ("field", "crop.rust", CASE_SOURCE)
     assert splits[new["file"]]["split"] in SPLITS
     assert splits[new["file"]]["setting"] == "field"
     assert splits[by_case["case-unknown"]["file"]]["split"] == "unknown"

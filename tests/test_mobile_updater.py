@@ -2,11 +2,13 @@
 atomically; a corrupt, cut or killed download, or a release this app cannot load (a newer bundle
 format, a broken policy or graph), leaves the current model answering."""
 
+import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
 
+from api.services.references import CASE_SOURCE
 from mobile import modelstore
 from mobile.controller import FieldController
 from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
@@ -67,6 +69,36 @@ def test_a_newer_model_is_downloaded_checked_and_switched_to(
     assert phone.sync().model is None  # already the latest
     phone.start()  # the next start removes nothing in use
     assert phone.models.active().version == NEWER
+
+
+def test_a_gallery_photo_withdrawn_on_the_server_leaves_the_phone_at_its_next_sync(
+    tmp_path: Path, settings: Settings, phone_settings: AppSettings, test_photos: list[bytes]
+) -> None:
+    # The release's pack holds a case photo that no row on the server names any more (its
+    # owner erased their account after the pack was built): the server lists it as withdrawn.
+    photo = test_photos[0]
+    photo_id = hashlib.sha256(photo).hexdigest()[:16]
+    case = {"file": "cases/x/photo.jpg", "label": "apple.scab", "source": CASE_SOURCE}
+    bundles = tmp_path / "released"
+    shutil.copytree(latest_bundle(settings.bundles_dir), bundles / NEWER)
+    write_manifest(bundles / NEWER, NEWER)
+    build_pack(settings, bundles / NEWER, tmp_path / "server", [{**case, "data": photo}])
+    server = LiveServer(tmp_path / "server", bundles).start()
+    try:
+        phone = signed_in_phone(phone_settings, server.url, "ferme.withdrawn")
+        assert phone.sync().model == NEWER and phone.models.withdrawn() == {photo_id}
+    finally:
+        server.stop()
+
+    def similar() -> list[str]:
+        return [p.photo_id for p in phone.identify([photo]).view.reading.similar]
+
+    # Offline now: the phone's answers and thumbnails leave it out all the same.
+    assert similar() and photo_id not in similar()
+    with pytest.raises(KeyError):
+        phone.recognizer().thumbnail(photo_id)
+    phone.models.set_withdrawn([])  # the pack does hold it: the list alone keeps it out
+    assert similar()[0] == photo_id and phone.recognizer().thumbnail(photo_id)
 
 
 @pytest.mark.parametrize("kind", ["corrupt_response", "cut_response"])

@@ -3,17 +3,21 @@
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentUser, SettingsDep
+from api.deps import CurrentUser, IdentifierDep, SessionDep, SettingsDep
 from api.routes import AUTH_ERRORS, NO_MODEL, NOT_FOUND
 from api.schemas import ModelFileOut, ModelReleaseOut
 from api.services.distribution import artifact, latest_release
+from api.services.references import withdrawn
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=AUTH_ERRORS)
 
 
 @router.get("/latest", response_model=ModelReleaseOut, responses=NO_MODEL)
-def latest(settings: SettingsDep, _user: CurrentUser) -> ModelReleaseOut:
-    """The newest model: every file with its sha256, size and download URL."""
+def latest(
+    settings: SettingsDep, session: SessionDep, identifier: IdentifierDep, _user: CurrentUser
+) -> ModelReleaseOut:
+    """The newest model: every file with its sha256, size and download URL, and the gallery's
+    photos that its pack holds but no one may be shown any more."""
     release = latest_release(settings)
     return ModelReleaseOut(
         version=release.version,
@@ -27,6 +31,7 @@ def latest(settings: SettingsDep, _user: CurrentUser) -> ModelReleaseOut:
             )
             for item in release.artifacts
         ],
+        withdrawn_references=sorted(withdrawn(session, identifier.gallery)),
     )
 
 

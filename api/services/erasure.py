@@ -33,9 +33,10 @@ the lab must be able to say who decided, so such staff accounts are deactivated 
 (``PATCH /v1/users/{id}``); and the last active admin.
 
 Not reached from here: copies made before the erasure for a retraining (a bank version's cases
-under ``IRIIS_HOME/banks``, a retraining's work folder) and a photo already in a published
-gallery pack (shareable references only, with their owner's consent), which the next
-publication leaves out.
+under ``IRIIS_HOME/banks``, a retraining's work folder). A shareable reference photo already in
+a published gallery and its pack stays in their files until the next publication leaves it out,
+but is shown to no one from the erasure on (``api.services.references.withdrawn``: no row names
+it any more).
 """
 
 import logging

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.models import Case, CaseStatus, Identification
 from api.photostore import PhotoStore, StoreUnavailable
-from api.services.references import is_shareable
+from api.services.references import CASE_SOURCE, is_shareable
 from api.settings import ApiSettings
 from model.catalog import Catalog
 from model.manifest import BANK_COLUMNS, write_manifest
@@ -33,7 +33,6 @@ EXPORT_COLUMNS = (
     "decided_at",
     "reference",  # "1": a shareable reference photo (api.services.references), else private
 )
-SOURCE = "IRIIS Phyto lab cases"
 
 
 def confirmed_cases(session: Session, *, since: datetime | None = None) -> list[Case]:
@@ -94,7 +93,7 @@ def export_confirmed(
                 "category": entry.category,
                 "host": identification.crop or "",
                 "setting": "field",
-                "source": SOURCE,
+                "source": CASE_SOURCE,
                 "license": settings.export_license,
                 "origin_sha256": photo.origin_sha256,
                 "case_id": case.id,

@@ -26,6 +26,7 @@ from api.services.ratelimits import (
     enforce_identification_limit,
     enforce_specialist_request_limit,
 )
+from api.services.references import withdrawn
 from api.services.uploads import photo_row, prepare_uploads, stored
 from api.services.watchlist import watched_labels
 from api.settings import ApiSettings
@@ -103,7 +104,11 @@ def identify(
         enforce_specialist_request_limit(session, user=user, settings=settings, now=now)
     photos = prepare_uploads(uploads, settings=settings)
     try:
-        result = identifier.identify(list(uploads), crop=catalog.crop_id(request.crop))
+        result = identifier.identify(
+            list(uploads),
+            crop=catalog.crop_id(request.crop),
+            hidden=withdrawn(session, identifier.gallery),
+        )
     except ImageError as exc:
         raise InvalidInput(exc.words) from None
     identification = Identification(

@@ -12,18 +12,32 @@ The mark records who made it and when (``Photo.reference_by``, ``reference_at``)
 (``api.services.export``) names a photo shareable only while both still hold, so that a withdrawn
 consent takes the photo out of every gallery built afterwards (``iriis retrain`` builds them). A
 reference photo leaves without its owner's name, place or date, like every exported photo.
+
+A gallery already built keeps the photo until the next publication, so the service asks
+:func:`withdrawn` which of its case photos are no longer shareable (the owner withdrew consent or
+was erased, the mark was taken back): they leave the answers and the thumbnails at once, and the
+phones drop them at their next sync (``/v1/models/latest``'s ``withdrawn_references``).
 """
 
 import logging
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, NotFound
 from api.models import Case, CaseStatus, Photo, User, utcnow
 from api.services.queue import require_specialist
+from model.gallery import Gallery
 from model.i18n import Words
 
 log = logging.getLogger(__name__)
+
+# The source the export gives every case photo: in a gallery, it marks the photos that came from
+# a user, not from the lab's bank.
+CASE_SOURCE = "IRIIS Phyto lab cases"
+# Each served gallery's case photos (content hash -> photo id), read once per gallery.
+_CASE_PHOTOS: "WeakKeyDictionary[Gallery, dict[str, str]]" = WeakKeyDictionary()
 
 NO_SUCH_CASE_PHOTO: Words = {
     "fr": "ce cas n'a pas de photo de cette empreinte",
@@ -78,3 +92,29 @@ def mark_reference(
         specialist.id,
     )
     return photo
+
+
+def withdrawn(session: Session, gallery: Gallery | None) -> frozenset[str]:
+    """The photo ids of ``gallery``'s case photos that no one may be shown now (module doc):
+    none when the gallery holds no case photo, else one query."""
+    if gallery is None:
+        return frozenset()
+    if gallery not in _CASE_PHOTOS:
+        _CASE_PHOTOS[gallery] = {
+            item.sha256: item.photo_id for item in gallery.items if item.source == CASE_SOURCE
+        }
+    in_gallery = _CASE_PHOTOS[gallery]
+    if not in_gallery:
+        return frozenset()
+    marked = Photo.sha256.in_(in_gallery) & Photo.reference_at.is_not(None)
+    sent = select(Photo, Case).join(
+        Case, Case.identification_id == Photo.identification_id
+    )  # photos sent with the identification the case is about
+    added = select(Photo, Case).join(Case, Case.id == Photo.case_id)  # added to the case later
+    shareable = {
+        photo.sha256
+        for query in (sent, added)
+        for photo, case in session.execute(query.where(marked)).all()
+        if is_shareable(photo, case)
+    }
+    return frozenset(id_ for sha256, id_ in in_gallery.items() if sha256 not in shareable)

@@ -219,7 +219,8 @@ class Gallery:
         """The ``k`` reference photos most similar to ``embedding`` (cosine), best first.
 
         ``exclude`` leaves out given photo ids: the gallery holds the whole bank, test photos
-        included, so a metric computed on a bank photo must not count the photo itself.
+        included, so a metric computed on a bank photo must not count the photo itself; and a
+        case photo its owner withdrew after the gallery was built is shown to nobody.
         """
         vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self.embedding_dims:
