@@ -97,8 +97,8 @@ class Identifier:
     ) -> Identification:
         """Identify one specimen from 1 to 5 photos, on ``crop`` when the user named it (a
         catalog crop id, ``Catalog.crop_id``); raises ``ImageError`` on an unusable photo.
-        ``hidden``: gallery photo ids not to show among the similar photos (a case photo whose
-        owner withdrew it since the gallery was built: ``api.services.references``)."""
+        ``hidden``: gallery photo ids not to show among the similar photos (a user's photo
+        that its owner withdrew after the gallery was built)."""
         if not 1 <= len(photos) <= MAX_PHOTOS:
             raise ValueError(
                 f"between 1 and {MAX_PHOTOS} photos of one specimen, not {len(photos)}"
