@@ -96,7 +96,7 @@ def mark_reference(
 
 def withdrawn(session: Session, gallery: Gallery | None) -> frozenset[str]:
     """The photo ids of ``gallery``'s case photos that no one may be shown now (module doc):
-    none when the gallery holds no case photo, else one query."""
+    none when the gallery holds no case photo, else two small queries."""
     if gallery is None:
         return frozenset()
     if gallery not in _CASE_PHOTOS:
