@@ -332,6 +332,18 @@ def _within_30(sent: Sent) -> bool:
     return abs((sent.shown - sent.opened).total_seconds() - real) <= 0.3 * real  # type: ignore[operator]
 
 
+def _overtaken(sent: Sent, cases: list[Sent]) -> bool:
+    """Whether a case of a higher tier, opened after ``sent``, was answered before it."""
+    return any(
+        other.tier is not None
+        and sent.tier is not None
+        and other.tier < sent.tier
+        and other.opened > sent.opened  # type: ignore[operator]
+        and other.answered < sent.answered  # type: ignore[operator]
+        for other in cases
+    )
+
+
 def _miss_causes(cases: list[Sent], lab: Any, absent: date) -> dict[str, int]:
     """Why the shown waits off by more than 30% were off, the first cause that applies:
     ``absence``, the real wait spans the working day nobody answered (the lab entered no day
@@ -345,17 +357,9 @@ def _miss_causes(cases: list[Sent], lab: Any, absent: date) -> dict[str, int]:
     for sent in cases:
         if _within_30(sent):
             continue
-        overtaken = any(
-            other.tier is not None
-            and sent.tier is not None
-            and other.tier < sent.tier
-            and other.opened > sent.opened  # type: ignore[operator]
-            and other.answered < sent.answered  # type: ignore[operator]
-            for other in cases
-        )
         if sent.opened < absence_ends and sent.answered > absence_starts:  # type: ignore[operator]
             causes["absence"] += 1
-        elif overtaken:
+        elif _overtaken(sent, cases):
             causes["overtaken"] += 1
         elif sent.answered - sent.opened < timedelta(hours=1):  # type: ignore[operator]
             causes["under_an_hour"] += 1

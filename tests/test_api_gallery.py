@@ -14,6 +14,7 @@ from api.models import Role, User
 from api.services.references import CASE_SOURCE
 from api.settings import ApiSettings
 from model.bundle import latest_bundle
+from model.gallery import photo_id
 from model.gallery.build import build_gallery
 from model.gallery.folder import GalleryFolder
 from model.gallery.pack import write_pack
@@ -133,7 +134,7 @@ def test_a_case_photo_withdrawn_after_the_gallery_was_built_is_shown_to_no_one(
     folder = GalleryFolder(api_settings.galleries_dir / identifier.version)
     build_gallery(identifier, bank, folder, projection_dims=8)
     write_pack(folder)
-    reference = sha[:16]
+    reference = photo_id(sha)
 
     def shown() -> tuple[bool, int, list[str]]:
         """Whether another user's answer shows the photo, its thumbnail's status, and what the

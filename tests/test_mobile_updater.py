@@ -14,6 +14,7 @@ from mobile.controller import FieldController
 from mobile.modelstore import CURRENT, NOT_ON_DEVICE, ModelStore
 from mobile.settings import AppSettings
 from model.bundle import SERVER_ONLY, BundleError, latest_bundle, write_manifest
+from model.gallery import photo_id
 from model.identifier import Identifier, open_identifier
 from model.settings import Settings
 from tests.bundle_support import BROKEN_POLICIES, break_release, bundle_copy, relist
@@ -77,7 +78,7 @@ def test_a_gallery_photo_withdrawn_on_the_server_leaves_the_phone_at_its_next_sy
     # The release's pack holds a case photo that no row on the server names any more (its
     # owner erased their account after the pack was built): the server lists it as withdrawn.
     photo = test_photos[0]
-    photo_id = hashlib.sha256(photo).hexdigest()[:16]
+    reference = photo_id(hashlib.sha256(photo).hexdigest())
     case = {"file": "cases/x/photo.jpg", "label": "apple.scab", "source": CASE_SOURCE}
     bundles = tmp_path / "released"
     shutil.copytree(latest_bundle(settings.bundles_dir), bundles / NEWER)
@@ -86,7 +87,7 @@ def test_a_gallery_photo_withdrawn_on_the_server_leaves_the_phone_at_its_next_sy
     server = LiveServer(tmp_path / "server", bundles).start()
     try:
         phone = signed_in_phone(phone_settings, server.url, "ferme.withdrawn")
-        assert phone.sync().model == NEWER and phone.models.withdrawn() == {photo_id}
+        assert phone.sync().model == NEWER and phone.models.withdrawn() == {reference}
     finally:
         server.stop()
 
@@ -94,11 +95,11 @@ def test_a_gallery_photo_withdrawn_on_the_server_leaves_the_phone_at_its_next_sy
         return [p.photo_id for p in phone.identify([photo]).view.reading.similar]
 
     # Offline now: the phone's answers and thumbnails leave it out all the same.
-    assert similar() and photo_id not in similar()
+    assert similar() and reference not in similar()
     with pytest.raises(KeyError):
-        phone.recognizer().thumbnail(photo_id)
+        phone.recognizer().thumbnail(reference)
     phone.models.set_withdrawn([])  # the pack does hold it: the list alone keeps it out
-    assert similar()[0] == photo_id and phone.recognizer().thumbnail(photo_id)
+    assert similar()[0] == reference and phone.recognizer().thumbnail(reference)
 
 
 @pytest.mark.parametrize("kind", ["corrupt_response", "cut_response"])
