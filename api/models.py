@@ -303,6 +303,8 @@ class LabCapacity(Base):
     day_start: Mapped[str] = mapped_column(String(5))  # "08:00", the lab's local time
     day_end: Mapped[str] = mapped_column(String(5))
     work_days: Mapped[str] = mapped_column(String(32))  # ISO weekdays, "1,2,3,4,5"
+    # Dates off though their weekday is worked, "2026-12-25,2027-01-01" (the lab's calendar).
+    days_off: Mapped[str] = mapped_column(Text, default="", server_default="")
     set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -5,7 +5,7 @@ Every schema carries an example, shown in the OpenAPI documentation at ``/docs``
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -825,6 +825,7 @@ class CapacityIO(BaseModel):
             "day_start": "08:30",
             "day_end": "16:30",
             "work_days": [1, 2, 3, 4, 5],
+            "days_off": ["2026-12-25", "2027-01-01"],
         }
     )
     cases_per_day: StrictInt = Field(
@@ -833,6 +834,11 @@ class CapacityIO(BaseModel):
     day_start: str = Field(description="Working day's start, HH:MM, the lab's local time.")
     day_end: str = Field(description="Working day's end, HH:MM.")
     work_days: list[StrictInt] = Field(description="ISO weekdays worked (1: Monday ... 7: Sunday).")
+    days_off: list[date] = Field(
+        default_factory=list,
+        description="Dates nobody answers though their weekday is worked (holidays, a planned "
+        "absence): the waits shown walk past them.",
+    )
 
 
 class WatchIn(BaseModel):

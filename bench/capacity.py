@@ -7,9 +7,14 @@ are sent through the API by 100 users (60% growers and advisors, 40% citizens; 2
 them ask a specialist whatever the answer), by day (weekends lighter) and hour (6:00 to 21:00).
 Specialists work the queue through the API at the lab's capacity, set by an admin through the API
 (``--capacities``, cases per working day, 8:30 to 16:30, Monday to Friday): each day's output
-varies by up to 30% and one working day nobody answers. They answer as the bank says (confirm,
-correct, or answer without a label for a photo of no label). After the week, they go on until
-every case is answered, so that every case's real wait is known.
+varies by up to 30% and one working day nobody answers. With ``--absence planned`` (the default)
+the admin entered that day in the lab's days off before the week, as a lab does for a holiday or
+a planned absence; with ``unannounced`` nobody told the service. The specialists work as a team,
+one case at a time, as the pages do: they claim the next case as soon as one waits, take a
+working day over the day's output to answer it (they start none they cannot finish before
+closing), then decide it as the bank says (confirm, correct, or answer without a label for a
+photo of no label). After the week, they go on until every case is answered, so that every
+case's real wait is known.
 
 Reported per capacity and tier: identifications routed to a specialist, cases per working day
 against capacity, real waits (median, 90th percentile, in hours), cases answered within 2 working
@@ -19,7 +24,8 @@ agricultural cases that waited behind a citizen's, and the precision
 of the answers the users got without a specialist. The shown wait cannot know the cases of a
 higher tier that arrive after it.
 
-    python bench/capacity.py [--capacities 50 100 200] [--identifications 2000]
+    python bench/capacity.py [--capacities 50 100 200] [--identifications 2000] [--seed 0]
+        [--absence planned|unannounced]
 """
 
 import argparse
@@ -48,7 +54,7 @@ from api.clock import simulated  # noqa: E402
 from api.db import make_engine, session_factory, upgrade  # noqa: E402
 from api.models import Role, User  # noqa: E402
 from api.security import ACCESS, create_token, hash_password, secret_key  # noqa: E402
-from api.services.capacity import make_capacity  # noqa: E402
+from api.services.capacity import make_capacity, working_hours  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
 from bench.common import save, update_section  # noqa: E402
 from model.settings import get_settings  # noqa: E402
@@ -89,6 +95,8 @@ class Sent:
     opened: datetime | None = None
     shown: datetime | None = None
     claimed: datetime | None = None
+    specialist: int | None = None
+    proposed: str | None = None  # the label the specialist was shown
     answered: datetime | None = None
 
 
@@ -172,16 +180,19 @@ class Service:
 
 
 def replay(
-    capacity: int, photos: list[Record], bank: Path, count: int, seed: int
+    capacity: int, photos: list[Record], bank: Path, count: int, seed: int, planned: bool
 ) -> tuple[Run, dict[str, Any]]:
+    """One week at ``capacity``; ``planned``: the absent day is in the lab's calendar (a day
+    off entered before the week), else nobody told the service."""
     rng = random.Random(seed)
-    planned = demand(photos, count, rng)
+    demand_plan = demand(photos, count, rng)
     outputs = daily_output(random.Random(seed + 1))
     plan = [
         (moment, photo, group, rng.random() < ASK[group])
-        for moment, photo in planned
+        for moment, photo in demand_plan
         for group in [rng.choices(list(GROUPS), weights=list(GROUPS.values()))[0]]
     ]
+    absent = START.date() + timedelta(days=min(d for d, f in outputs.items() if f == 0.0))
     clock = Clock(START)
     run = Run(capacity)
     lab = make_capacity(capacity, DAY_START, DAY_END, WORK_DAYS)
@@ -196,52 +207,87 @@ def replay(
             "day_start": DAY_START,
             "day_end": DAY_END,
             "work_days": WORK_DAYS,
+            "days_off": [absent.isoformat()] if planned else [],
         }
         service.http.put(
             "/v1/lab/capacity", json=body, headers=service.headers(ids[Role.ADMIN][0])
         ).raise_for_status()
-        end_of_week = START + timedelta(days=7)
-        horizon = (end_of_week + timedelta(weeks=MAX_EXTRA_WEEKS)).astimezone(UTC)
-        index, answer_at = 0, _next_answer(START.astimezone(UTC), lab, outputs)
+        horizon = (START + timedelta(days=7, weeks=MAX_EXTRA_WEEKS)).astimezone(UTC)
+        index, free_at, held = 0, START.astimezone(UTC), None
         progress = tqdm(total=len(plan), desc=f"capacity {capacity}", unit="photo")
-        # events in time order: the users' requests, and the specialists' answers, one every
-        # working-day length / (capacity x the day's output) of working time
-        while answer_at < horizon:
-            if index < len(plan) and plan[index][0] <= answer_at:
-                moment, photo, group, ask = plan[index]
-                clock.moment = moment.astimezone(UTC)
+        # events in time order: the users' requests, and the specialists' claims and decisions
+        while free_at < horizon:
+            arrival = plan[index][0].astimezone(UTC) if index < len(plan) else None
+            team = held[1] if held else _next_claim(free_at, lab, outputs)
+            if arrival is not None and arrival <= team:
+                _, photo, group, ask = plan[index]
+                clock.moment = arrival
                 run.sent.append(_identify(service, run, ids, photo, group, ask, bank, rng))
                 index += 1
                 progress.update()
-                continue
-            if index >= len(plan) and all(s.answered for s in run.by_case.values()):
-                break
-            clock.moment = answer_at
-            _answer_one(service, run, ids[Role.SPECIALIST], clock)
-            answer_at = _next_answer(answer_at, lab, outputs)
+            elif held:
+                clock.moment = held[1]
+                _decide(service, run, held[0], clock)
+                free_at, held = held[1], None
+            else:
+                clock.moment = team
+                held = _claim(service, run, ids[Role.SPECIALIST], clock, lab, outputs)
+                if held is None and arrival is None:
+                    break  # nothing waits and nothing more comes: every case is answered
+                free_at = team if held else arrival  # type: ignore[assignment]
         progress.close()
-    absent = START.date() + timedelta(days=min(d for d, f in outputs.items() if f == 0.0))
-    return run, _figures(run, lab, absent)
+    return run, _figures(run, lab, absent, planned)
 
 
-def _next_answer(after: datetime, lab: Any, outputs: dict[int, float]) -> datetime:
-    """When the specialists can give their next answer: a working-day length divided by the
-    day's output later, within working hours (a slot with nothing waiting is lost)."""
+def _day_output(day: date, lab: Any, outputs: dict[int, float]) -> float:
+    """The answers the specialists give on ``day`` (0 off their working days)."""
+    if day.isoweekday() not in lab.work_days:
+        return 0.0
+    return float(lab.cases_per_day * outputs.get((day - START.date()).days, 1.0))
+
+
+def _next_claim(after: datetime, lab: Any, outputs: dict[int, float]) -> datetime:
+    """The first moment from ``after`` when the specialists can take a case and answer it before
+    the day ends (nobody starts one they cannot finish today)."""
     moment = after.astimezone(LAB)
     for _ in range(366):
         day = moment.date()
         opens = datetime.combine(day, lab.day_start, LAB)
         closes = datetime.combine(day, lab.day_end, LAB)
-        output = lab.cases_per_day * outputs.get((day - START.date()).days, 1.0)
-        if day.isoweekday() in lab.work_days and output > 0 and moment < closes:
-            step = timedelta(hours=lab.hours_per_day / output)
-            candidate = max(moment, opens) + (step if moment >= opens else timedelta(0))
-            if candidate < closes:
-                return candidate.astimezone(UTC)
-        moment = datetime.combine(day + timedelta(days=1), lab.day_start, LAB) - timedelta(
-            microseconds=1
-        )
+        output = _day_output(day, lab, outputs)
+        if output > 0 and max(moment, opens) + _handling(day, lab, outputs) <= closes:
+            return max(moment, opens).astimezone(UTC)
+        moment = datetime.combine(day + timedelta(days=1), lab.day_start, LAB)
     raise RuntimeError("no working time left in the year")
+
+
+def _handling(day: date, lab: Any, outputs: dict[int, float]) -> timedelta:
+    """How long one case takes the specialists on ``day``: a working day over its output."""
+    return timedelta(hours=lab.hours_per_day / _day_output(day, lab, outputs))
+
+
+def _claim(
+    service: Service,
+    run: Run,
+    specialists: list[int],
+    clock: Clock,
+    lab: Any,
+    outputs: dict[int, float],
+) -> tuple[str, datetime] | None:
+    """The specialists claim the next case: (its id, when they will have answered it), or None
+    when the queue is empty."""
+    specialist = specialists[len(run.by_case) % len(specialists)]
+    claimed = service.http.post("/v1/queue/claim", headers=service.headers(specialist))
+    claimed.raise_for_status()
+    if claimed.status_code == 204:
+        return None
+    body = claimed.json()
+    sent = run.by_case[body["case"]["id"]]
+    sent.claimed, sent.specialist = clock.moment, specialist
+    sent.proposed = body["identification"]["label"]
+    return body["case"]["id"], clock.moment + _handling(
+        clock.moment.astimezone(LAB).date(), lab, outputs
+    )
 
 
 def _identify(
@@ -286,44 +332,21 @@ def _tier(service: Service, case_id: str) -> int:
         return case.tier
 
 
-def _answer_one(service: Service, run: Run, specialists: list[int], clock: Clock) -> bool:
-    """One specialist claims the next case and answers it as the bank says; False when the
-    queue is empty."""
-    specialist = service.headers(specialists[len(run.by_case) % len(specialists)])
-    claimed = service.http.post("/v1/queue/claim", headers=specialist)
-    claimed.raise_for_status()
-    if claimed.status_code == 204:
-        return False
-    body = claimed.json()
-    case_id = body["case"]["id"]
+def _decide(service: Service, run: Run, case_id: str, clock: Clock) -> None:
+    """The specialist who claimed the case answers it as the bank says."""
     sent = run.by_case[case_id]
-    sent.claimed = clock.moment
     if sent.truth == "unknown":
         decision: dict[str, Any] = {"action": "answer"}
-    elif body["identification"]["label"] == sent.truth:
+    elif sent.proposed == sent.truth:
         decision = {"action": "confirm"}
     else:
         decision = {"action": "correct", "label": sent.truth}
     service.http.post(
         f"/v1/queue/cases/{case_id}/decisions",
         json={**decision, "message": "Réponse du laboratoire."},
-        headers=specialist,
+        headers=service.headers(sent.specialist),  # type: ignore[arg-type]
     ).raise_for_status()
     sent.answered = clock.moment
-    return True
-
-
-def _working_hours(start: datetime, end: datetime, lab: Any) -> float:
-    """Working hours of the lab between two moments."""
-    start, end = start.astimezone(LAB), end.astimezone(LAB)
-    hours, day = 0.0, start.date()
-    while day <= end.date():
-        if day.isoweekday() in lab.work_days:
-            opens = datetime.combine(day, lab.day_start, LAB)
-            closes = datetime.combine(day, lab.day_end, LAB)
-            hours += max(0.0, (min(end, closes) - max(start, opens)).total_seconds() / 3600)
-        day += timedelta(days=1)
-    return hours
 
 
 def _within_30(sent: Sent) -> bool:
@@ -344,20 +367,18 @@ def _overtaken(sent: Sent, cases: list[Sent]) -> bool:
     )
 
 
-def _miss_causes(cases: list[Sent], lab: Any, absent: date) -> dict[str, int]:
+def _miss_causes(cases: list[Sent], lab: Any, unannounced: date | None) -> dict[str, int]:
     """Why the shown waits off by more than 30% were off, the first cause that applies:
-    ``absence``, the real wait spans the working day nobody answered (the lab entered no day
-    off: nothing could tell it in advance); ``overtaken``, a case of a higher tier opened after
-    it was answered before it (the wait shown cannot know it); ``under_an_hour``, a real wait
-    under an hour (when the next specialist frees up); ``pace``, the rest (the specialists'
-    output those days differed from the capacity)."""
+    ``absence``, the real wait spans the working day nobody answered though the lab had not
+    entered it as a day off (``unannounced``; nothing could tell it in advance); ``overtaken``,
+    a case of a higher tier opened after it was answered before it (the wait shown cannot know
+    it); ``under_an_hour``, a real wait under an hour (a minute either way is a miss);
+    ``pace``, the rest (the specialists' output those days differed from the pace)."""
     causes = dict.fromkeys(("absence", "overtaken", "under_an_hour", "pace"), 0)
-    absence_starts = datetime.combine(absent, lab.day_start, LAB)
-    absence_ends = datetime.combine(absent, lab.day_end, LAB)
     for sent in cases:
         if _within_30(sent):
             continue
-        if sent.opened < absence_ends and sent.answered > absence_starts:  # type: ignore[operator]
+        if unannounced and _spans(sent, unannounced, lab):
             causes["absence"] += 1
         elif _overtaken(sent, cases):
             causes["overtaken"] += 1
@@ -368,7 +389,14 @@ def _miss_causes(cases: list[Sent], lab: Any, absent: date) -> dict[str, int]:
     return causes
 
 
-def _figures(run: Run, lab: Any, absent: date) -> dict[str, Any]:
+def _spans(sent: Sent, day: date, lab: Any) -> bool:
+    """Whether the case waited during the working hours of ``day``."""
+    starts = datetime.combine(day, lab.day_start, LAB)
+    ends = datetime.combine(day, lab.day_end, LAB)
+    return sent.opened < ends and sent.answered > starts  # type: ignore[operator]
+
+
+def _figures(run: Run, lab: Any, absent: date, planned: bool) -> dict[str, Any]:
     cases = [s for s in run.sent if s.case]
     figures: dict[str, Any] = {"capacity": run.capacity, "identifications": len(run.sent)}
     for group in GROUPS:
@@ -393,7 +421,7 @@ def _figures(run: Run, lab: Any, absent: date) -> dict[str, Any]:
             abs(w - v) <= max(0.3 * w, 0.5) for w, v in zip(waits, shown, strict=True)
         ]
         two_days = [
-            _working_hours(s.opened, s.answered, lab) <= 2 * lab.hours_per_day  # type: ignore[arg-type]
+            working_hours(s.opened, s.answered, lab, LAB) <= 2 * lab.hours_per_day  # type: ignore[arg-type]
             for s in mine
         ]
         tiers[str(tier)] = {
@@ -416,7 +444,7 @@ def _figures(run: Run, lab: Any, absent: date) -> dict[str, Any]:
     answered = [s for s in cases if s.answered and s.opened]
     figures["shown_wait_within_30pct"] = sum(map(_within_30, answered)) / max(len(answered), 1)
     figures["absent_day"] = absent.isoformat()
-    figures["misses_by_cause"] = _miss_causes(answered, lab, absent)
+    figures["misses_by_cause"] = _miss_causes(answered, lab, None if planned else absent)
     # the waits shown to the farms' cases as the week goes on: they grow with the backlog
     by_day: dict[int, list[float]] = {}
     for s in agricultural:
@@ -441,6 +469,12 @@ def main() -> None:
     parser.add_argument("--capacities", type=int, nargs="+", default=[50, 100, 200])
     parser.add_argument("--identifications", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--absence",
+        choices=("planned", "unannounced"),
+        default="planned",
+        help="whether the lab entered the absent day in its calendar before the week",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     settings = get_settings()
@@ -448,10 +482,18 @@ def main() -> None:
     photos = [r for r in records if r.split in ("test", "unknown")]
     results = []
     for capacity in args.capacities:
-        _, figures = replay(capacity, photos, settings.bank_dir, args.identifications, args.seed)
+        _, figures = replay(
+            capacity,
+            photos,
+            settings.bank_dir,
+            args.identifications,
+            args.seed,
+            args.absence == "planned",
+        )
+        figures["absence"] = args.absence
         results.append(figures)
         log.warning("capacity %d: %s", capacity, figures)
-    save("capacity", {"runs": results})
+    save(f"capacity-{args.absence}", {"runs": results, "seed": args.seed})
     rows = []
     for figures in results:
         for tier, row in figures["tiers"].items():
@@ -473,16 +515,17 @@ def main() -> None:
         f"shown wait within 30% for {f['shown_wait_within_30pct']:.1%} of all cases; the "
         f"misses by cause (module doc of `_miss_causes`): "
         + ", ".join(f"{cause} {n}" for cause, n in f["misses_by_cause"].items())
-        + f" (nobody answered on {f['absent_day']})."
+        + f" (nobody answered on {f['absent_day']}, {f['absence']})."
         for f in results
     )
     update_section(
-        "Specialists' capacity: a week replayed (issue 16)",
-        f"`python bench/capacity.py --identifications {args.identifications}` (seed "
-        f"{args.seed}): the real service on 127.0.0.1 under a simulated clock, a week of demand "
-        "from the bank's test and unknown photos, specialists answering at the capacity. Tier "
-        "0: a watched organism suspected (none watched here); 1: growers and advisors; 2: "
-        "citizens. Waits in hours from the case's opening to its answer.\n\n"
+        f"Specialists' capacity: a week replayed, the absent day {args.absence} (issue 16)",
+        f"`python bench/capacity.py --identifications {args.identifications} --absence "
+        f"{args.absence}` (seed {args.seed}): the real service on 127.0.0.1 under a simulated "
+        "clock, a week of demand from the bank's test and unknown photos, specialists "
+        "answering at the capacity. Tier 0: a watched organism suspected (none watched "
+        "here); 1: growers and advisors; 2: citizens. Waits in hours from the case's "
+        "opening to its answer.\n\n"
         "| capacity/day | tier | cases | median wait h | p90 wait h | within 2 working days "
         "| within 7 days | shown wait within 30% | within 30% or 30 min |\n"
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n\n" + summary,

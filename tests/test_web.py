@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -249,11 +249,19 @@ def test_an_admin_sets_the_capacity_and_the_watched_organisms_in_the_pages(
     page.get_by_label("Cas traités par jour ouvrable").fill("25")
     page.get_by_label("Fin de la journée").fill("12:00")
     page.get_by_label("vendredi").uncheck()
+    page.get_by_label("Jours de fermeture").fill("2026-12-25\n2027-01-01")
     page.get_by_role("button", name="Enregistrer la capacité").click()
     expect(page.get_by_role("status")).to_have_text("Réglages enregistrés.")
     capacity = current_capacity(web_seed.session, settings=web_settings)
     assert (capacity.cases_per_day, capacity.day_end.hour) == (25, 12)
     assert capacity.work_days == frozenset({1, 2, 3, 4})
+    assert capacity.days_off == frozenset({date(2026, 12, 25), date(2027, 1, 1)})
+    expect(page.get_by_label("Jours de fermeture")).to_have_value("2026-12-25\n2027-01-01")
+    page.get_by_label("Jours de fermeture").fill("le 24 juin")  # refused, nothing changed
+    page.get_by_role("button", name="Enregistrer la capacité").click()
+    expect(page.get_by_role("alert")).to_contain_text("date invalide")
+    web_seed.session.expire_all()
+    assert current_capacity(web_seed.session, settings=web_settings) == capacity
 
     page.get_by_label("Organisme").select_option(label=web_seed.catalog.name("apple.scab", "fr"))
     page.get_by_role("button", name="Surveiller").click()

@@ -21,6 +21,7 @@ def _capacity_io(value: Capacity) -> CapacityIO:
         day_start=value.day_start.strftime("%H:%M"),
         day_end=value.day_end.strftime("%H:%M"),
         work_days=sorted(value.work_days),
+        days_off=sorted(value.days_off),
     )
 
 
@@ -40,6 +41,7 @@ def put_capacity(session: SessionDep, admin: AdminUser, body: CapacityIO) -> Cap
         day_start=body.day_start,
         day_end=body.day_end,
         work_days=body.work_days,
+        days_off=body.days_off,
     )
     return _capacity_io(value)
 

@@ -10,22 +10,27 @@ at its pace, to answer every case ahead of it in the queue and then this one:
   ``informative`` order); a new case is counted behind every waiting case of its tier. A case
   cannot know the higher-tier cases that will arrive after it: the wait shown is the wait if
   none does, and it grows when some do.
-- **pace**: answers per working day, the capacity blended with the decisions really made since
-  the first one of the last ``pace_window_days``, counted in whole working days, never minutes
-  (a burst of seven decisions in a minute is a busy morning, not a rate): ``(capacity *
-  PRIOR_DAYS + decisions) / (PRIOR_DAYS + working days)``, so that a few days of real pace move
-  it and one odd day does not. Only while at least a day's capacity of cases waits: with a
-  shorter queue the specialists answer what arrives, and their decisions measure the demand,
-  not their pace (measured: a week at 100 a day with the blend always on showed waits too
-  long for 43% of the farms' cases).
-- **the case in hand**: the specialists are on average halfway through a case when another
-  arrives, so the wait is for ``position - 0.5`` answers.
-- **time**: the cases to answer at that pace spread evenly over the working hours, walked forward
-  from now through the working days (nights, weekends and days off pass without answers).
+- **pace**: answers per working day, the capacity blended with the decisions of the last
+  ``pace_window_days`` over the working time when cases waited then (the union of the cases'
+  stays in the queue, working hours only): ``(capacity * PRIOR_DAYS + decisions) / (PRIOR_DAYS
+  + busy working days)``, so that a few days of real pace move it and one odd day, or a burst
+  of seven decisions in a minute, does not. Hours when nothing waited measure the demand, not
+  the specialists, and count not (before, whole working days counted, and only while a day's
+  capacity waited: in a week replayed at 100 a day, the idle hours of Monday slowed the pace
+  enough that cases opened on Thursday afternoon were promised Monday and answered Friday).
+- **the work in hand**: the cases specialists hold (claimed, the claim not expired) are being
+  answered; ``n`` held at once take ``n`` answers' time each from their claim, so what is left
+  of them is ``sum(max(0, n - time since the claim / one answer's time)) / n`` answers. A case
+  waits for that, the waiting cases ahead of it, and its own answer; a case held waits for the
+  work in hand only. (Before, every wait counted half an answer for whatever was in hand: a
+  new case reaching an idle lab was promised half the time its answer takes.)
+- **time**: the answers at that pace spread evenly over the working hours, walked forward from
+  now through the working days: nights, weekends and the lab's **days off** (holidays, planned
+  absences, entered by an admin as dates) pass without answers.
 - **a silent lab**: when, within today's working hours, cases have waited and no specialist has
   claimed or decided anything for the time ``SILENCE_ANSWERS`` answers take at the pace (a gap
   that answers given at that pace leave about once in fifty, e^-4), the lab is taken to be away
-  for the rest of the day (a day off, an absence that nobody entered): the walk starts at the end
+  for the rest of the day (an absence nobody entered as a day off): the walk starts at the end
   of today's working hours, not now; the next claim or decision ends it. Measured: with one
   working day of the replayed week where nobody answered, the waits shown that day promised an
   answer within minutes to cases then answered three days later; with the rule, 77% of the cases
@@ -36,11 +41,12 @@ case, in words and as a date (``model.wording.expected_answer``).
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInput
@@ -64,6 +70,13 @@ class Capacity:
     day_start: time
     day_end: time
     work_days: frozenset[int]  # ISO weekdays: 1 Monday ... 7 Sunday
+    # Dates nobody answers though their weekday is worked: holidays, a planned absence.
+    days_off: frozenset[date] = frozenset()
+
+    def works_on(self, day: date) -> bool:
+        """Whether the specialists answer on ``day`` (its weekday is worked, and it is no day
+        off): the one test every walk through the working days makes."""
+        return day.isoweekday() in self.work_days and day not in self.days_off
 
     @property
     def hours_per_day(self) -> float:
@@ -91,11 +104,30 @@ def _clock(text: str) -> time:
         ) from None
 
 
+def _day(text: str | date) -> date:
+    if isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            {
+                "fr": f"date invalide : {text!r} (AAAA-MM-JJ)",
+                "en": f"invalid date: {text!r} (YYYY-MM-DD)",
+            }
+        ) from None
+
+
 def make_capacity(
-    cases_per_day: int, day_start: str, day_end: str, work_days: list[int]
+    cases_per_day: int,
+    day_start: str,
+    day_end: str,
+    work_days: list[int],
+    days_off: Iterable[str | date] = (),
 ) -> Capacity:
     """A capacity from its settings, checked: what cannot describe a working week is refused."""
     start, end = _clock(day_start), _clock(day_end)
+    off = frozenset(_day(day) for day in days_off)
     days = frozenset(work_days)
     if cases_per_day < 1 or end <= start or not days or not days <= set(range(1, 8)):
         raise InvalidInput(
@@ -106,7 +138,7 @@ def make_capacity(
                 "and days from 1 (Monday) to 7 (Sunday)",
             }
         )
-    return Capacity(cases_per_day, start, end, days)
+    return Capacity(cases_per_day, start, end, days, off)
 
 
 def current_capacity(session: Session, *, settings: ApiSettings) -> Capacity:
@@ -120,7 +152,8 @@ def current_capacity(session: Session, *, settings: ApiSettings) -> Capacity:
             list(settings.work_days),
         )
     days = [int(day) for day in row.work_days.split(",")]
-    return make_capacity(row.cases_per_day, row.day_start, row.day_end, days)
+    days_off = row.days_off.split(",") if row.days_off else []
+    return make_capacity(row.cases_per_day, row.day_start, row.day_end, days, days_off)
 
 
 def set_capacity(
@@ -131,13 +164,15 @@ def set_capacity(
     day_start: str,
     day_end: str,
     work_days: list[int],
+    days_off: Iterable[str | date] = (),
 ) -> Capacity:
     """Set the lab's capacity (admins; the route checks the role): it takes effect at once."""
-    capacity = make_capacity(cases_per_day, day_start, day_end, work_days)
+    capacity = make_capacity(cases_per_day, day_start, day_end, work_days, days_off)
     row = session.get(LabCapacity, 1) or LabCapacity(id=1)
     row.cases_per_day = capacity.cases_per_day
     row.day_start, row.day_end = day_start, day_end
     row.work_days = ",".join(str(day) for day in sorted(capacity.work_days))
+    row.days_off = ",".join(day.isoformat() for day in sorted(capacity.days_off))
     row.set_by, row.set_at = admin.id, utcnow()
     session.add(row)
     session.commit()
@@ -145,44 +180,68 @@ def set_capacity(
     return capacity
 
 
-def _working_days(first: date, last: date, capacity: Capacity) -> int:
-    days = (last - first).days + 1
-    return sum((first + timedelta(n)).isoweekday() in capacity.work_days for n in range(days))
+def working_hours(start: datetime, end: datetime, capacity: Capacity, zone: ZoneInfo) -> float:
+    """The lab's working hours between two moments (its days off and nights left out)."""
+    start, end = _local(start, zone), _local(end, zone)
+    hours, day = 0.0, start.date()
+    while day <= end.date():
+        if capacity.works_on(day):
+            opens = datetime.combine(day, capacity.day_start, zone)
+            closes = datetime.combine(day, capacity.day_end, zone)
+            hours += max(0.0, (min(end, closes) - max(start, opens)).total_seconds() / 3600)
+        day += timedelta(days=1)
+    return hours
 
 
-def _pending(session: Session) -> tuple[int, datetime | None]:
-    """How many cases wait for the lab, and when the oldest of them was opened."""
-    count, oldest = session.execute(
-        select(func.count(), func.min(Case.opened_at)).where(Case.status.in_(PENDING))
-    ).one()
-    return count or 0, oldest
+def _busy_days(
+    session: Session, *, capacity: Capacity, zone: ZoneInfo, since: datetime, now: datetime
+) -> float:
+    """The working time since ``since`` when at least one case waited on the lab, in working
+    days: the union of the cases' stays in the queue (from opening to answer; a case that left
+    the queue otherwise, to its last change), working hours only."""
+    left = func.coalesce(Case.answered_at, Case.updated_at)
+    stays = session.execute(
+        select(Case.opened_at, Case.status, left).where(
+            Case.opened_at < now, or_(Case.status.in_(PENDING), left > since)
+        )
+    ).all()
+    spans = sorted(
+        (max(_local(opened, UTC), since), now if status in PENDING else _local(out, UTC))
+        for opened, status, out in stays
+    )
+    hours, begin, end = 0.0, None, None
+    for first, last in spans:
+        if end is not None and first <= end:
+            end = max(end, last)
+            continue
+        if begin is not None and end is not None:
+            hours += working_hours(begin, end, capacity, zone)
+        begin, end = first, last
+    if begin is not None and end is not None:
+        hours += working_hours(begin, end, capacity, zone)
+    return hours / capacity.hours_per_day
+
+
+def _oldest_waiting(session: Session) -> datetime | None:
+    """When the oldest case waiting for the lab was opened (None: none waits)."""
+    return session.scalar(select(func.min(Case.opened_at)).where(Case.status.in_(PENDING)))
 
 
 def daily_pace(
-    session: Session,
-    *,
-    capacity: Capacity,
-    settings: ApiSettings,
-    now: datetime,
-    waiting: int | None = None,
+    session: Session, *, capacity: Capacity, settings: ApiSettings, now: datetime
 ) -> float:
-    """Answers per working day: the capacity blended with the recent decisions (module doc);
-    ``waiting``, the cases waiting, when the caller has counted them already."""
-    count, first = session.execute(
-        select(func.count(), func.min(CaseDecision.created_at)).where(
-            CaseDecision.created_at > now - timedelta(days=settings.pace_window_days)
-        )
-    ).one()
-    if waiting is None:
-        waiting = _pending(session)[0]
-    if not count or waiting < capacity.cases_per_day:
+    """Answers per working day: the capacity blended with the decisions of the last
+    ``pace_window_days`` over the working time cases waited then (module doc)."""
+    since = _local(now, UTC) - timedelta(days=settings.pace_window_days)
+    count = session.scalar(select(func.count()).where(CaseDecision.created_at > since)) or 0
+    if not count:
         return float(capacity.cases_per_day)
     zone = ZoneInfo(settings.lab_timezone)
-    days = _working_days(_local(first, zone).date(), _local(now, zone).date(), capacity)
-    return (capacity.cases_per_day * PRIOR_DAYS + count) / (PRIOR_DAYS + max(days, 1))
+    busy = _busy_days(session, capacity=capacity, zone=zone, since=since, now=_local(now, UTC))
+    return (capacity.cases_per_day * PRIOR_DAYS + count) / (PRIOR_DAYS + busy)
 
 
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+def _local(moment: datetime, zone: tzinfo) -> datetime:
     """A moment (aware, or naive UTC) in the lab's time zone."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
 
@@ -199,7 +258,7 @@ def answer_time(
         day = moment.date()
         start = datetime.combine(day, capacity.day_start, lab)
         end = datetime.combine(day, capacity.day_end, lab)
-        if day.isoweekday() in capacity.work_days and moment < end:
+        if capacity.works_on(day) and moment < end:
             begin = max(moment, start)
             available = (end - begin).total_seconds() / 3600
             if hours <= available:
@@ -225,7 +284,7 @@ def walk_start(
     local = _local(now, lab)
     opens = datetime.combine(local.date(), capacity.day_start, lab)
     closes = datetime.combine(local.date(), capacity.day_end, lab)
-    if local.isoweekday() not in capacity.work_days or not opens <= local < closes or not oldest:
+    if not capacity.works_on(local.date()) or not opens <= local < closes or not oldest:
         return now
     decided = session.scalar(select(func.max(CaseDecision.created_at)))
     expires = session.scalar(
@@ -237,25 +296,50 @@ def walk_start(
     return closes if silent_hours >= SILENCE_ANSWERS * capacity.hours_per_day / pace else now
 
 
+def _held(now: datetime) -> ColumnElement[bool]:
+    """The cases a specialist holds at ``now``: claimed, the claim not expired."""
+    return and_(Case.status == CaseStatus.CLAIMED, Case.claim_expires_at > now)
+
+
+def _in_hand(
+    session: Session, *, capacity: Capacity, settings: ApiSettings, pace: float, now: datetime
+) -> tuple[int, float]:
+    """The cases the specialists hold, and the answers' worth of work left on them (module
+    doc): ``n`` cases held at once take ``n`` answers' time each, from their claim."""
+    expiries = session.scalars(select(Case.claim_expires_at).where(_held(now))).all()
+    if not expiries:
+        return 0, 0.0
+    held = len(expiries)
+    answer = timedelta(hours=capacity.hours_per_day / pace)
+    timeout = timedelta(minutes=settings.claim_timeout_minutes)
+    local_now = _local(now, UTC)
+    elapsed = [local_now - (_local(e, UTC) - timeout) for e in expiries if e is not None]
+    return held, sum(max(0.0, held - spent / answer) for spent in elapsed) / held
+
+
 @dataclass(frozen=True)
 class LabPace:
     """What every wait of one moment shares: the lab's capacity, its pace in answers per
-    working day, and where the walk starts; read once for all the cases of a request."""
+    working day, where the walk starts, and the work in hand (cases held, answers' worth left);
+    read once for all the cases of a request."""
 
     now: datetime
     capacity: Capacity
     pace: float
     start: datetime
+    held: int
+    in_hand: float
 
 
 def lab_pace(session: Session, *, settings: ApiSettings, now: datetime) -> LabPace:
     capacity = current_capacity(session, settings=settings)
-    waiting, oldest = _pending(session)  # one query for the pace and the walk's start
-    pace = daily_pace(session, capacity=capacity, settings=settings, now=now, waiting=waiting)
+    oldest = _oldest_waiting(session)
+    pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
     start = walk_start(
         session, capacity=capacity, settings=settings, pace=pace, now=now, oldest=oldest
     )
-    return LabPace(now, capacity, pace, start)
+    held, work = _in_hand(session, capacity=capacity, settings=settings, pace=pace, now=now)
+    return LabPace(now, capacity, pace, start, held, work)
 
 
 def expected_wait(
@@ -270,12 +354,21 @@ def expected_wait(
     """The wait of ``case`` (still waiting), or of a new case of ``tier`` opened now; ``lab``:
     the lab's pace at ``now``, when the caller has read it already for other cases."""
     now = lab.now if lab else (now or utcnow())
-    ahead = select(func.count()).where(Case.status.in_(PENDING))
-    if case is None:
-        ahead = ahead.where(Case.tier <= tier)
-    else:
-        ahead = ahead.where(Case.id != case.id, ahead_of(case, settings.queue_order))
-    position = (session.scalar(ahead) or 0) + 1
     lab = lab or lab_pace(session, settings=settings, now=now)
-    at = answer_time(position - 0.5, lab.pace, lab.capacity, lab.start, settings.lab_timezone)
+    if (
+        case is not None
+        and case.status == CaseStatus.CLAIMED
+        and case.claim_expires_at
+        and (_local(case.claim_expires_at, UTC) > _local(now, UTC))
+    ):  # in hand: answered when the work in hand is done
+        position, work = lab.held, lab.in_hand
+    else:
+        ahead = select(func.count()).where(Case.status.in_(PENDING), not_(_held(now)))
+        if case is None:
+            ahead = ahead.where(Case.tier <= tier)
+        else:
+            ahead = ahead.where(Case.id != case.id, ahead_of(case, settings.queue_order))
+        waiting = session.scalar(ahead) or 0
+        position, work = waiting + lab.held + 1, waiting + lab.in_hand + 1
+    at = answer_time(work, lab.pace, lab.capacity, lab.start, settings.lab_timezone)
     return Wait(at, round((at - now).total_seconds() / 3600, 1), position, lab.pace)

@@ -241,6 +241,13 @@ MESSAGES: dict[str, Words] = {
     "settings.day_start": {"fr": "Début de la journée", "en": "Working day starts"},
     "settings.day_end": {"fr": "Fin de la journée", "en": "Working day ends"},
     "settings.work_days": {"fr": "Jours ouvrables", "en": "Working days"},
+    "settings.days_off": {"fr": "Jours de fermeture", "en": "Days off"},
+    "settings.days_off_help": {
+        "fr": "Fériés et absences prévues, une date (AAAA-MM-JJ) par ligne : personne ne répond "
+        "ces jours-là et les délais affichés en tiennent compte.",
+        "en": "Holidays and planned absences, one date (YYYY-MM-DD) a line: nobody answers on "
+        "those days and the waits shown allow for them.",
+    },
     "settings.save_capacity": {"fr": "Enregistrer la capacité", "en": "Save the capacity"},
     "settings.watchlist": {"fr": "Organismes surveillés", "en": "Watched organisms"},
     "settings.watchlist_help": {

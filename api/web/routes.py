@@ -519,6 +519,7 @@ def save_capacity(
     day_start: Annotated[str, Form()],
     day_end: Annotated[str, Form()],
     work_days: Annotated[list[int] | None, Form()] = None,
+    days_off: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         capacity.set_capacity(
@@ -528,6 +529,7 @@ def save_capacity(
             day_start=day_start,
             day_end=day_end,
             work_days=work_days or [],
+            days_off=days_off.replace(",", " ").split(),
         )
     except ServiceError as exc:
         refused = Message("settings.refused", {"detail": exc.text(language_of(request))})
