@@ -14,7 +14,7 @@ from model.manifest import read_manifest, write_manifest
 from model.policy import Policy
 from tests.helpers import miniature_rows, run_iriis
 
-PER_SPLIT = {"train": 4, "val": 2, "test": 2}
+PER_SPLIT = {"train": 4, "val": 1, "test": 2}
 UNKNOWN_PER_HOST = 6
 
 
