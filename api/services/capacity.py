@@ -31,10 +31,11 @@ at its pace, to answer every case ahead of it in the queue and then this one:
   claimed or decided anything for the time ``SILENCE_ANSWERS`` answers take at the pace (a gap
   that answers given at that pace leave about once in fifty, e^-4), the lab is taken to be away
   for the rest of the day (an absence nobody entered as a day off): the walk starts at the end
-  of today's working hours, not now; the next claim or decision ends it. Measured: with one
-  working day of the replayed week where nobody answered, the waits shown that day promised an
-  answer within minutes to cases then answered three days later; with the rule, 77% of the cases
-  at 100 a day and 70% at 200 were shown a wait within 30% of the real one, against 73% and 64%.
+  of today's working hours, not now; the next claim or decision ends it. Measured (on the
+  bench's earlier specialists, who answered on a fixed grid): with one working day of the
+  replayed week where nobody answered, the waits shown that day promised an answer within
+  minutes to cases then answered three days later; with the rule, 77% of the cases at 100 a day
+  and 70% at 200 were shown a wait within 30% of the real one, against 73% and 64%.
 
 The wait is shown before the user asks (``Wait`` of a new case of their tier) and on each waiting
 case, in words and as a date (``model.wording.expected_answer``).
