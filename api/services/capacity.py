@@ -47,12 +47,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInput
 from api.models import Case, CaseDecision, CaseStatus, LabCapacity, User, utcnow
-from api.services.queue import PENDING, ahead_of
+from api.services.queue import PENDING, ahead_of, claimable
 from api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,7 @@ def walk_start(
     pace: float,
     now: datetime,
     oldest: datetime | None,
+    last_claim: datetime | None,
 ) -> datetime:
     """Where the wait's walk starts: ``now``, or the end of today's working hours when the lab
     has been silent while cases waited (module doc); ``oldest``: when the oldest waiting case
@@ -288,33 +289,33 @@ def walk_start(
     if not capacity.works_on(local.date()) or not opens <= local < closes or not oldest:
         return now
     decided = session.scalar(select(func.max(CaseDecision.created_at)))
-    expires = session.scalar(
-        select(func.max(Case.claim_expires_at)).where(Case.status == CaseStatus.CLAIMED)
-    )
-    claimed = expires - timedelta(minutes=settings.claim_timeout_minutes) if expires else None
-    since = max([opens] + [_local(m, lab) for m in (oldest, decided, claimed) if m is not None])
+    since = max([opens] + [_local(m, lab) for m in (oldest, decided, last_claim) if m is not None])
     silent_hours = (local - since).total_seconds() / 3600
     return closes if silent_hours >= SILENCE_ANSWERS * capacity.hours_per_day / pace else now
 
 
-def _held(now: datetime) -> ColumnElement[bool]:
-    """The cases a specialist holds at ``now``: claimed, the claim not expired."""
-    return and_(Case.status == CaseStatus.CLAIMED, Case.claim_expires_at > now)
+def _claims(session: Session, *, settings: ApiSettings) -> list[datetime]:
+    """When each claimed case was claimed, its claim expired or not (the claim's expiry less
+    the claim timeout)."""
+    timeout = timedelta(minutes=settings.claim_timeout_minutes)
+    expiries = session.scalars(
+        select(Case.claim_expires_at).where(Case.status == CaseStatus.CLAIMED)
+    ).all()
+    return [_local(expiry, UTC) - timeout for expiry in expiries if expiry is not None]
 
 
 def _in_hand(
-    session: Session, *, capacity: Capacity, settings: ApiSettings, pace: float, now: datetime
+    claims: list[datetime], *, capacity: Capacity, settings: ApiSettings, pace: float, now: datetime
 ) -> tuple[int, float]:
-    """The cases the specialists hold, and the answers' worth of work left on them (module
-    doc): ``n`` cases held at once take ``n`` answers' time each, from their claim."""
-    expiries = session.scalars(select(Case.claim_expires_at).where(_held(now))).all()
-    if not expiries:
-        return 0, 0.0
-    held = len(expiries)
-    answer = timedelta(hours=capacity.hours_per_day / pace)
+    """The cases the specialists hold (claimed within the claim timeout), and the answers'
+    worth of work left on them (module doc): ``n`` held at once take ``n`` answers' time each,
+    from their claim."""
     timeout = timedelta(minutes=settings.claim_timeout_minutes)
-    local_now = _local(now, UTC)
-    elapsed = [local_now - (_local(e, UTC) - timeout) for e in expiries if e is not None]
+    now = _local(now, UTC)
+    elapsed = [now - claimed for claimed in claims if claimed + timeout > now]
+    if not elapsed:
+        return 0, 0.0
+    held, answer = len(elapsed), timedelta(hours=capacity.hours_per_day / pace)
     return held, sum(max(0.0, held - spent / answer) for spent in elapsed) / held
 
 
@@ -336,10 +337,17 @@ def lab_pace(session: Session, *, settings: ApiSettings, now: datetime) -> LabPa
     capacity = current_capacity(session, settings=settings)
     oldest = _oldest_waiting(session)
     pace = daily_pace(session, capacity=capacity, settings=settings, now=now)
+    claims = _claims(session, settings=settings)  # one query for the walk's start and the hand
     start = walk_start(
-        session, capacity=capacity, settings=settings, pace=pace, now=now, oldest=oldest
+        session,
+        capacity=capacity,
+        settings=settings,
+        pace=pace,
+        now=now,
+        oldest=oldest,
+        last_claim=max(claims, default=None),
     )
-    held, work = _in_hand(session, capacity=capacity, settings=settings, pace=pace, now=now)
+    held, work = _in_hand(claims, capacity=capacity, settings=settings, pace=pace, now=now)
     return LabPace(now, capacity, pace, start, held, work)
 
 
@@ -356,15 +364,11 @@ def expected_wait(
     the lab's pace at ``now``, when the caller has read it already for other cases."""
     now = lab.now if lab else (now or utcnow())
     lab = lab or lab_pace(session, settings=settings, now=now)
-    if (
-        case is not None
-        and case.status == CaseStatus.CLAIMED
-        and case.claim_expires_at
-        and (_local(case.claim_expires_at, UTC) > _local(now, UTC))
-    ):  # in hand: answered when the work in hand is done
+    if case is not None and case.status_at(now) == CaseStatus.CLAIMED:
+        # in hand: answered when the work in hand is done
         position, work = lab.held, lab.in_hand
     else:
-        ahead = select(func.count()).where(Case.status.in_(PENDING), not_(_held(now)))
+        ahead = select(func.count()).where(claimable(now))
         if case is None:
             ahead = ahead.where(Case.tier <= tier)
         else:

@@ -48,7 +48,9 @@ _NEXT_STATUS = {
 }
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """The cases waiting for a specialist at ``now``: open, or claimed and the claim expired
+    (nobody holds them)."""
     return or_(
         Case.status == CaseStatus.OPEN,
         and_(Case.status == CaseStatus.CLAIMED, Case.claim_expires_at <= now),
@@ -100,7 +102,7 @@ def waiting_cases(
     limit: int = 100,
 ) -> list[Case]:
     """Cases waiting for a specialist, in claiming order (expired claims included)."""
-    query = select(Case).where(_claimable(now or utcnow())).order_by(*ordering(order)).limit(limit)
+    query = select(Case).where(claimable(now or utcnow())).order_by(*ordering(order)).limit(limit)
     return list(session.scalars(query))
 
 
@@ -131,7 +133,7 @@ def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> 
     now = utcnow()
     candidate = (
         select(Case.id)
-        .where(_claimable(now))
+        .where(claimable(now))
         .order_by(*ordering(settings.queue_order))
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -139,7 +141,7 @@ def claim_next(session: Session, *, specialist: User, settings: ApiSettings) -> 
     )
     case_id = session.execute(
         update(Case)
-        .where(Case.id == candidate, _claimable(now))
+        .where(Case.id == candidate, claimable(now))
         .values(_claimed(specialist, settings, now))
         .returning(Case.id)
         .execution_options(synchronize_session=False)
@@ -160,7 +162,7 @@ def claim(session: Session, *, case: Case, specialist: User, settings: ApiSettin
         .where(
             Case.id == case.id,
             or_(
-                _claimable(now),
+                claimable(now),
                 and_(Case.status == CaseStatus.CLAIMED, Case.claimed_by == specialist.id),
             ),
         )
