@@ -210,16 +210,13 @@ def _busy_days(
         (max(_local(opened, UTC), since), now if status in PENDING else _local(out, UTC))
         for opened, status, out in stays
     )
-    hours, begin, end = 0.0, None, None
+    merged: list[list[datetime]] = []  # overlapping stays joined: [first in, last out]
     for first, last in spans:
-        if end is not None and first <= end:
-            end = max(end, last)
-            continue
-        if begin is not None and end is not None:
-            hours += working_hours(begin, end, capacity, zone)
-        begin, end = first, last
-    if begin is not None and end is not None:
-        hours += working_hours(begin, end, capacity, zone)
+        if merged and first <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    hours = sum(working_hours(first, last, capacity, zone) for first, last in merged)
     return hours / capacity.hours_per_day
 
 
